@@ -1,0 +1,132 @@
+// Command facevault runs the FaceVault service and manages its API keys.
+//
+//	facevault serve [--data DIR] [--addr HOST:PORT] ...
+//	facevault keys create --mode test|live [--account NAME] [--data DIR]
+//	facevault keys list [--data DIR]
+//	facevault keys revoke [--data DIR] KEY_ID
+//	facevault sweep [--data DIR]
+//
+// Every flag can also be set with an environment variable: --data is
+// FACEVAULT_DATA, --max-uploads is FACEVAULT_MAX_UPLOADS, and so on. A flag
+// on the command line wins over the environment.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "facevault:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	if errors.Is(err, flag.ErrHelp) || errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+var errUsage = errors.New("usage error")
+
+const usage = `Usage: facevault <command> [flags]
+
+Commands:
+  serve          run the API service
+  keys create    create an API key (prints it once)
+  keys list      list API keys (never the keys themselves)
+  keys revoke    revoke an API key by its id
+  sweep          remove stored images that have no record
+
+Run 'facevault <command> -h' for the flags of a command. Every flag can
+also be set as FACEVAULT_<FLAG> in the environment (--max-uploads is
+FACEVAULT_MAX_UPLOADS).
+`
+
+// run dispatches a command line. It is main without the process: tests call
+// it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return (&ServeCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "keys":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return errUsage
+		}
+		switch args[1] {
+		case "create":
+			return (&KeysCreateCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "list":
+			return (&KeysListCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "revoke":
+			return (&KeysRevokeCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		}
+	case "sweep":
+		return (&SweepCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "facevault: unknown command %q\n\n%s", strings.Join(args[:min(2, len(args))], " "), usage)
+	return errUsage
+}
+
+// parseFlags parses args into fs, then fills every flag not given on the
+// command line from its FACEVAULT_* environment variable.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		name := envName(f.Name)
+		if v, ok := os.LookupEnv(name); ok {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("invalid value %q for %s: %w", v, name, serr)
+			}
+		}
+	})
+	return err
+}
+
+// envName is the environment variable of a flag: FACEVAULT_ and the flag
+// name in upper case with dashes as underscores.
+func envName(flagName string) string {
+	return "FACEVAULT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting, with
+// a usage text naming the environment variables.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: facevault %s [flags]\n\nFlags (each also FACEVAULT_<NAME> in the environment):\n", name)
+		fs.PrintDefaults()
+	}
+	return fs
+}

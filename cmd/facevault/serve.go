@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/facevault/facevault"
+	fvhttp "github.com/facevault/facevault/http"
+)
+
+// ServeCommand runs the API service on the embedded default: SQLite and
+// image files under one data directory.
+type ServeCommand struct {
+	Stdout, Stderr io.Writer
+	// OnListen, if set, is called with the address the service listens on
+	// once it accepts connections. Tests use it with --addr 127.0.0.1:0.
+	OnListen func(addr string)
+}
+
+// sweepGrace is how old an image without a record must be before the
+// periodic sweep removes it: far longer than any upload takes between
+// writing its bytes and committing its record.
+const sweepGrace = 10 * time.Minute
+
+// Run executes the command until ctx is cancelled.
+func (c *ServeCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("serve", c.Stderr)
+	data := dataFlag(fs)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	maxUploads := fs.Int("max-uploads", 16, "uploads processed at once; more wait up to --upload-queue-timeout, then get 429")
+	queueTimeout := fs.Duration("upload-queue-timeout", 10*time.Second, "how long an upload waits for a free slot")
+	rateLimit := fs.Float64("rate-limit", 0, "requests per second allowed per account and mode; 0 disables the limit")
+	rateBurst := fs.Int("rate-burst", 0, "requests allowed in a burst above --rate-limit (default: the rate)")
+	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often to remove images that have no record; 0 disables the periodic sweep")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	logger, err := newLogger(c.Stderr, *logFormat, *logLevel)
+	if err != nil {
+		return err
+	}
+
+	db, err := openDB(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	blobs, err := openBlobs(*data)
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
+	vault := facevault.NewVault(db, blobs, logger)
+
+	// Images whose upload died before its record committed. This process
+	// holds the image directory's lock, so no upload is in flight.
+	if n, err := vault.Sweep(ctx, time.Now().Add(time.Second)); err != nil {
+		return fmt.Errorf("start-up sweep: %w", err)
+	} else if n > 0 {
+		logger.Info("start-up sweep removed orphan images", "count", n)
+	}
+	api := fvhttp.NewServer(vault, db, logger, fvhttp.Config{
+		MaxUploads:         *maxUploads,
+		UploadQueueTimeout: *queueTimeout,
+		RateLimit:          *rateLimit,
+		RateBurst:          *rateBurst,
+	})
+	srv := &http.Server{
+		Handler:           fvhttp.Logged(api, logger),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	defer ln.Close()
+	if err := c.bootstrap(ctx, db, ln.Addr().String()); err != nil {
+		return err
+	}
+	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "data", *data)
+	if c.OnListen != nil {
+		c.OnListen(ln.Addr().String())
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if *sweepEvery > 0 {
+		go sweepPeriodically(ctx, vault, logger, *sweepEvery)
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// bootstrap creates an account and one key of each mode on first start, and
+// prints the keys once.
+func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, addr string) error {
+	has, err := keys.HasKeys(ctx)
+	if err != nil || has {
+		return err
+	}
+	test, _, err := createKey(ctx, keys, "default", facevault.ModeTest)
+	if err != nil {
+		return err
+	}
+	live, _, err := createKey(ctx, keys, "default", facevault.ModeLive)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, `FaceVault created account "default" with two API keys. They are shown only now; FaceVault keeps only their hashes.
+  test key: %s
+  live key: %s
+Send a key as the Authorization header, for example:
+  curl -H 'Authorization: %s' http://%s/v1/clients
+Test and live keys see separate data. Make more with 'facevault keys create'.
+`, test, live, test, addr)
+	return nil
+}
+
+func sweepPeriodically(ctx context.Context, vault *facevault.Vault, logger *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := vault.Sweep(ctx, time.Now().Add(-sweepGrace))
+		if err != nil {
+			logger.Error("sweep failed", "err", err)
+		} else if n > 0 {
+			logger.Info("sweep removed orphan images", "count", n)
+		}
+	}
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level: %v", errUsage, err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("%w: --log-format must be text or json", errUsage)
+}

@@ -1,0 +1,158 @@
+package http
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/internal/upload"
+)
+
+// uploadLivePhoto streams the body: the base64 "data" is decoded as it
+// arrives and written, checked and hashed, straight into the blob store's
+// temporary file. Nothing holds the whole body or image in memory.
+func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	if r.ContentLength > MaxUploadBody {
+		// Refuse without reading a byte of it.
+		return tooLarge(MaxUploadBody)
+	}
+	release, err := s.acquireUpload(r.Context())
+	if err != nil {
+		if facevault.ErrorCode(err) == facevault.ERateLimited {
+			w.Header().Set("Retry-After", "1")
+		}
+		return err
+	}
+	defer release()
+
+	ctx := r.Context()
+	up, err := s.vault.BeginUpload(ctx)
+	if err != nil {
+		return err
+	}
+	defer up.Abort()
+	req, err := upload.Parse(http.MaxBytesReader(w, r.Body, MaxUploadBody), up)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(MaxUploadBody)
+		}
+		return err
+	}
+	if !req.HasClientID || req.ClientID == "" {
+		return facevault.Invalid("clientId", "The 'clientId' field is required")
+	}
+	if !req.HasData {
+		return facevault.Invalid("data", "The 'data' field is required")
+	}
+	p, err := s.vault.FinishUpload(ctx, sc, up, req.ClientID, req.PerformLivenessCheck)
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, toLivePhotoJSON(p))
+	return nil
+}
+
+func (s *Server) listLivePhotos(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
+	q := r.URL.Query()
+	clientID := q.Get("clientId")
+	if clientID == "" {
+		return facevault.Invalid("clientId", "The query parameter 'clientId' is required")
+	}
+	o, err := parseListOptions(q)
+	if err != nil {
+		return err
+	}
+	for name := range q {
+		if name != "clientId" && !listParams[name] {
+			o.Impossible = true // live photos have no other filters
+		}
+	}
+	if len(q["clientId"]) > 1 {
+		o.Impossible = true
+	}
+	ps, total, err := s.vault.LivePhotos(r.Context(), sc, clientID, o)
+	if err != nil {
+		return err
+	}
+	items := make([]livePhotoJSON, len(ps))
+	for i, p := range ps {
+		items[i] = toLivePhotoJSON(p)
+	}
+	s.writeJSON(w, r, http.StatusOK, newList(o.Page, total, items))
+	return nil
+}
+
+func (s *Server) getLivePhoto(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
+	p, err := s.vault.LivePhoto(r.Context(), sc, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, toLivePhotoJSON(p))
+	return nil
+}
+
+func (s *Server) deleteLivePhoto(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
+	if err := s.vault.DeleteLivePhoto(r.Context(), sc, r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) redactLivePhoto(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
+	if _, err := s.vault.RedactLivePhoto(r.Context(), sc, r.PathValue("id")); err != nil {
+		return err
+	}
+	s.writeJSON(w, r, http.StatusOK, struct{}{})
+	return nil
+}
+
+// downloadLivePhoto streams the image as base64 inside the contract's JSON
+// envelope. The bytes are checked against the digest taken at upload as
+// they are sent; if they differ, or the read fails part-way, the connection
+// is cut rather than a corrupt image sent as a success.
+func (s *Server) downloadLivePhoto(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
+	p, blob, err := s.vault.OpenImage(r.Context(), sc, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	defer blob.Close()
+	prefix := fmt.Sprintf(`{"fileName":%q,"contentType":%q,"data":"`, downloadFileName(p), p.ContentType)
+	const suffix = `"}`
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.FormatInt(int64(len(prefix)+base64.StdEncoding.EncodedLen(int(p.Size))+len(suffix)), 10))
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(prefix)
+	h := sha256.New()
+	enc := base64.NewEncoder(base64.StdEncoding, bw)
+	n, err := io.Copy(io.MultiWriter(enc, h), blob)
+	if err == nil {
+		err = enc.Close()
+	}
+	if err == nil && (n != p.Size || hex.EncodeToString(h.Sum(nil)) != p.SHA256) {
+		err = fmt.Errorf("stored image of live photo %s does not match its digest (%d bytes read, %d recorded)", p.ID, n, p.Size)
+	}
+	if err == nil {
+		bw.WriteString(suffix)
+		err = bw.Flush()
+	}
+	if err != nil {
+		if r.Context().Err() == nil {
+			s.logger.ErrorContext(r.Context(), "download failed part-way", "livePhotoId", p.ID, "err", err)
+		}
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}

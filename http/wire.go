@@ -1,0 +1,184 @@
+package http
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/facevault/facevault"
+)
+
+// timeFormat is the contract's timestamp format: ISO-8601 UTC with
+// milliseconds.
+const timeFormat = "2006-01-02T15:04:05.000Z"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+type clientJSON struct {
+	ID             string                    `json:"id"`
+	Type           string                    `json:"type"`
+	EntityName     string                    `json:"entityName,omitempty"`
+	Email          string                    `json:"email,omitempty"`
+	Mobile         string                    `json:"mobile,omitempty"`
+	Telephone      string                    `json:"telephone,omitempty"`
+	ExternalID     string                    `json:"externalId,omitempty"`
+	JoinedDate     string                    `json:"joinedDate,omitempty"`
+	PersonDetails  *facevault.PersonDetails  `json:"personDetails,omitempty"`
+	CompanyDetails *facevault.CompanyDetails `json:"companyDetails,omitempty"`
+	Metadata       map[string]string         `json:"metadata,omitempty"`
+	CreatedAt      string                    `json:"createdAt"`
+	UpdatedAt      string                    `json:"updatedAt"`
+}
+
+func toClientJSON(c *facevault.Client) clientJSON {
+	return clientJSON{
+		ID:             c.ID,
+		Type:           c.Type,
+		EntityName:     c.EntityName(),
+		Email:          c.Email,
+		Mobile:         c.Mobile,
+		Telephone:      c.Telephone,
+		ExternalID:     c.ExternalID,
+		JoinedDate:     c.JoinedDate,
+		PersonDetails:  c.PersonDetails,
+		CompanyDetails: c.CompanyDetails,
+		Metadata:       c.Metadata,
+		CreatedAt:      formatTime(c.CreatedAt),
+		UpdatedAt:      formatTime(c.UpdatedAt),
+	}
+}
+
+type livePhotoJSON struct {
+	ID                   string `json:"id"`
+	ClientID             string `json:"clientId"`
+	DownloadLink         string `json:"downloadLink,omitempty"`
+	ContentType          string `json:"contentType"`
+	PerformLivenessCheck bool   `json:"performLivenessCheck"`
+	Size                 int64  `json:"size"`
+	Redacted             bool   `json:"redacted,omitzero"`
+	RedactedAt           string `json:"redactedAt,omitempty"`
+	CreatedAt            string `json:"createdAt"`
+	UpdatedAt            string `json:"updatedAt"`
+}
+
+func toLivePhotoJSON(p *facevault.LivePhoto) livePhotoJSON {
+	return livePhotoJSON{
+		ID:                   p.ID,
+		ClientID:             p.ClientID,
+		DownloadLink:         "/livePhotos/" + p.ID + "/download",
+		ContentType:          p.ContentType,
+		PerformLivenessCheck: p.PerformLivenessCheck,
+		Size:                 p.Size,
+		Redacted:             p.Redacted(),
+		RedactedAt:           formatTime(p.RedactedAt),
+		CreatedAt:            formatTime(p.CreatedAt),
+		UpdatedAt:            formatTime(p.UpdatedAt),
+	}
+}
+
+// downloadFileName is the contract's file name for a download.
+func downloadFileName(p *facevault.LivePhoto) string {
+	return fmt.Sprintf("selfie_%d.%s", p.CreatedAt.UnixMilli(), p.Extension())
+}
+
+type listJSON[T any] struct {
+	Page       int `json:"page"`
+	PageSize   int `json:"pageSize"`
+	TotalItems int `json:"totalItems"`
+	Pages      int `json:"pages"`
+	Items      []T `json:"items"`
+}
+
+func newList[T any](p facevault.Page, total int, items []T) listJSON[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return listJSON[T]{
+		Page:       p.Page,
+		PageSize:   p.PageSize,
+		TotalItems: total,
+		Pages:      (total + p.PageSize - 1) / p.PageSize,
+		Items:      items,
+	}
+}
+
+// listParams are the query parameters every list understands.
+var listParams = map[string]bool{
+	"page": true, "pageSize": true,
+	"createdAfter": true, "createdBefore": true, "updatedAfter": true, "updatedBefore": true,
+}
+
+// parseListOptions reads paging and time filters from a query. Bad paging is
+// a 400 naming the parameter; a malformed date filter makes the list empty,
+// as ComplyCube documents.
+func parseListOptions(q map[string][]string) (facevault.ListOptions, error) {
+	o := facevault.ListOptions{Page: facevault.Page{Page: 1, PageSize: facevault.DefaultPageSize}}
+	var err error
+	if o.Page.Page, err = intParam(q, "page", 1, 1, 1<<31-1); err != nil {
+		return o, err
+	}
+	if o.PageSize, err = intParam(q, "pageSize", facevault.DefaultPageSize, 1, facevault.MaxPageSize); err != nil {
+		return o, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{
+		{"createdAfter", &o.CreatedAfter}, {"createdBefore", &o.CreatedBefore},
+		{"updatedAfter", &o.UpdatedAfter}, {"updatedBefore", &o.UpdatedBefore},
+	} {
+		vs, ok := q[f.name]
+		if !ok {
+			continue
+		}
+		t, ok := parseTime(vs[0])
+		if !ok || len(vs) > 1 {
+			o.Impossible = true
+			continue
+		}
+		*f.dst = t
+	}
+	return o, nil
+}
+
+func intParam(q map[string][]string, name string, def, lo, hi int) (int, error) {
+	vs, ok := q[name]
+	if !ok {
+		return def, nil
+	}
+	if len(vs) > 1 {
+		return 0, facevault.Invalid(name, "The query parameter '%s' must be given once", name)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(vs[0]))
+	if err != nil || n < lo || n > hi {
+		if name == "page" {
+			return 0, facevault.Invalid(name, "The query parameter 'page' must be an integer of at least 1")
+		}
+		return 0, facevault.Invalid(name, "The query parameter '%s' must be an integer from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+// timeLayouts are the ISO-8601 forms a date filter may take.
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04",
+	"2006-01-02T15:04Z07:00",
+	time.DateOnly,
+}
+
+func parseTime(s string) (time.Time, bool) {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,326 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/facevault/facevault"
+)
+
+// clientDoc is the JSON document in clients.doc: every attribute of a client
+// but its ID and timestamps, spelled as on the wire. omitzero keeps nil and
+// empty apart, so a client reads back exactly as it was written.
+type clientDoc struct {
+	Type           string                    `json:"type,omitzero"`
+	Email          string                    `json:"email,omitzero"`
+	Mobile         string                    `json:"mobile,omitzero"`
+	Telephone      string                    `json:"telephone,omitzero"`
+	ExternalID     string                    `json:"externalId,omitzero"`
+	JoinedDate     string                    `json:"joinedDate,omitzero"`
+	PersonDetails  *facevault.PersonDetails  `json:"personDetails,omitzero"`
+	CompanyDetails *facevault.CompanyDetails `json:"companyDetails,omitzero"`
+	Metadata       map[string]string         `json:"metadata,omitzero"`
+}
+
+// clientFields maps the filterable client attributes that have a column of
+// their own to that column. The other attributes are read from doc.
+var clientFields = map[string]string{
+	"type":       "type",
+	"email":      "email",
+	"externalId": "external_id",
+}
+
+// docFields are the JSON paths in doc of the other filterable attributes.
+var docFields = func() map[string]string {
+	m := make(map[string]string)
+	for _, f := range facevault.ClientFilterFields {
+		if _, ok := clientFields[f]; !ok {
+			m[f] = jsonPath(strings.Split(f, ".")...)
+		}
+	}
+	return m
+}()
+
+// jsonPath is the SQLite JSON path of the member named by keys, each quoted:
+// $."personDetails"."firstName". SQLite ends a quoted key at the next double
+// quote, so a key holding one cannot be expressed; nor, to be safe, one
+// holding a backslash or a control character. jsonPath returns "" for those.
+func jsonPath(keys ...string) string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, k := range keys {
+		if strings.ContainsFunc(k, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 || r == 0x7f }) {
+			return ""
+		}
+		b.WriteString(`."`)
+		b.WriteString(k)
+		b.WriteString(`"`)
+	}
+	return b.String()
+}
+
+func marshalClient(c *facevault.Client) ([]byte, error) {
+	return json.Marshal(clientDoc{
+		Type:           c.Type,
+		Email:          c.Email,
+		Mobile:         c.Mobile,
+		Telephone:      c.Telephone,
+		ExternalID:     c.ExternalID,
+		JoinedDate:     c.JoinedDate,
+		PersonDetails:  c.PersonDetails,
+		CompanyDetails: c.CompanyDetails,
+		Metadata:       c.Metadata,
+	}, json.Deterministic(true))
+}
+
+// clientColumns are the columns scanClient reads.
+const clientColumns = `id, doc, created_at, updated_at`
+
+func scanClient(sc scanner) (*facevault.Client, error) {
+	var (
+		c                = &facevault.Client{}
+		doc              []byte
+		created, updated int64
+	)
+	if err := sc.Scan(&c.ID, &doc, &created, &updated); err != nil {
+		return nil, err
+	}
+	var d clientDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("client %s: decode doc: %w", c.ID, err)
+	}
+	c.Type = d.Type
+	c.Email = d.Email
+	c.Mobile = d.Mobile
+	c.Telephone = d.Telephone
+	c.ExternalID = d.ExternalID
+	c.JoinedDate = d.JoinedDate
+	c.PersonDetails = d.PersonDetails
+	c.CompanyDetails = d.CompanyDetails
+	c.Metadata = d.Metadata
+	c.CreatedAt = fromMS(created)
+	c.UpdatedAt = fromMS(updated)
+	return c, nil
+}
+
+// CreateClient stores c in s. Its timestamps are truncated to milliseconds in
+// UTC, as stored.
+func (db *DB) CreateClient(ctx context.Context, s facevault.Scope, c *facevault.Client) error {
+	doc, err := marshalClient(c)
+	if err != nil {
+		return fmt.Errorf("sqlite: create client: %w", err)
+	}
+	if _, err := db.write.ExecContext(ctx, `
+		INSERT INTO clients (id, account_id, mode, type, email, external_id, doc, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, s.AccountID, string(s.Mode), c.Type, c.Email, c.ExternalID, string(doc), ms(c.CreatedAt), ms(c.UpdatedAt),
+	); err != nil {
+		return fmt.Errorf("sqlite: create client: %w", err)
+	}
+	c.CreatedAt = truncMS(c.CreatedAt)
+	c.UpdatedAt = truncMS(c.UpdatedAt)
+	return nil
+}
+
+// getClient reads the client id of s; sql.ErrNoRows if there is none.
+func getClient(ctx context.Context, q rowQueryer, s facevault.Scope, id string) (*facevault.Client, error) {
+	return scanClient(q.QueryRowContext(ctx, `
+		SELECT `+clientColumns+` FROM clients
+		WHERE account_id = ? AND mode = ? AND id = ?`,
+		s.AccountID, string(s.Mode), id,
+	))
+}
+
+// Client returns the client id of s, or an error wrapping
+// facevault.ErrNotFound.
+func (db *DB) Client(ctx context.Context, s facevault.Scope, id string) (*facevault.Client, error) {
+	c, err := getClient(ctx, db.read, s, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: client %s: %w", id, facevault.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: client %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// UpdateClient reads the client id of s, calls fn on it and writes back what
+// fn left, all in one transaction. fn sets UpdatedAt; the client's ID and
+// CreatedAt do not change. An error from fn rolls back and is returned as
+// is. It returns an error wrapping facevault.ErrNotFound, without calling
+// fn, if the client does not exist. fn must not use the store.
+func (db *DB) UpdateClient(ctx context.Context, s facevault.Scope, id string, fn func(*facevault.Client) error) (*facevault.Client, error) {
+	var c *facevault.Client
+	err := db.inWrite(ctx, "update client", func(tx *sql.Tx) error {
+		var err error
+		c, err = getClient(ctx, tx, s, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: update client %s: %w", id, facevault.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: update client %s: %w", id, err)
+		}
+		created := c.CreatedAt
+		if err := fn(c); err != nil {
+			return err
+		}
+		c.ID, c.CreatedAt, c.UpdatedAt = id, created, truncMS(c.UpdatedAt)
+		doc, err := marshalClient(c)
+		if err != nil {
+			return fmt.Errorf("sqlite: update client %s: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE clients SET type = ?, email = ?, external_id = ?, doc = ?, updated_at = ?
+			WHERE account_id = ? AND mode = ? AND id = ?`,
+			c.Type, c.Email, c.ExternalID, string(doc), ms(c.UpdatedAt),
+			s.AccountID, string(s.Mode), id,
+		); err != nil {
+			return fmt.Errorf("sqlite: update client %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DeleteClient deletes the client id of s and its live photos in one
+// transaction. destroy is called with the photos (possibly none) before it
+// commits; if destroy fails, nothing is deleted and its error is returned
+// as is. It returns an error wrapping facevault.ErrNotFound, without calling
+// destroy, if the client does not exist. destroy must not use the store.
+func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, destroy func(ctx context.Context, photos []*facevault.LivePhoto) error) error {
+	return db.inWrite(ctx, "delete client", func(tx *sql.Tx) error {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `
+			SELECT EXISTS (SELECT 1 FROM clients WHERE account_id = ? AND mode = ? AND id = ?)`,
+			s.AccountID, string(s.Mode), id,
+		).Scan(&exists); err != nil {
+			return fmt.Errorf("sqlite: delete client %s: %w", id, err)
+		}
+		if !exists {
+			return fmt.Errorf("sqlite: delete client %s: %w", id, facevault.ErrNotFound)
+		}
+
+		rows, err := tx.QueryContext(ctx, `
+			SELECT `+livePhotoColumns+` FROM live_photos
+			WHERE account_id = ? AND mode = ? AND client_id = ?
+			ORDER BY created_at DESC, id DESC`,
+			s.AccountID, string(s.Mode), id,
+		)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete client %s: %w", id, err)
+		}
+		photos, err := scanLivePhotos(rows)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete client %s: %w", id, err)
+		}
+
+		if destroy != nil {
+			if err := destroy(ctx, photos); err != nil {
+				return err
+			}
+		}
+
+		if _, err := tx.ExecContext(ctx, `
+			DELETE FROM live_photos WHERE account_id = ? AND mode = ? AND client_id = ?`,
+			s.AccountID, string(s.Mode), id,
+		); err != nil {
+			return fmt.Errorf("sqlite: delete client %s: photos: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			DELETE FROM clients WHERE account_id = ? AND mode = ? AND id = ?`,
+			s.AccountID, string(s.Mode), id,
+		); err != nil {
+			return fmt.Errorf("sqlite: delete client %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// clientsWhere is the query for the clients of s matching f. It returns
+// false if f can match nothing: a field that is neither filterable nor a
+// metadata key, or a metadata key that cannot be spelled in a JSON path.
+func clientsWhere(s facevault.Scope, f facevault.ClientFilter) (*query, bool) {
+	q := scoped(s)
+	q.timeRange(f.TimeRange)
+	// Sorted, so that the same filter makes the same SQL.
+	for _, field := range slices.Sorted(maps.Keys(f.Fields)) {
+		value := f.Fields[field]
+		if col, isColumn := clientFields[field]; isColumn {
+			q.and(col+" = ?", value)
+			continue
+		}
+		path, known := docFields[field]
+		if key, isMetadata := strings.CutPrefix(field, "metadata."); isMetadata {
+			path, known = jsonPath("metadata", key), true
+		}
+		if !known || path == "" {
+			return nil, false
+		}
+		// An absent attribute equals "", as the columns do.
+		q.and("coalesce(json_extract(doc, ?), '') = ?", path, value)
+	}
+	return q, true
+}
+
+// Clients lists the clients of s matching f, newest first (ties broken by
+// ID, highest first), and counts all of them regardless of paging. A zero
+// page is the first page of facevault.DefaultPageSize. A filter on an
+// attribute the client does not have matches the empty string. A filter on
+// an unknown field, or on a metadata key holding a double quote, a backslash
+// or a control character, matches nothing.
+func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.ClientFilter) ([]*facevault.Client, int, error) {
+	clients := []*facevault.Client{}
+	if f.Impossible {
+		return clients, 0, nil
+	}
+	q, ok := clientsWhere(s, f)
+	if !ok {
+		return clients, 0, nil
+	}
+	limit, offset := limits(f.Page)
+	var total int
+	err := db.inRead(ctx, "list clients", func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM clients WHERE `+q.String(), q.args...).Scan(&total); err != nil {
+			return fmt.Errorf("sqlite: list clients: count: %w", err)
+		}
+		if offset >= total {
+			return nil
+		}
+		rows, err := tx.QueryContext(ctx, `
+			SELECT `+clientColumns+` FROM clients
+			WHERE `+q.String()+`
+			ORDER BY created_at DESC, id DESC
+			LIMIT ? OFFSET ?`,
+			slices.Concat(q.args, []any{limit, offset})...,
+		)
+		if err != nil {
+			return fmt.Errorf("sqlite: list clients: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c, err := scanClient(rows)
+			if err != nil {
+				return fmt.Errorf("sqlite: list clients: %w", err)
+			}
+			clients = append(clients, c)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: list clients: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return clients, total, nil
+}

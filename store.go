@@ -1,0 +1,149 @@
+package facevault
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Page selects one page of a list: Page is 1-based.
+type Page struct {
+	Page     int
+	PageSize int
+}
+
+// Offset is the number of items before the page.
+func (p Page) Offset() int { return (p.Page - 1) * p.PageSize }
+
+// Default and maximum page sizes (CONTRACT.md section 4).
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// TimeRange holds the list filters on createdAt and updatedAt. Bounds are
+// strict; a zero time means no bound.
+type TimeRange struct {
+	CreatedAfter, CreatedBefore time.Time
+	UpdatedAfter, UpdatedBefore time.Time
+}
+
+// ListOptions is what every list takes: paging and the time filters.
+// Impossible is set when a filter was malformed: ComplyCube answers such a
+// list with no items rather than an error, and stores must do the same.
+type ListOptions struct {
+	Page
+	TimeRange
+	Impossible bool
+}
+
+// ClientFilter narrows a client list by equality on attributes. Fields maps a
+// dotted attribute path (for example "email", "personDetails.firstName",
+// "metadata.tier") to the value it must equal. All filters combine with AND.
+type ClientFilter struct {
+	ListOptions
+	Fields map[string]string
+}
+
+// ClientFilterFields are the client attributes a list can filter on, other
+// than metadata keys ("metadata.<key>").
+var ClientFilterFields = []string{
+	"type", "email", "mobile", "telephone", "externalId", "joinedDate",
+	"personDetails.firstName", "personDetails.middleName", "personDetails.lastName",
+	"personDetails.dob", "personDetails.gender", "personDetails.nationality",
+	"personDetails.birthCountry", "personDetails.ssn", "personDetails.socialInsuranceNumber",
+	"personDetails.nationalIdentityNumber", "personDetails.taxIdentificationNumber",
+	"companyDetails.name", "companyDetails.website", "companyDetails.registrationNumber",
+	"companyDetails.incorporationCountry", "companyDetails.incorporationType",
+}
+
+// KeyStore holds accounts and API keys.
+type KeyStore interface {
+	// EnsureAccount returns the account with the given name, creating it if
+	// it does not exist.
+	EnsureAccount(ctx context.Context, name string, now time.Time) (*Account, error)
+	// CreateKey stores a key (its hash only).
+	CreateKey(ctx context.Context, key *APIKey) error
+	// KeyByHash returns the key with that hash, revoked or not, or
+	// ErrNotFound.
+	KeyByHash(ctx context.Context, hash []byte) (*APIKey, error)
+	// ListKeys lists every key of every account, oldest first.
+	ListKeys(ctx context.Context) ([]*APIKey, error)
+	// RevokeKey marks a key revoked; ErrNotFound if no key has that ID.
+	RevokeKey(ctx context.Context, id string, now time.Time) error
+	// HasKeys reports whether any key exists at all.
+	HasKeys(ctx context.Context) (bool, error)
+}
+
+// ClientStore holds clients. Every method acts within one Scope only.
+type ClientStore interface {
+	CreateClient(ctx context.Context, s Scope, c *Client) error
+	// Client returns the client, or ErrNotFound.
+	Client(ctx context.Context, s Scope, id string) (*Client, error)
+	// UpdateClient reads the client, calls fn on it and stores the result,
+	// all in one transaction. ErrNotFound if it does not exist; an error from
+	// fn aborts the update and is returned as is.
+	UpdateClient(ctx context.Context, s Scope, id string, fn func(*Client) error) (*Client, error)
+	// DeleteClient deletes the client and its live photos in one
+	// transaction. destroy is called with the photos before the transaction
+	// commits; if it fails nothing is deleted. ErrNotFound if no such client.
+	DeleteClient(ctx context.Context, s Scope, id string, destroy func(ctx context.Context, photos []*LivePhoto) error) error
+	// Clients lists clients matching f, newest first, and the total count.
+	Clients(ctx context.Context, s Scope, f ClientFilter) ([]*Client, int, error)
+}
+
+// LivePhotoStore holds live photo records.
+type LivePhotoStore interface {
+	// CreateLivePhoto inserts the record. ErrNotFound if its client does not
+	// exist in s.
+	CreateLivePhoto(ctx context.Context, s Scope, p *LivePhoto) error
+	// LivePhoto returns the record, or ErrNotFound.
+	LivePhoto(ctx context.Context, s Scope, id string) (*LivePhoto, error)
+	// LivePhotos lists a client's photos, newest first, and the total count.
+	// A client that does not exist in s has no photos.
+	LivePhotos(ctx context.Context, s Scope, clientID string, o ListOptions) ([]*LivePhoto, int, error)
+	// DeleteLivePhoto deletes the record; destroy is called with it before the
+	// transaction commits, and if it fails nothing is deleted.
+	DeleteLivePhoto(ctx context.Context, s Scope, id string, destroy func(ctx context.Context, p *LivePhoto) error) error
+	// RedactLivePhoto marks the record redacted at now (unless it already
+	// is) and clears its digest; destroy is called before the transaction
+	// commits, and if it fails nothing changes. It returns the record as
+	// stored afterwards.
+	RedactLivePhoto(ctx context.Context, s Scope, id string, now time.Time, destroy func(ctx context.Context, p *LivePhoto) error) (*LivePhoto, error)
+	// ExistingLivePhotos returns which of ids have a record, in any scope.
+	// The orphan sweep uses it.
+	ExistingLivePhotos(ctx context.Context, ids []string) (map[string]bool, error)
+}
+
+// Store is everything the service keeps in its database.
+type Store interface {
+	KeyStore
+	ClientStore
+	LivePhotoStore
+	Close() error
+}
+
+// BlobWriter receives the bytes of a new blob. Nothing is visible under the
+// blob's key until Commit returns nil; Abort discards everything written.
+type BlobWriter interface {
+	io.Writer
+	// Commit makes the blob durable under its key.
+	Commit(ctx context.Context) error
+	// Abort discards the blob. It is safe to call after Commit (it then
+	// does nothing) and more than once.
+	Abort() error
+}
+
+// BlobStore holds image bytes, one blob per live photo, keyed by photo ID.
+type BlobStore interface {
+	// Create starts a new blob under key.
+	Create(ctx context.Context, key string) (BlobWriter, error)
+	// Open returns the blob's bytes, or an error wrapping ErrNotFound.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// Delete destroys the blob's bytes. Deleting a missing blob is not an
+	// error.
+	Delete(ctx context.Context, key string) error
+	// Keys calls fn with the key of every committed blob last modified
+	// before the given time.
+	Keys(ctx context.Context, before time.Time, fn func(key string) error) error
+}
