@@ -101,9 +101,6 @@ func (p *ClientPatch) Apply(c *Client) error {
 		set(&pd.SocialInsuranceNumber, d.SocialInsuranceNumber)
 		set(&pd.NationalIdentityNumber, d.NationalIdentityNumber)
 		set(&pd.TaxIdentificationNumber, d.TaxIdentificationNumber)
-		if *pd == (PersonDetails{}) {
-			c.PersonDetails = nil
-		}
 	}
 	if d := p.CompanyDetails; d != nil {
 		if c.CompanyDetails == nil {
@@ -115,9 +112,6 @@ func (p *ClientPatch) Apply(c *Client) error {
 		set(&cd.RegistrationNumber, d.RegistrationNumber)
 		set(&cd.IncorporationCountry, d.IncorporationCountry)
 		set(&cd.IncorporationType, d.IncorporationType)
-		if *cd == (CompanyDetails{}) {
-			c.CompanyDetails = nil
-		}
 	}
 	if p.Metadata != nil {
 		if c.Metadata == nil {
@@ -257,6 +251,11 @@ func validateMetadata(m map[string]string) error {
 	for k, v := range m {
 		if k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLen {
 			return Invalid("metadata", "Metadata keys must be 1 to %d characters long", MaxMetadataKeyLen)
+		}
+		// Keys are filterable as metadata.<key> query parameters; a key
+		// no filter could name is refused rather than stored.
+		if strings.ContainsFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '"' || r == '\\' }) {
+			return Invalid("metadata", "Metadata key %q must not contain quotes, backslashes or control characters", k)
 		}
 		if utf8.RuneCountInString(v) > MaxMetadataValueLen {
 			return Invalid("metadata", "Metadata value of '%s' must be at most %d characters long", k, MaxMetadataValueLen)
