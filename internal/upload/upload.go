@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/emmansun/base64"
 	"github.com/go-json-experiment/json/jsontext"
@@ -32,10 +33,10 @@ import (
 // Request is what the body said, other than the image bytes.
 type Request struct {
 	ClientID             string
-	HasClientID          bool // "clientId" was present (it may still be "")
-	PerformLivenessCheck bool // true unless the body says false
-	HasData              bool // "data" was present
-	Size                 int64
+	HasClientID          bool  // "clientId" was present (it may still be "")
+	PerformLivenessCheck bool  // true unless the body says false
+	HasData              bool  // "data" was present
+	Size                 int64 // decoded bytes written to dst
 }
 
 // Limits. The read buffer and the decode chunk are sized so that a plain
@@ -88,9 +89,9 @@ var b64class = func() (t [256]uint8) {
 // character is whitespace, or is a control character that base64 does not
 // allow. They are then classified like any other character.
 const (
-	escSpace   = ' '
-	escIllegal = 0x7f // classified cBad
-	escNonASCI = 0x80 // classified cNonASCII
+	escSpace    = ' '
+	escIllegal  = 0x7f // classified cBad
+	escNonASCII = 0x80 // classified cNonASCII
 )
 
 // Parse reads one JSON object from r, writing the base64-decoded "data" to
@@ -107,7 +108,11 @@ const (
 //     see through it).
 //
 // On error the Request holds what was parsed so far, and Size counts the
-// bytes already written to dst.
+// bytes already written to dst, which the caller should then discard: the
+// body may be found wrong after "data" was streamed.
+//
+// Parse uses about 140 KiB of buffers, allocated per call, whatever the size
+// of the body.
 func Parse(r io.Reader, dst io.Writer) (Request, error) {
 	const keyCap, scratchCap = 2 * maxKeyLen, 1 << 10
 	mem := make([]byte, readSize+cleanSize+outSize+outSlack+keyCap+scratchCap)
@@ -162,7 +167,7 @@ func errDuplicate(param string) error {
 	return facevault.Invalid(param, "The '%s' field appears more than once", param)
 }
 
-func (p *parser) errBase64(at int64, format string, args ...any) error {
+func errBase64(at int64, format string, args ...any) error {
 	return facevault.Invalid("data", "The 'data' field is not valid base64: %s (at byte %d of the string)",
 		fmt.Sprintf(format, args...), at)
 }
@@ -255,7 +260,7 @@ func (p *parser) parse() error {
 		return ioErr(err)
 	}
 	if c != '{' {
-		if bytes.IndexByte([]byte(`["-0123456789tfn`), c) >= 0 {
+		if strings.IndexByte(`["-0123456789tfn`, c) >= 0 {
 			return errNotObject()
 		}
 		return errNotJSON()
@@ -520,7 +525,7 @@ func (p *parser) strByte() (c byte, at int64, end bool, err error) {
 // "data" string and returns the character it stands for, mapped so that the
 // character classes do the right thing: whitespace becomes a space, other
 // control characters become escIllegal and anything beyond ASCII becomes
-// escNonASCI.
+// escNonASCII.
 func (p *parser) escape() (byte, error) {
 	p.pos++
 	c, err := p.next()
@@ -561,7 +566,7 @@ func (p *parser) escape() (byte, error) {
 		case v < 0x80:
 			return byte(v), nil
 		default:
-			return escNonASCI, nil
+			return escNonASCII, nil
 		}
 	default:
 		return 0, errNotJSON()
@@ -574,7 +579,7 @@ func (p *parser) feed(c byte, at int64) error {
 	switch b64class[c] {
 	case cAlpha:
 		if p.pad > 0 {
-			return p.errBase64(at, "'=' padding may only appear at the end")
+			return errBase64(at, "'=' padding may only appear at the end")
 		}
 		p.clean = append(p.clean, c)
 		if len(p.clean) == cap(p.clean) {
@@ -585,24 +590,24 @@ func (p *parser) feed(c byte, at int64) error {
 		if p.pad == 0 {
 			m := len(p.clean) & 3
 			if m < 2 {
-				return p.errBase64(at, "'=' padding may only appear at the end of a group of 4 characters")
+				return errBase64(at, "'=' padding may only appear at the end of a group of 4 characters")
 			}
 			p.padMax = 4 - m
 		}
 		if p.pad++; p.pad > p.padMax {
-			return p.errBase64(at, "too much '=' padding")
+			return errBase64(at, "too much '=' padding")
 		}
 	case cURL:
-		return p.errBase64(at, "illegal character '%c' (the URL-safe alphabet is not accepted, use standard base64 with '+' and '/')", c)
+		return errBase64(at, "illegal character '%c' (the URL-safe alphabet is not accepted, use standard base64 with '+' and '/')", c)
 	case cCtrl:
 		return facevault.Invalid("data", "The 'data' field contains an unescaped control character at byte %d of the string; line breaks inside a JSON string must be written as \\n", at)
 	case cNonASCII:
-		return p.errBase64(at, "illegal non-ASCII character")
+		return errBase64(at, "illegal non-ASCII character")
 	default:
 		if c == escIllegal {
-			return p.errBase64(at, "illegal control character")
+			return errBase64(at, "illegal control character")
 		}
-		return p.errBase64(at, "illegal character '%c'", c)
+		return errBase64(at, "illegal character '%c'", c)
 	}
 	return nil
 }

@@ -97,6 +97,9 @@ func TestParseValid(t *testing.T) {
 		{"unknown fields of every type", `{"s":"x\"}","n":-1.5e3,"z":0,"t":true,"f":false,"nul":null,"a":[1,"]",{"b":[]}],"o":{"k":{"l":"}"}},"e":{},"ea":[],"data":"` + b64 + `","x":"é"}`, img, Request{PerformLivenessCheck: true, HasData: true}},
 		{"duplicate unknown key", `{"x":1,"x":2,"data":"` + b64 + `"}`, img, Request{PerformLivenessCheck: true, HasData: true}},
 		{"key is case sensitive", `{"Data":1,"CLIENTID":2,"data":"` + b64 + `"}`, img, Request{PerformLivenessCheck: true, HasData: true}},
+		{"longest key", `{"` + strings.Repeat("k", maxKeyLen) + `":1,"data":"` + b64 + `"}`, img, Request{PerformLivenessCheck: true, HasData: true}},
+		{"longest value", `{"x":"` + strings.Repeat("v", maxValueLen-2) + `","data":"` + b64 + `"}`, img, Request{PerformLivenessCheck: true, HasData: true}},
+		{"deepest value", `{"x":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `,"data":"` + b64 + `"}`, img, Request{PerformLivenessCheck: true, HasData: true}},
 		{"nonzero trailing bits ignored", body("AB"), []byte{0}, Request{ClientID: "c1", HasClientID: true, PerformLivenessCheck: true, HasData: true}},
 	}
 	for _, tt := range tests {
@@ -369,6 +372,57 @@ func TestParseRandom(t *testing.T) {
 		}
 		if req.ClientID != "c" || req.PerformLivenessCheck || !req.HasData {
 			t.Fatalf("case %d: Request = %+v", i, req)
+		}
+	}
+}
+
+// TestParseMutations damages large valid bodies at random and compares Parse
+// with the reference model, which covers the fast path's fallbacks.
+func TestParseMutations(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	junk := []string{"\n", "\r", "\t", " ", "=", "==", "-", "_", "*", "é", "\xff", "\x00", `\n`, `\r\n`, `\u0041`, `\/`, `\\`, `\"`, `"`, "A", "AB", "ABC"}
+	n := 600
+	if testing.Short() {
+		n = 100
+	}
+	for i := range n {
+		b := randomBody(r, payload(1+r.IntN(150000), uint64(i)))
+		start := strings.Index(b, `"data":"`) + len(`"data":"`)
+		end := strings.LastIndex(b, `","performLivenessCheck"`)
+		for range 1 + r.IntN(3) {
+			at := start + r.IntN(end-start)
+			if r.IntN(4) == 0 {
+				at = max(start, end-r.IntN(8)) // near the end, where padding is
+			}
+			j := junk[r.IntN(len(junk))]
+			if r.IntN(2) == 0 {
+				b = b[:at] + j + b[at:] // insert
+			} else {
+				b = b[:at] + j + b[min(at+len(j), len(b)):] // overwrite
+			}
+			end = strings.LastIndex(b, `","performLivenessCheck"`)
+			if end < start {
+				break
+			}
+		}
+		var rd io.Reader = strings.NewReader(b)
+		if r.IntN(2) == 0 {
+			rd = &chunkReader{r: rd, rnd: r}
+		}
+		req, got, err := parse(t, rd)
+		wreq, want, werr := refParse([]byte(b))
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("case %d: Parse error = %v, reference error = %v", i, err, werr)
+		}
+		if err != nil {
+			var fe *facevault.Error
+			if !errors.As(err, &fe) || fe.Code != facevault.EInvalid {
+				t.Fatalf("case %d: Parse error = %v, want a 400", i, err)
+			}
+			continue
+		}
+		if !bytes.Equal(got, want) || req != wreq {
+			t.Fatalf("case %d: Parse and reference differ: %+v vs %+v", i, req, wreq)
 		}
 	}
 }
