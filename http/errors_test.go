@@ -19,17 +19,20 @@ func TestAuthentication(t *testing.T) {
 		before := env.snapshot(t)
 
 		routes := []struct {
-			method, path string
-			body         any
+			name, method, path string
+			body               any
 		}{
-			{"GET", "/v1/clients", nil},
-			{"POST", "/v1/clients", map[string]any{"type": "company", "email": "a@b.co", "companyDetails": map[string]any{"name": "Acme"}}},
-			{"GET", "/v1/clients/" + clientID, nil},
-			{"POST", "/v1/clients/" + clientID, map[string]any{"mobile": "+44 7700 900000"}},
-			{"GET", "/v1/livePhotos?clientId=" + clientID, nil},
-			{"POST", "/v1/livePhotos", map[string]any{"clientId": clientID, "data": base64.StdEncoding.EncodeToString(images().png)}},
-			{"GET", "/v1/livePhotos/" + photoID, nil},
-			{"GET", "/v1/livePhotos/" + photoID + "/download", nil},
+			{"ListClients", "GET", "/v1/clients", nil},
+			{"CreateClient", "POST", "/v1/clients", map[string]any{"type": "company", "email": "a@b.co", "companyDetails": map[string]any{"name": "Acme"}}},
+			{"GetClient", "GET", "/v1/clients/" + clientID, nil},
+			{"UpdateClient", "POST", "/v1/clients/" + clientID, map[string]any{"mobile": "+44 7700 900000"}},
+			{"DeleteClient", "DELETE", "/v1/clients/" + clientID, nil},
+			{"ListLivePhotos", "GET", "/v1/livePhotos?clientId=" + clientID, nil},
+			{"Upload", "POST", "/v1/livePhotos", map[string]any{"clientId": clientID, "data": base64.StdEncoding.EncodeToString(images().png)}},
+			{"GetLivePhoto", "GET", "/v1/livePhotos/" + photoID, nil},
+			{"Download", "GET", "/v1/livePhotos/" + photoID + "/download", nil},
+			{"Redact", "POST", "/v1/livePhotos/" + photoID + "/redact", nil},
+			{"DeleteLivePhoto", "DELETE", "/v1/livePhotos/" + photoID, nil},
 		}
 		garbled := []byte(env.KeyA)
 		garbled[len(garbled)-1] ^= 1 // still base62, different key
@@ -47,7 +50,7 @@ func TestAuthentication(t *testing.T) {
 		}
 		for _, rt := range routes {
 			for _, b := range bad {
-				t.Run(rt.method+" "+rt.path[:min(len(rt.path), 20)]+"/"+b.name, func(t *testing.T) {
+				t.Run(rt.name+"/"+b.name, func(t *testing.T) {
 					r := env.do(t, rt.method, rt.path, b.header, rt.body)
 					wantError(t, r, http.StatusUnauthorized, "unauthorized", msgUnauthorized, "")
 				})
@@ -56,8 +59,22 @@ func TestAuthentication(t *testing.T) {
 		if got := env.snapshot(t); !slices.Equal(got, before) {
 			t.Errorf("refused requests changed the blob store:\nbefore %v\nafter  %v", before, got)
 		}
-		if ids := env.photoIDs(t, env.KeyA, clientID); len(ids) != 1 {
-			t.Errorf("client has %d photos after refused uploads, want 1", len(ids))
+		if ids := env.photoIDs(t, env.KeyA, clientID); !slices.Equal(ids, []string{photoID}) {
+			t.Errorf("photos after refused requests = %v, want [%s]", ids, photoID)
+		}
+		p := env.do(t, "GET", "/v1/livePhotos/"+photoID, env.KeyA, nil)
+		wantStatus(t, p, http.StatusOK)
+		if _, has := p.JSON["redacted"]; has {
+			t.Errorf("photo redacted by an unauthenticated request")
+		}
+		c := env.do(t, "GET", "/v1/clients/"+clientID, env.KeyA, nil)
+		wantStatus(t, c, http.StatusOK)
+		if _, has := c.JSON["mobile"]; has {
+			t.Errorf("client updated by an unauthenticated request")
+		}
+		_, cids := env.list(t, env.KeyA, "/v1/clients")
+		if !slices.Equal(cids, []string{clientID}) {
+			t.Errorf("clients after refused requests = %v, want [%s]", cids, clientID)
 		}
 
 		t.Run("OK/RawKey", func(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -41,8 +40,22 @@ type storage struct {
 	blobs facevault.BlobStore
 	// objects lists every object the blob store holds, committed or not
 	// (temporary files, unfinished multipart uploads): a refused upload
-	// must leave none behind. Names are opaque but stable.
+	// must leave none behind. Names are opaque but stable. If nil, the
+	// committed blobs (BlobStore.Keys) are listed instead.
 	objects func() ([]string, error)
+}
+
+// committedKeys lists the committed blobs of a store, for backends that
+// cannot list more.
+func committedKeys(blobs facevault.BlobStore) func() ([]string, error) {
+	return func() ([]string, error) {
+		var ks []string
+		err := blobs.Keys(context.Background(), time.Now().Add(24*time.Hour), func(k string) error {
+			ks = append(ks, k)
+			return nil
+		})
+		return ks, err
+	}
 }
 
 var backends = []backend{
@@ -116,7 +129,13 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, env *testEnv)) {
 func newTestEnv(t testing.TB, b backend) *testEnv {
 	t.Helper()
 	st := b.open(t)
-	logs := &testLogHandler{t: t, state: &logState{}}
+	if st.objects == nil {
+		st.objects = committedKeys(st.blobs)
+	}
+	// Benchmarks log only warnings and errors: a line per request would
+	// be measured too.
+	_, quiet := t.(*testing.B)
+	logs := &testLogHandler{t: t, state: &logState{quiet: quiet}}
 	logger := slog.New(logs)
 	clk := &clock{}
 	vault := facevault.NewVault(st.store, st.blobs, logger)
@@ -208,6 +227,7 @@ type testLogHandler struct {
 
 type logState struct {
 	mu      sync.Mutex
+	quiet   bool // log only records of level Warn and above
 	stopped bool
 	nerrors int
 }
@@ -227,6 +247,9 @@ func (s *logState) errors() int {
 func (h *testLogHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h *testLogHandler) Handle(_ context.Context, r slog.Record) error {
+	if h.state.quiet && r.Level < slog.LevelWarn {
+		return nil
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "server: %s %s", r.Level, r.Message)
 	write := func(a slog.Attr) bool {
@@ -574,10 +597,4 @@ func wantEnvelope(t testing.TB, env map[string]any, page, pageSize, total, pages
 	if got := len(env["items"].([]any)); got != items {
 		t.Errorf("len(items) = %d, want %d", got, items)
 	}
-}
-
-// fileExists is for checks on the local file system.
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

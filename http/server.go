@@ -257,7 +257,7 @@ func tooLarge(limit int64) error {
 
 // writeJSON writes v as the response body.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	body, err := json.Marshal(v)
+	body, err := json.Marshal(v, json.Deterministic(true))
 	if err != nil {
 		s.logger.ErrorContext(r.Context(), "encode response", "err", err)
 		status = http.StatusInternalServerError

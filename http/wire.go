@@ -61,10 +61,12 @@ type livePhotoJSON struct {
 	ContentType          string `json:"contentType"`
 	PerformLivenessCheck bool   `json:"performLivenessCheck"`
 	Size                 int64  `json:"size"`
-	Redacted             bool   `json:"redacted,omitzero"`
-	RedactedAt           string `json:"redactedAt,omitempty"`
-	CreatedAt            string `json:"createdAt"`
-	UpdatedAt            string `json:"updatedAt"`
+	// LivenessCheck is absent when the upload asked for no check.
+	LivenessCheck *facevault.LivenessCheck `json:"livenessCheck,omitempty"`
+	Redacted      bool                     `json:"redacted,omitzero"`
+	RedactedAt    string                   `json:"redactedAt,omitempty"`
+	CreatedAt     string                   `json:"createdAt"`
+	UpdatedAt     string                   `json:"updatedAt"`
 }
 
 func toLivePhotoJSON(p *facevault.LivePhoto) livePhotoJSON {
@@ -75,6 +77,7 @@ func toLivePhotoJSON(p *facevault.LivePhoto) livePhotoJSON {
 		ContentType:          p.ContentType,
 		PerformLivenessCheck: p.PerformLivenessCheck,
 		Size:                 p.Size,
+		LivenessCheck:        p.LivenessCheck,
 		Redacted:             p.Redacted(),
 		RedactedAt:           formatTime(p.RedactedAt),
 		CreatedAt:            formatTime(p.CreatedAt),
