@@ -134,9 +134,12 @@ type LivePhoto struct {
 	Width, Height        int
 	SHA256               string // hex digest of the stored bytes; empty once redacted
 	PerformLivenessCheck bool
-	RedactedAt           time.Time // zero unless redacted
-	CreatedAt            time.Time
-	UpdatedAt            time.Time
+	// LivenessCheck is the result of the liveness check run at upload; nil
+	// when PerformLivenessCheck was false.
+	LivenessCheck *LivenessCheck
+	RedactedAt    time.Time // zero unless redacted
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Redacted reports whether the photo's image bytes have been destroyed.

@@ -9,22 +9,31 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json"
+
 	"github.com/facevault/facevault"
 )
 
 // livePhotoColumns are the columns scanLivePhoto reads.
 const livePhotoColumns = `id, client_id, content_type, size, width, height, sha256,
-	perform_liveness_check, redacted_at, created_at, updated_at`
+	perform_liveness_check, liveness_check, redacted_at, created_at, updated_at`
 
 func scanLivePhoto(sc scanner) (*facevault.LivePhoto, error) {
 	var (
 		p                = &facevault.LivePhoto{}
 		redacted         sql.NullInt64
 		created, updated int64
+		check            sql.NullString
 	)
 	if err := sc.Scan(&p.ID, &p.ClientID, &p.ContentType, &p.Size, &p.Width, &p.Height, &p.SHA256,
-		&p.PerformLivenessCheck, &redacted, &created, &updated); err != nil {
+		&p.PerformLivenessCheck, &check, &redacted, &created, &updated); err != nil {
 		return nil, err
+	}
+	if check.Valid {
+		p.LivenessCheck = new(facevault.LivenessCheck)
+		if err := json.Unmarshal([]byte(check.String), p.LivenessCheck); err != nil {
+			return nil, fmt.Errorf("decode liveness check of %s: %w", p.ID, err)
+		}
 	}
 	p.RedactedAt = fromNullMS(redacted)
 	p.CreatedAt = fromMS(created)
@@ -53,12 +62,20 @@ func scanLivePhotos(rows *sql.Rows) ([]*facevault.LivePhoto, error) {
 // milliseconds in UTC, as stored. It returns an error wrapping
 // facevault.ErrNotFound if p's client does not exist in s.
 func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevault.LivePhoto) error {
+	var check sql.NullString
+	if p.LivenessCheck != nil {
+		b, err := json.Marshal(p.LivenessCheck)
+		if err != nil {
+			return fmt.Errorf("sqlite: create live photo: encode liveness check: %w", err)
+		}
+		check = sql.NullString{String: string(b), Valid: true}
+	}
 	if _, err := db.write.ExecContext(ctx, `
 		INSERT INTO live_photos (id, account_id, mode, client_id, content_type, size, width, height, sha256,
-			perform_liveness_check, redacted_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			perform_liveness_check, liveness_check, redacted_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, s.AccountID, string(s.Mode), p.ClientID, p.ContentType, p.Size, p.Width, p.Height, p.SHA256,
-		p.PerformLivenessCheck, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt),
+		p.PerformLivenessCheck, check, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt),
 	); err != nil {
 		if isForeignKeyError(err) {
 			return fmt.Errorf("sqlite: create live photo: client %s: %w", p.ClientID, facevault.ErrNotFound)

@@ -16,7 +16,9 @@ func testLivePhotos(t *testing.T, st facevault.Store) {
 	ctx := t.Context()
 	sc := mustScopes(t, st)
 	c := mustCreateClient(t, st, sc.a, newPerson(t0, "Photo", "Owner"))
-	jpeg := mustCreatePhoto(t, st, sc.a, newPhoto(t0, c.ID))
+	checked := newPhoto(t0, c.ID)
+	checked.LivenessCheck = sampleLivenessCheck()
+	jpeg := mustCreatePhoto(t, st, sc.a, checked)
 	png := newPhoto(t0.Add(time.Second), c.ID)
 	png.ContentType = facevault.ContentTypePNG
 	png.PerformLivenessCheck = false
@@ -465,4 +467,32 @@ func testScopeIsolation(t *testing.T, st facevault.Store) {
 			t.Errorf("Clients total = %d, want 1", n)
 		}
 	})
+}
+
+// sampleLivenessCheck is a liveness check result with every field set, so
+// that a round trip through the store shows each one is kept.
+func sampleLivenessCheck() *facevault.LivenessCheck {
+	return &facevault.LivenessCheck{
+		Outcome: facevault.OutcomeAttention,
+		Engine:  "pigo 1.4.6; antispoof; liveness",
+		Breakdown: facevault.LivenessBreakdown{
+			IntegrityAnalysis: facevault.IntegrityAnalysis{
+				FaceDetection: facevault.OutcomeClear,
+				Breakdown:     facevault.IntegrityBreakdown{FaceCount: 1, ImageReadable: true},
+			},
+			QualityAnalysis: &facevault.QualityAnalysis{
+				FaceSize: facevault.OutcomeClear, FaceOrientation: facevault.OutcomeAttention,
+				Sharpness: facevault.OutcomeClear, Exposure: facevault.OutcomeClear,
+				Breakdown: facevault.QualityBreakdown{
+					FaceWidthPixels: 412, FaceShare: 0.43, FaceTouchesBorder: true, PupilsFound: 2,
+					RollDegrees: -21.5, SharpnessVariance: 312.25, MeanLuminance: 121.5, ClippedShare: 0.015,
+					DetectionQuality: 27.5, ImageWidthPixels: 960, ImageHeightPixels: 1280, ExifOrientation: 6,
+				},
+			},
+			AuthenticityAnalysis: &facevault.AuthenticityAnalysis{
+				SpoofedImageAnalysis: facevault.OutcomeClear, LivenessCheck: facevault.OutcomeClear,
+				Breakdown: facevault.AuthenticityBreakdown{AntispoofScore: 91, LivenessCheckScore: 88},
+			},
+		},
+	}
 }

@@ -54,6 +54,7 @@ CREATE TABLE live_photos (
 	height                 INTEGER NOT NULL,
 	sha256                 TEXT    NOT NULL,
 	perform_liveness_check INTEGER NOT NULL CHECK (perform_liveness_check IN (0, 1)),
+	liveness_check         TEXT    CHECK (liveness_check IS NULL OR json_valid(liveness_check)),
 	redacted_at            INTEGER,
 	created_at             INTEGER NOT NULL,
 	updated_at             INTEGER NOT NULL,
