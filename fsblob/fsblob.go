@@ -203,7 +203,12 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := destroy(path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	// A key whose shard directory was never created has nothing to sync:
+	// deleting a missing blob is not an error.
+	if err := syncDir(filepath.Dir(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Keys calls fn for every committed blob last modified before the given

@@ -94,7 +94,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // command line from its FACEVAULT_* environment variable.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -106,7 +109,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		name := envName(f.Name)
 		if v, ok := os.LookupEnv(name); ok {
 			if serr := fs.Set(f.Name, v); serr != nil {
-				err = fmt.Errorf("invalid value %q for %s: %w", v, name, serr)
+				err = fmt.Errorf("%w: invalid value %q for %s: %w", errUsage, v, name, serr)
 			}
 		}
 	})

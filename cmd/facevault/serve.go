@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/facevault/facevault"
@@ -84,7 +85,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests keep ctx's values but not its cancellation: when ctx is
+		// cancelled, Shutdown lets requests in flight finish.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -101,8 +104,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// The periodic sweep must be over before the deferred closes run,
+	// however Run returns.
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	var sweeper sync.WaitGroup
+	defer sweeper.Wait()
+	defer stopSweep()
 	if *sweepEvery > 0 {
-		go sweepPeriodically(ctx, vault, logger, *sweepEvery)
+		sweeper.Go(func() { sweepPeriodically(sweepCtx, vault, logger, *sweepEvery) })
 	}
 	select {
 	case err := <-errc:
@@ -113,6 +122,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Requests still running past the grace period are cut off, so that
+		// none outlives the store it uses.
+		srv.Close()
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
