@@ -127,6 +127,9 @@ type Store interface {
 // blob's key until Commit returns nil; Abort discards everything written.
 type BlobWriter interface {
 	io.Writer
+	// ReadAt reads back bytes already written, before Commit: the liveness
+	// check reads the image from here rather than holding it in memory.
+	io.ReaderAt
 	// Commit makes the blob durable under its key.
 	Commit(ctx context.Context) error
 	// Abort discards the blob. It is safe to call after Commit (it then

@@ -21,7 +21,14 @@ type Vault struct {
 	Store  Store
 	Blobs  BlobStore
 	Limits imagecheck.Limits
-	Logger *slog.Logger
+	// Analyzer runs the liveness check on uploads that ask for it; nil
+	// records no check.
+	Analyzer Analyzer
+	// RefuseLive refuses live-mode uploads in which the liveness check finds
+	// no face, several faces, or pixels that do not decode (422). Test-mode
+	// uploads are never refused: ComplyCube's sandbox always accepts.
+	RefuseLive bool
+	Logger     *slog.Logger
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 }
@@ -101,6 +108,25 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 	if !ValidID(clientID) {
 		return nil, ErrClientNotFound(clientID)
 	}
+	// Fail fast on an unknown client before the costly check. The record's
+	// foreign key still decides, should the client go in the meantime.
+	if _, err := v.Store.Client(ctx, s, clientID); errors.Is(err, ErrNotFound) {
+		return nil, ErrClientNotFound(clientID)
+	} else if err != nil {
+		return nil, fmt.Errorf("upload: look up client: %w", err)
+	}
+	var check *LivenessCheck
+	if performLivenessCheck && v.Analyzer != nil {
+		check, err = v.Analyzer.Analyze(ctx, io.NewSectionReader(u.blob, 0, info.Size))
+		if err != nil {
+			return nil, fmt.Errorf("liveness check: %w", err)
+		}
+		if s.Mode == ModeLive && v.RefuseLive {
+			if err := refusal(check); err != nil {
+				return nil, err
+			}
+		}
+	}
 	p := &LivePhoto{
 		ID:                   u.id,
 		ClientID:             clientID,
@@ -110,6 +136,7 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		Height:               info.Height,
 		SHA256:               hex.EncodeToString(u.hash.Sum(nil)),
 		PerformLivenessCheck: performLivenessCheck,
+		LivenessCheck:        check,
 	}
 	if info.Format == imagecheck.PNG {
 		p.ContentType = ContentTypePNG
@@ -134,6 +161,22 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		return nil, fmt.Errorf("create live photo record: %w", err)
 	}
 	return p, nil
+}
+
+// refusal returns the 422 a live-mode upload gets for what the liveness
+// check found, or nil if the photo is accepted. Every other finding is
+// recorded, not refused: the integrator decides.
+func refusal(c *LivenessCheck) error {
+	b := c.Breakdown.IntegrityAnalysis.Breakdown
+	switch {
+	case !b.ImageReadable:
+		return Errorf(EUnreadable, "The image could not be read: its header is valid but its pixels do not decode")
+	case b.FaceCount == 0:
+		return Errorf(ENoFace, "No face was detected in the live photo")
+	case b.FaceCount > 1:
+		return Errorf(EMultipleFaces, "More than one face was detected in the live photo (%d)", b.FaceCount)
+	}
+	return nil
 }
 
 // LivePhoto returns a photo record of the scope.

@@ -105,7 +105,7 @@ func (s *Store) Create(ctx context.Context, key string) (facevault.BlobWriter, e
 	var suffix [8]byte
 	rand.Read(suffix[:])
 	tmp := filepath.Join(s.dir, "tmp", key+"."+hex.EncodeToString(suffix[:]))
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("fsblob: create temp file: %w", err)
 	}
@@ -124,6 +124,14 @@ func (w *writer) Write(p []byte) (int, error) {
 		return n, fmt.Errorf("fsblob: write: %w", err)
 	}
 	return n, nil
+}
+
+// ReadAt reads back bytes written so far.
+func (w *writer) ReadAt(p []byte, off int64) (int, error) {
+	if w.done {
+		return 0, errors.New("fsblob: blob already committed or aborted")
+	}
+	return w.f.ReadAt(p, off)
 }
 
 // Commit fsyncs the file, renames it into place and fsyncs its directory.

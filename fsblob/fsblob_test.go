@@ -662,3 +662,26 @@ func TestKeys(t *testing.T) {
 		}
 	})
 }
+
+// The liveness check reads an upload back before it is committed.
+func TestReadBackBeforeCommit(t *testing.T) {
+	s, _ := openStore(t)
+	data := randomBytes(t, 100_000)
+	w, err := s.Create(t.Context(), newKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(io.NewSectionReader(w, 0, int64(len(data))))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, %v; want the %d written", len(got), err, len(data))
+	}
+	if err := w.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ReadAt(make([]byte, 1), 0); err == nil {
+		t.Error("ReadAt after Commit: got nil error")
+	}
+}
