@@ -115,11 +115,21 @@ type LivePhotoStore interface {
 	ExistingLivePhotos(ctx context.Context, ids []string) (map[string]bool, error)
 }
 
+// Leaser grants named, time-limited leases. Nodes that share a store use a
+// lease so that only one of them runs the orphan sweep at a time.
+type Leaser interface {
+	// AcquireLease takes the lease called name for holder until now+ttl, or
+	// renews it if holder has it already. It reports whether holder has the
+	// lease; another holder's unexpired lease is not an error, just false.
+	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
+}
+
 // Store is everything the service keeps in its database.
 type Store interface {
 	KeyStore
 	ClientStore
 	LivePhotoStore
+	Leaser
 	Close() error
 }
 

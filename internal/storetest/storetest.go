@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"RedactLivePhoto", testRedactLivePhoto},
 		{"ExistingLivePhotos", testExistingLivePhotos},
 		{"ScopeIsolation", testScopeIsolation},
+		{"Leases", testLeases},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

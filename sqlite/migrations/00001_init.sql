@@ -65,7 +65,16 @@ CREATE TABLE live_photos (
 -- the foreign key.
 CREATE INDEX live_photos_client ON live_photos (account_id, mode, client_id, created_at DESC, id DESC);
 
+-- A lease names the one node allowed to run a periodic job (the orphan
+-- sweep) until it expires.
+CREATE TABLE leases (
+	name       TEXT    NOT NULL PRIMARY KEY,
+	holder     TEXT    NOT NULL,
+	expires_at INTEGER NOT NULL
+) STRICT;
+
 -- +goose Down
+DROP TABLE leases;
 DROP TABLE live_photos;
 DROP TABLE clients;
 DROP TABLE api_keys;
