@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/internal/blobtest"
 )
 
 // openStore opens a store on a fresh directory and closes it when the test
@@ -684,4 +685,11 @@ func TestReadBackBeforeCommit(t *testing.T) {
 	if _, err := w.ReadAt(make([]byte, 1), 0); err == nil {
 		t.Error("ReadAt after Commit: got nil error")
 	}
+}
+
+func TestConformance(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) facevault.BlobStore {
+		s, _ := openStore(t)
+		return s
+	})
 }

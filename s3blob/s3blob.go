@@ -1,0 +1,392 @@
+// Package s3blob stores image bytes in a bucket of an S3-compatible object
+// store (Amazon S3, MinIO, VersityGW, Ceph RGW, ...), through minio-go.
+//
+// A blob with id ID is the object <prefix>/livephotos/<ID>. A new blob is
+// staged in a spool file on local disk (mode 0600), which lets the liveness
+// check read it back before it is committed; Commit uploads it in a single
+// PUT streamed from that file, carrying the SHA-256 of the bytes as written
+// so that the server refuses anything else, then checks the stored object
+// before returning. The spool file is overwritten with zeros, synced and
+// removed after Commit and on Abort; spool files left by a process that died
+// are destroyed the same way by the next Open on the same spool directory.
+//
+// Delete removes the object. On a bucket with versioning (enabled or
+// suspended when the store was opened), it removes every version and delete
+// marker of the key and checks none is left, so that the bytes are really
+// gone rather than hidden behind a delete marker.
+package s3blob
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/facevault/facevault"
+)
+
+// Options tune a Store. The zero value is the production default.
+type Options struct {
+	// SpoolDir is where uploads are staged until Commit; os.TempDir() if
+	// empty. It is created (0700) if it does not exist. Stores of several
+	// processes may share it.
+	SpoolDir string
+	// Credentials sign the requests. If nil they come from the environment:
+	// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and, for temporary
+	// credentials, AWS_SESSION_TOKEN. Anonymous access is refused.
+	Credentials *credentials.Credentials
+	// Transport carries the requests. If nil, a transport with the timeouts
+	// below is used.
+	Transport http.RoundTripper
+	// DialTimeout bounds connecting to the endpoint (default 10s).
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for a response once a request
+	// is sent (default 60s), so that a server that stops answering fails
+	// requests instead of hanging them.
+	ResponseHeaderTimeout time.Duration
+	// CommitTimeout bounds a Commit: the upload and its check (default
+	// 2m). The transport's timeouts do not cover sending a request body,
+	// and a server that stops reading one would otherwise hold the upload
+	// until the caller's context ends, if it ever does.
+	CommitTimeout time.Duration
+	// MaxAttempts is how many times a request is tried before its error is
+	// returned (default 3; minio-go retries network errors and 5xx with a
+	// short exponential backoff, at most 1s apart).
+	MaxAttempts int
+	// NoChecksum leaves out the x-amz-checksum-sha256 header on uploads and
+	// the checksum check on reads, for servers that refuse it.
+	NoChecksum bool
+}
+
+// Store is a facevault.BlobStore on an S3 bucket. It is safe for concurrent
+// use.
+type Store struct {
+	client     *minio.Client
+	core       minio.Core
+	cfg        Config
+	spoolDir   string
+	noChecksum bool
+	commitTime time.Duration
+	versioned  bool
+	staleSpool int
+}
+
+var _ facevault.BlobStore = (*Store)(nil)
+
+// Open parses rawURL (see ParseURL), connects, and checks the bucket exists
+// and is reachable with the credentials. It also reads whether the bucket
+// has versioning, and destroys stale spool files in the spool directory.
+func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
+	cfg, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	spoolDir := opts.SpoolDir
+	if spoolDir == "" {
+		spoolDir = os.TempDir()
+	}
+	if err := os.MkdirAll(spoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("s3blob: spool directory: %w", err)
+	}
+	stale, err := removeStaleSpool(spoolDir)
+	if err != nil {
+		return nil, err
+	}
+
+	creds := opts.Credentials
+	if creds == nil {
+		creds = credentials.NewEnvAWS()
+	}
+	v, err := creds.GetWithContext(&credentials.CredContext{Client: http.DefaultClient})
+	if err != nil {
+		return nil, fmt.Errorf("s3blob: credentials: %w", err)
+	}
+	if v.AccessKeyID == "" || v.SecretAccessKey == "" {
+		return nil, errors.New("s3blob: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	}
+
+	transport := opts.Transport
+	if transport == nil {
+		t, err := minio.DefaultTransport(cfg.Secure)
+		if err != nil {
+			return nil, fmt.Errorf("s3blob: transport: %w", err)
+		}
+		t.DialContext = (&net.Dialer{
+			Timeout:   orDefault(opts.DialTimeout, 10*time.Second),
+			KeepAlive: 30 * time.Second,
+		}).DialContext
+		t.ResponseHeaderTimeout = orDefault(opts.ResponseHeaderTimeout, time.Minute)
+		transport = t
+	}
+	lookup := minio.BucketLookupPath
+	if !cfg.PathStyle {
+		// Virtual-host style, except where minio-go knows it cannot work
+		// (bucket names with dots over TLS).
+		lookup = minio.BucketLookupAuto
+	}
+	attempts := opts.MaxAttempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	client, err := minio.New(cfg.host(), &minio.Options{
+		Creds:        creds,
+		Secure:       cfg.Secure,
+		Transport:    transport,
+		Region:       cfg.Region,
+		BucketLookup: lookup,
+		// Needed for minio-go to pass our x-amz-checksum-sha256 header;
+		// without it, minio-go adds no checksum of its own either.
+		TrailingHeaders: !opts.NoChecksum,
+		MaxRetries:      attempts,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3blob: client for %s: %w", cfg.Endpoint, err)
+	}
+	s := &Store{
+		client:     client,
+		core:       minio.Core{Client: client},
+		cfg:        cfg,
+		spoolDir:   spoolDir,
+		noChecksum: opts.NoChecksum,
+		commitTime: orDefault(opts.CommitTimeout, 2*time.Minute),
+		staleSpool: stale,
+	}
+
+	ok, err := client.BucketExists(ctx, cfg.Bucket)
+	if err != nil {
+		var er minio.ErrorResponse
+		if errors.As(err, &er) && er.Code != "" {
+			// The server answered: credentials, permissions, region...
+			return nil, fmt.Errorf("s3blob: bucket %s at %s: %w", cfg.Bucket, cfg.Endpoint, err)
+		}
+		return nil, fmt.Errorf("s3blob: cannot reach %s: %w", cfg.Endpoint, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("s3blob: bucket %s does not exist at %s", cfg.Bucket, cfg.Endpoint)
+	}
+	vc, err := client.GetBucketVersioning(ctx, cfg.Bucket)
+	if err != nil {
+		var er minio.ErrorResponse
+		if !errors.As(err, &er) || er.StatusCode != http.StatusNotImplemented {
+			return nil, fmt.Errorf("s3blob: bucket %s at %s: get versioning: %w", cfg.Bucket, cfg.Endpoint, err)
+		}
+		// A server without versioning keeps one copy of each object.
+	}
+	// Suspended versioning keeps the versions made while it was enabled.
+	s.versioned = vc.Status == minio.Enabled || vc.Status == minio.Suspended
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Config returns what the store's URL says.
+func (s *Store) Config() Config { return s.cfg }
+
+// Versioned reports whether the bucket had versioning (enabled or
+// suspended) when the store was opened, in which case Delete removes every
+// version of a key. Versioning turned on later is seen only by a new Open.
+func (s *Store) Versioned() bool { return s.versioned }
+
+// StaleSpoolFiles is how many spool files left by dead processes Open
+// destroyed.
+func (s *Store) StaleSpoolFiles() int { return s.staleSpool }
+
+func (s *Store) objectKey(key string) (string, error) {
+	if !facevault.ValidID(key) {
+		return "", fmt.Errorf("s3blob: invalid key %q", key)
+	}
+	return s.cfg.objectKey(key), nil
+}
+
+// Create starts a blob under key, staged in a spool file until Commit.
+func (s *Store) Create(ctx context.Context, key string) (facevault.BlobWriter, error) {
+	if _, err := s.objectKey(key); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("s3blob: create %s: %w", key, err)
+	}
+	return s.newWriter(key)
+}
+
+// Open returns the blob's bytes, streamed from S3. Reading to the end checks
+// their SHA-256 against the one stored at upload, when the server keeps it:
+// the last Read returns an error rather than io.EOF if they differ.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	object, err := s.objectKey(key)
+	if err != nil {
+		return nil, err
+	}
+	var opts minio.GetObjectOptions
+	if !s.noChecksum {
+		opts.Set("x-amz-checksum-mode", "ENABLED")
+	}
+	body, info, _, err := s.core.GetObject(ctx, s.cfg.Bucket, object, opts)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("s3blob: blob %s: %w", key, facevault.ErrNotFound)
+		}
+		return nil, fmt.Errorf("s3blob: get %s: %w", object, err)
+	}
+	r := &reader{body: body, object: object, size: info.Size}
+	if r.size < 0 {
+		r.size = -1 // unknown: not checked
+	}
+	if !s.noChecksum && info.ChecksumSHA256 != "" {
+		r.sha, r.want = sha256.New(), info.ChecksumSHA256
+	}
+	return r, nil
+}
+
+// reader checks, at the end of the object, that it read as many bytes as
+// the object has and, if known, their SHA-256.
+type reader struct {
+	body   io.ReadCloser
+	object string
+	size   int64
+	n      int64
+	sha    hash.Hash
+	want   string
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	n, err := r.body.Read(p)
+	r.n += int64(n)
+	if r.sha != nil {
+		r.sha.Write(p[:n])
+	}
+	switch {
+	case err == io.EOF:
+		if r.size >= 0 && r.n != r.size {
+			return n, fmt.Errorf("s3blob: get %s: read %d bytes, the object has %d: %w", r.object, r.n, r.size, io.ErrUnexpectedEOF)
+		}
+		if r.sha != nil {
+			if got := base64.StdEncoding.EncodeToString(r.sha.Sum(nil)); got != r.want {
+				return n, fmt.Errorf("s3blob: get %s: SHA-256 of the bytes read is %s, want %s", r.object, got, r.want)
+			}
+		}
+	case err != nil:
+		err = fmt.Errorf("s3blob: get %s: %w", r.object, err)
+	}
+	return n, err
+}
+
+func (r *reader) Close() error { return r.body.Close() }
+
+// Delete destroys the blob. On a versioned bucket every version and delete
+// marker of the key is removed, and a second listing checks none is left.
+// A missing blob is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	object, err := s.objectKey(key)
+	if err != nil {
+		return err
+	}
+	return s.remove(ctx, object)
+}
+
+func (s *Store) remove(ctx context.Context, object string) error {
+	if !s.versioned {
+		err := s.client.RemoveObject(ctx, s.cfg.Bucket, object, minio.RemoveObjectOptions{})
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("s3blob: delete %s: %w", object, err)
+		}
+		return nil
+	}
+	for range 3 {
+		versions, err := s.versions(ctx, object)
+		if err != nil {
+			return err
+		}
+		if len(versions) == 0 {
+			return nil
+		}
+		for _, v := range versions {
+			err := s.client.RemoveObject(ctx, s.cfg.Bucket, object, minio.RemoveObjectOptions{VersionID: v})
+			if err != nil && !isNotFound(err) {
+				return fmt.Errorf("s3blob: delete %s version %s: %w", object, v, err)
+			}
+		}
+	}
+	return fmt.Errorf("s3blob: delete %s: versions remain after three rounds of deletes", object)
+}
+
+// versions lists the version IDs (delete markers included) of object.
+func (s *Store) versions(ctx context.Context, object string) ([]string, error) {
+	var ids []string
+	for o := range s.client.ListObjectsIter(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: object, WithVersions: true, Recursive: true}) {
+		if o.Err != nil {
+			return nil, fmt.Errorf("s3blob: delete %s: list versions: %w", object, o.Err)
+		}
+		if o.Key == object {
+			ids = append(ids, o.VersionID)
+		}
+	}
+	// minio-go ends a listing early, without an error, when the context
+	// ends: a short list must not pass for the whole one.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("s3blob: delete %s: list versions: %w", object, err)
+	}
+	return ids, nil
+}
+
+// undoTimeout bounds the removal of an object whose upload failed.
+const undoTimeout = 30 * time.Second
+
+// undo removes an object whose upload failed after it may have reached the
+// server, and returns err, noting whether the removal failed too (the orphan
+// sweep then removes the object later).
+func (s *Store) undo(ctx context.Context, object string, err error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	if derr := s.remove(ctx, object); derr != nil {
+		return fmt.Errorf("%w (and removing what may have been stored failed: %v)", err, derr)
+	}
+	return err
+}
+
+// Keys calls fn with the id of every blob whose LastModified, as the server
+// records it, is before the given time. Objects under the prefix whose names
+// are not ids are ignored.
+func (s *Store) Keys(ctx context.Context, before time.Time, fn func(key string) error) error {
+	dir := s.cfg.dir()
+	for o := range s.client.ListObjectsIter(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: dir}) {
+		if o.Err != nil {
+			return fmt.Errorf("s3blob: list %s: %w", dir, o.Err)
+		}
+		id, ok := strings.CutPrefix(o.Key, dir)
+		if !ok || !facevault.ValidID(id) || !o.LastModified.Before(before) {
+			continue
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	// minio-go ends a listing early, without an error, when the context
+	// ends: a short list must not pass for the whole one.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("s3blob: list %s: %w", dir, err)
+	}
+	return nil
+}
+
+// isNotFound reports whether err is S3's answer for a missing key.
+func isNotFound(err error) bool {
+	var er minio.ErrorResponse
+	return errors.As(err, &er) && (er.Code == minio.NoSuchKey || er.Code == minio.NoSuchVersion)
+}
