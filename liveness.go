@@ -49,7 +49,8 @@ type IntegrityAnalysis struct {
 type IntegrityBreakdown struct {
 	FaceCount int `json:"faceCount"`
 	// ImageReadable is false when the image header decoded but its pixels
-	// did not.
+	// did not (or, should the analyzer be handed one, when the bytes are
+	// not a JPEG or PNG within the upload bounds at all).
 	ImageReadable bool `json:"imageReadable"`
 }
 
@@ -70,7 +71,7 @@ type QualityBreakdown struct {
 	FaceTouchesBorder bool    `json:"faceTouchesBorder"` // the face box reaches the image edge
 	PupilsFound       int     `json:"pupilsFound"`       // 0, 1 or 2
 	RollDegrees       float64 `json:"rollDegrees"`       // angle of the line between the pupils; 0 is level
-	SharpnessVariance float64 `json:"sharpnessVariance"` // variance of the Laplacian over the face
+	SharpnessVariance float64 `json:"sharpnessVariance"` // variance of the Laplacian over the face, resampled to a fixed size and normalised to mean luminance 128
 	MeanLuminance     float64 `json:"meanLuminance"`     // 0-255 over the face
 	ClippedShare      float64 `json:"clippedShare"`      // share of face pixels at or near 0 or 255
 	DetectionQuality  float64 `json:"detectionQuality"`  // the detector's score for the face

@@ -1,0 +1,148 @@
+package liveness
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/draw"
+	"sync"
+	"testing"
+	"time"
+)
+
+// benchInput is a generated benchmark image.
+type benchInput struct {
+	name string
+	data []byte
+}
+
+var (
+	benchOnce   sync.Once
+	benchInputs []benchInput
+)
+
+// benchImages returns the benchmark inputs, made once from the sample
+// fixture:
+//   - 12MP-exif6: a 4000×3000 JPEG (quality 90) as a phone stores a portrait
+//     photo — pixels on their side, EXIF orientation 6 — whose upright
+//     content is the sample scaled up to 3000×4000 (face about 2,300 px);
+//   - 640x480: a webcam-sized selfie, the sample scaled to 384×480 on a
+//     light background.
+func benchImages(b *testing.B) []benchInput {
+	benchOnce.Do(func() {
+		sample := fixtureRGBA(b, "pigo-sample.jpg")
+		big := resizeBilinear(sample, 3000, 4000)
+		phone := encodeJPEG(b, storedFor(big, orientRotate90), 90, exifApp1(6))
+		selfie := flat(640, 480, color.RGBA{235, 235, 235, 255})
+		small := resizeBilinear(sample, 384, 480)
+		draw.Draw(selfie, small.Rect.Add(image.Pt(128, 0)), small, image.Point{}, draw.Src)
+		benchInputs = []benchInput{
+			{"12MP-exif6", phone},
+			{"640x480", encodeJPEG(b, selfie, 90, nil)},
+		}
+	})
+	return benchInputs
+}
+
+// BenchmarkAnalyze measures the whole check per input, with the time of
+// each stage reported as a metric (ms/op averaged over the iterations) and
+// the allocations of the whole call.
+func BenchmarkAnalyze(b *testing.B) {
+	a := analyzer(b)
+	for _, in := range benchImages(b) {
+		b.Run(in.name, func(b *testing.B) {
+			r, err := a.Analyze(context.Background(), bytes.NewReader(in.data))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := r.Breakdown.IntegrityAnalysis.Breakdown.FaceCount; n != 1 {
+				b.Fatalf("benchmark image has %d faces: %s", n, describe(r))
+			}
+			b.Logf("%d bytes: %s", len(in.data), describe(r))
+			var total stageTimes
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				var tm stageTimes
+				if _, err := a.analyze(context.Background(), bytes.NewReader(in.data), &tm); err != nil {
+					b.Fatal(err)
+				}
+				total.decode += tm.decode
+				total.orientScale += tm.orientScale
+				total.detect += tm.detect
+				total.measure += tm.measure
+				total.models += tm.models
+			}
+			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
+			b.ReportMetric(ms(total.decode), "decode-ms/op")
+			b.ReportMetric(ms(total.orientScale), "orient+scale-ms/op")
+			b.ReportMetric(ms(total.detect), "detect-ms/op")
+			b.ReportMetric(ms(total.measure), "measure-ms/op")
+			b.ReportMetric(ms(total.models), "models-ms/op")
+		})
+	}
+}
+
+// BenchmarkStage runs each stage alone on its own input, so that each
+// stage's allocations are reported too.
+func BenchmarkStage(b *testing.B) {
+	a := analyzer(b)
+	cfg := &a.cfg
+	for _, in := range benchImages(b) {
+		dec, err := decodeImage(in.data, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sb := dec.img.Bounds()
+		ww, wh := workingSize(sb.Dx(), sb.Dy(), cfg.WorkingSize)
+		work := orient(scaleDown(dec.img, ww, wh), dec.orientation)
+		g := gray{pix: grayOf(work), w: work.Rect.Dx(), h: work.Rect.Dy()}
+		faces := a.det.faces(g, cfg)
+		if len(faces) != 1 {
+			b.Fatalf("%s: %d faces", in.name, len(faces))
+		}
+		f := faces[0]
+		b.Run(in.name+"/decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decodeImage(in.data, cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(in.name+"/orient+scale", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m := orient(scaleDown(dec.img, ww, wh), dec.orientation)
+				_ = grayOf(m)
+			}
+		})
+		b.Run(in.name+"/detect", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				a.det.faces(g, cfg)
+			}
+		})
+		b.Run(in.name+"/measure", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				a.det.pupils(g, f)
+				exposure(g, f, cfg.ClipLow, cfg.ClipHigh)
+				sharpness(g, f, cfg.SharpnessSide)
+			}
+		})
+		b.Run(in.name+"/models", func(b *testing.B) {
+			b.ReportAllocs()
+			box := spoofBox(f)
+			for b.Loop() {
+				if _, err := a.antispoof.Score(work, box); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := a.live.Score(work, box); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
