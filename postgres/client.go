@@ -1,0 +1,390 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/facevault/facevault"
+)
+
+// clientDoc is the JSON document in clients.doc: every attribute of a client
+// but its ID and timestamps, spelled as on the wire. omitzero keeps nil and
+// empty apart, so a client reads back exactly as it was written.
+type clientDoc struct {
+	Type           string                    `json:"type,omitzero"`
+	Email          string                    `json:"email,omitzero"`
+	Mobile         string                    `json:"mobile,omitzero"`
+	Telephone      string                    `json:"telephone,omitzero"`
+	ExternalID     string                    `json:"externalId,omitzero"`
+	JoinedDate     string                    `json:"joinedDate,omitzero"`
+	PersonDetails  *facevault.PersonDetails  `json:"personDetails,omitzero"`
+	CompanyDetails *facevault.CompanyDetails `json:"companyDetails,omitzero"`
+	Metadata       map[string]string         `json:"metadata,omitzero"`
+}
+
+// column returns the column of a filterable client attribute that has one
+// of its own. The other attributes are read from doc.
+func column(field string) (string, bool) {
+	switch field {
+	case "type":
+		return "type", true
+	case "email":
+		return "email", true
+	case "externalId":
+		return "external_id", true
+	}
+	return "", false
+}
+
+// docPath returns the keys leading to the filterable attribute field in
+// doc: ["personDetails", "firstName"] for "personDetails.firstName",
+// ["metadata", "a.b"] for "metadata.a.b" (a metadata key is one key, dots
+// and all). It returns false for a field that is neither filterable nor a
+// metadata key.
+func docPath(field string) ([]string, bool) {
+	if key, ok := strings.CutPrefix(field, "metadata."); ok {
+		return []string{"metadata", key}, true
+	}
+	if _, ok := column(field); ok || !slices.Contains(facevault.ClientFilterFields, field) {
+		return nil, false
+	}
+	return strings.Split(field, "."), true
+}
+
+func marshalClient(c *facevault.Client) ([]byte, error) {
+	return json.Marshal(clientDoc{
+		Type:           c.Type,
+		Email:          c.Email,
+		Mobile:         c.Mobile,
+		Telephone:      c.Telephone,
+		ExternalID:     c.ExternalID,
+		JoinedDate:     c.JoinedDate,
+		PersonDetails:  c.PersonDetails,
+		CompanyDetails: c.CompanyDetails,
+		Metadata:       c.Metadata,
+	}, json.Deterministic(true))
+}
+
+// clientColumns are the columns scanClient reads.
+const clientColumns = `id, doc, created_at, updated_at`
+
+func scanClient(row pgx.Row) (*facevault.Client, error) {
+	var (
+		c   = &facevault.Client{}
+		doc []byte
+	)
+	if err := row.Scan(&c.ID, &doc, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		return nil, err
+	}
+	var d clientDoc
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("client %s: decode doc: %w", c.ID, err)
+	}
+	c.Type = d.Type
+	c.Email = d.Email
+	c.Mobile = d.Mobile
+	c.Telephone = d.Telephone
+	c.ExternalID = d.ExternalID
+	c.JoinedDate = d.JoinedDate
+	c.PersonDetails = d.PersonDetails
+	c.CompanyDetails = d.CompanyDetails
+	c.Metadata = d.Metadata
+	c.CreatedAt = c.CreatedAt.UTC()
+	c.UpdatedAt = c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// errNUL is what writes of a client holding a NUL character return:
+// PostgreSQL text and jsonb cannot hold one.
+func errNUL() error {
+	return facevault.Errorf(facevault.EInvalid, "Text fields must not contain the NUL character")
+}
+
+// isNULError reports whether err is PostgreSQL refusing a NUL character:
+// in jsonb ("unsupported Unicode escape sequence") or in text ("invalid
+// byte sequence"; invalid UTF-8 never gets that far, as JSON encoding the
+// client refuses it first).
+func isNULError(err error) bool {
+	code := pgCode(err)
+	return code == "22P05" || code == "22021"
+}
+
+// CreateClient stores c in s. Its timestamps are truncated to milliseconds in
+// UTC, as stored. A client with an existing ID is an error; so is one with a
+// NUL character in any field, which PostgreSQL cannot store: that error
+// wraps a *facevault.Error with code facevault.EInvalid.
+func (db *DB) CreateClient(ctx context.Context, s facevault.Scope, c *facevault.Client) error {
+	doc, err := marshalClient(c)
+	if err != nil {
+		return fmt.Errorf("postgres: create client: %w", err)
+	}
+	if _, err := db.pool.Exec(ctx, `
+		INSERT INTO clients (id, account_id, mode, type, email, external_id, doc, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		c.ID, s.AccountID, string(s.Mode), c.Type, c.Email, c.ExternalID, doc, ms(c.CreatedAt), ms(c.UpdatedAt),
+	); err != nil {
+		if isNULError(err) {
+			return fmt.Errorf("postgres: create client: %w", errNUL())
+		}
+		return fmt.Errorf("postgres: create client: %w", err)
+	}
+	c.CreatedAt = ms(c.CreatedAt)
+	c.UpdatedAt = ms(c.UpdatedAt)
+	return nil
+}
+
+// Client returns the client id of s, or an error wrapping
+// facevault.ErrNotFound.
+func (db *DB) Client(ctx context.Context, s facevault.Scope, id string) (*facevault.Client, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("postgres: client %q: %w", id, facevault.ErrNotFound)
+	}
+	c, err := scanClient(db.pool.QueryRow(ctx, `
+		SELECT `+clientColumns+` FROM clients
+		WHERE account_id = $1 AND mode = $2 AND id = $3`,
+		s.AccountID, string(s.Mode), id,
+	))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: client %s: %w", id, facevault.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: client %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// UpdateClient reads the client id of s, locking its row, calls fn on it and
+// writes back what fn left, all in one transaction: concurrent updates and
+// deletions of one client take turns. The lock (FOR NO KEY UPDATE) does not
+// hold up uploads of photos for the client. fn sets UpdatedAt; the client's ID and CreatedAt do
+// not change. An error from fn rolls back and is returned as is. It returns
+// an error wrapping facevault.ErrNotFound, without calling fn, if the client
+// does not exist, and one wrapping a *facevault.Error with code
+// facevault.EInvalid if fn left a NUL character in a field. fn must not use
+// the store.
+func (db *DB) UpdateClient(ctx context.Context, s facevault.Scope, id string, fn func(*facevault.Client) error) (*facevault.Client, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("postgres: update client %q: %w", id, facevault.ErrNotFound)
+	}
+	var c *facevault.Client
+	err := db.inTx(ctx, "update client", pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var err error
+		c, err = scanClient(tx.QueryRow(ctx, `
+			SELECT `+clientColumns+` FROM clients
+			WHERE account_id = $1 AND mode = $2 AND id = $3
+			FOR NO KEY UPDATE`,
+			s.AccountID, string(s.Mode), id,
+		))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: update client %s: %w", id, facevault.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: update client %s: %w", id, err)
+		}
+		created := c.CreatedAt
+		if err := fn(c); err != nil {
+			return err
+		}
+		c.ID, c.CreatedAt, c.UpdatedAt = id, created, ms(c.UpdatedAt)
+		doc, err := marshalClient(c)
+		if err != nil {
+			return fmt.Errorf("postgres: update client %s: %w", id, err)
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE clients SET type = $1, email = $2, external_id = $3, doc = $4, updated_at = $5
+			WHERE account_id = $6 AND mode = $7 AND id = $8`,
+			c.Type, c.Email, c.ExternalID, doc, c.UpdatedAt,
+			s.AccountID, string(s.Mode), id,
+		); err != nil {
+			if isNULError(err) {
+				return fmt.Errorf("postgres: update client %s: %w", id, errNUL())
+			}
+			return fmt.Errorf("postgres: update client %s: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// DeleteClient deletes the client id of s and its live photos in one
+// transaction. It first locks the client's row, so that a live photo being
+// inserted for it either committed before and is deleted too, or fails its
+// foreign key check. destroy is called with the photos deleted (possibly
+// none), newest first, as the last step before the transaction commits; if
+// destroy fails, nothing is deleted and its error is returned as is. It
+// returns an error wrapping facevault.ErrNotFound, without calling destroy,
+// if the client does not exist. destroy must not use the store.
+func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, destroy func(ctx context.Context, photos []*facevault.LivePhoto) error) error {
+	if !storable(id) {
+		return fmt.Errorf("postgres: delete client %q: %w", id, facevault.ErrNotFound)
+	}
+	return db.inTx(ctx, "delete client", pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `
+			SELECT 1 FROM clients
+			WHERE account_id = $1 AND mode = $2 AND id = $3
+			FOR UPDATE`,
+			s.AccountID, string(s.Mode), id,
+		).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: delete client %s: %w", id, facevault.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: delete client %s: %w", id, err)
+		}
+
+		rows, err := tx.Query(ctx, `
+			DELETE FROM live_photos
+			WHERE account_id = $1 AND mode = $2 AND client_id = $3
+			RETURNING `+livePhotoColumns,
+			s.AccountID, string(s.Mode), id,
+		)
+		if err != nil {
+			return fmt.Errorf("postgres: delete client %s: photos: %w", id, err)
+		}
+		photos, err := pgx.CollectRows(rows, scanLivePhotoRow)
+		if err != nil {
+			return fmt.Errorf("postgres: delete client %s: photos: %w", id, err)
+		}
+		slices.SortFunc(photos, newestFirst)
+
+		if _, err := tx.Exec(ctx, `
+			DELETE FROM clients WHERE account_id = $1 AND mode = $2 AND id = $3`,
+			s.AccountID, string(s.Mode), id,
+		); err != nil {
+			return fmt.Errorf("postgres: delete client %s: %w", id, err)
+		}
+
+		if destroy != nil {
+			return destroy(ctx, photos)
+		}
+		return nil
+	})
+}
+
+// clientsWhere is the query for the clients of s matching f. It returns
+// false if f can match nothing: a field that is neither filterable nor a
+// metadata key, or a field or value that PostgreSQL cannot hold as text
+// (invalid UTF-8, or a NUL), which no stored client can have.
+//
+// type, email and externalId compare their columns. The other attributes
+// with a non-empty value are gathered into one JSON document that doc must
+// contain (doc @> {...}), which the GIN index on doc serves; an attribute
+// compared with "" must be absent or empty, as a column would be.
+func clientsWhere(s facevault.Scope, f facevault.ClientFilter) (*query, bool) {
+	q := scoped(s)
+	q.timeRange(f.TimeRange)
+	contains := map[string]any{}
+	// Sorted, so that the same filter makes the same SQL.
+	for _, field := range slices.Sorted(maps.Keys(f.Fields)) {
+		value := f.Fields[field]
+		if !storable(field) || !storable(value) {
+			return nil, false
+		}
+		if col, isColumn := column(field); isColumn {
+			q.and(col + " = " + q.arg(value))
+			continue
+		}
+		path, known := docPath(field)
+		if !known {
+			return nil, false
+		}
+		if value == "" {
+			q.and("coalesce(doc #>> " + q.arg(path) + ", '') = ''")
+			continue
+		}
+		m := contains
+		for _, key := range path[:len(path)-1] {
+			sub, ok := m[key].(map[string]any)
+			if !ok {
+				sub = map[string]any{}
+				m[key] = sub
+			}
+			m = sub
+		}
+		m[path[len(path)-1]] = value
+	}
+	if len(contains) > 0 {
+		doc, err := json.Marshal(contains, json.Deterministic(true))
+		if err != nil {
+			// Only strings, all valid UTF-8: this cannot happen.
+			return nil, false
+		}
+		q.and("doc @> " + q.arg(string(doc)) + "::jsonb")
+	}
+	return q, true
+}
+
+// clientsPage is the SELECT of one page of the clients of q, newest first
+// (ties broken by ID, highest first); its arguments are q's followed by
+// limit and offset. It pages in two steps, as livePhotosPage does: the
+// subquery finds the page's IDs in order, through clients_list when the
+// filters are not more selective than the scope (an index-only scan unless
+// there are attribute filters), and the join fetches the page's rows by
+// primary key, in that order.
+func clientsPage(q *query, limit, offset int) (string, []any) {
+	clause, args := q.page(limit, offset)
+	return `
+		SELECT ` + clientColumns + `
+		FROM (
+			SELECT id AS page_id, created_at AS page_created_at FROM clients
+			WHERE ` + q.String() + `
+			ORDER BY created_at DESC, id DESC
+			` + clause + `
+		) page
+		JOIN clients ON id = page_id
+		ORDER BY page_created_at DESC, page_id DESC`, args
+}
+
+// Clients lists the clients of s matching f, newest first (ties broken by
+// ID, highest first), and counts all of them regardless of paging; both
+// come from one snapshot. A zero page is the first page of
+// facevault.DefaultPageSize. A filter on an attribute the client does not
+// have matches the empty string. A filter on an unknown field matches
+// nothing, as does one whose field or value holds a NUL or invalid UTF-8.
+func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.ClientFilter) ([]*facevault.Client, int, error) {
+	clients := []*facevault.Client{}
+	if f.Impossible {
+		return clients, 0, nil
+	}
+	q, ok := clientsWhere(s, f)
+	if !ok {
+		return clients, 0, nil
+	}
+	limit, offset := limits(f.Page)
+	var total int
+	err := db.inTx(ctx, "list clients", readOnly(), func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM clients WHERE `+q.String(), q.args...).Scan(&total); err != nil {
+			return fmt.Errorf("postgres: list clients: count: %w", err)
+		}
+		if offset < 0 || offset >= total {
+			return nil
+		}
+		sql, args := clientsPage(q, limit, offset)
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("postgres: list clients: %w", err)
+		}
+		if clients, err = pgx.CollectRows(rows, scanClientRow); err != nil {
+			return fmt.Errorf("postgres: list clients: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return clients, total, nil
+}
+
+// scanClientRow is scanClient for pgx.CollectRows.
+func scanClientRow(row pgx.CollectableRow) (*facevault.Client, error) { return scanClient(row) }
