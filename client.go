@@ -260,6 +260,9 @@ func validateMetadata(m map[string]string) error {
 		if utf8.RuneCountInString(v) > MaxMetadataValueLen {
 			return Invalid("metadata", "Metadata value of '%s' must be at most %d characters long", k, MaxMetadataValueLen)
 		}
+		if strings.ContainsRune(v, 0) {
+			return Invalid("metadata", "Metadata value of '%s' must not contain NUL characters", k)
+		}
 	}
 	return nil
 }
@@ -267,6 +270,9 @@ func validateMetadata(m map[string]string) error {
 func checkText(param, v string) error {
 	if utf8.RuneCountInString(v) > maxFieldLen {
 		return Invalid(param, "'%s' must be at most %d characters long", param, maxFieldLen)
+	}
+	if strings.ContainsRune(v, 0) {
+		return Invalid(param, "'%s' must not contain NUL characters", param)
 	}
 	return nil
 }

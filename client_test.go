@@ -87,6 +87,8 @@ func TestNewClient(t *testing.T) {
 		{"ErrMetadataNullValue", func(p *facevault.ClientPatch) { p.Metadata = map[string]*string{"a": nil} }, person, "metadata"},
 		{"ErrMetadataEmptyKey", func(p *facevault.ClientPatch) { p.Metadata = map[string]*string{"": ptr("x")} }, person, "metadata"},
 		{"ErrMetadataQuoteInKey", func(p *facevault.ClientPatch) { p.Metadata = map[string]*string{`a"b`: ptr("x")} }, person, "metadata"},
+		{"ErrNULInName", func(p *facevault.ClientPatch) { p.PersonDetails.FirstName = ptr("Jo\x00") }, person, "personDetails.firstName"},
+		{"ErrNULInMetadata", func(p *facevault.ClientPatch) { p.Metadata = map[string]*string{"a": ptr("x\x00y")} }, person, "metadata"},
 		{"ErrMetadataControlInKey", func(p *facevault.ClientPatch) { p.Metadata = map[string]*string{"a\nb": ptr("x")} }, person, "metadata"},
 	}
 	for _, tt := range tests {
