@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -23,7 +24,12 @@ import (
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/fsblob"
 	fvhttp "github.com/facevault/facevault/http"
+	"github.com/facevault/facevault/internal/pgtest"
+	"github.com/facevault/facevault/internal/s3test"
+	"github.com/facevault/facevault/postgres"
+	"github.com/facevault/facevault/s3blob"
 	"github.com/facevault/facevault/sqlite"
+	"github.com/minio/minio-go/v7"
 )
 
 // A backend is a pair of storage back ends the whole suite runs against.
@@ -60,6 +66,52 @@ func committedKeys(blobs facevault.BlobStore) func() ([]string, error) {
 
 var backends = []backend{
 	{name: "sqlite+fsblob", open: openSQLiteFS},
+	{name: "postgres+s3", open: openPostgresS3},
+}
+
+// openPostgresS3 opens a fresh PostgreSQL database and S3 bucket on the
+// servers scripts/test starts.
+func openPostgresS3(t testing.TB) *storage {
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, pgtest.URL(t))
+	if err != nil {
+		t.Fatalf("postgres.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	endpoint, bucket := s3test.Bucket(t)
+	spool := t.TempDir()
+	blobs, err := s3blob.Open(ctx, "s3://"+bucket+"?endpoint="+endpoint, s3blob.Options{SpoolDir: spool})
+	if err != nil {
+		t.Fatalf("s3blob.Open: %v", err)
+	}
+	client := s3test.Client(t)
+	return &storage{store: db, blobs: blobs, objects: func() ([]string, error) {
+		// Every object of the bucket, and every file left in the spool.
+		var names []string
+		for o := range client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
+			if o.Err != nil {
+				return nil, o.Err
+			}
+			names = append(names, "s3:"+o.Key)
+		}
+		for o := range client.ListIncompleteUploads(ctx, bucket, "", true) {
+			if o.Err != nil {
+				return nil, o.Err
+			}
+			names = append(names, "multipart:"+o.Key)
+		}
+		files, err := os.ReadDir(spool)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			names = append(names, "spool:"+f.Name())
+		}
+		return names, nil
+	}}
 }
 
 func openSQLiteFS(t testing.TB) *storage {

@@ -52,6 +52,7 @@ const PHOTO_PNG = fixture("photo.png");
 const SMALL_JPG = fixture("small.jpg");
 const BIG_JPG = fixture("big.jpg");
 const NOT_IMAGE_GIF = fixture("notimage.gif");
+const NO_FACE_JPG = fixture("noface.jpg");
 
 const SIZE_MESSAGE = "Image file size should be between 34KB and 4MB";
 const UNAUTHORIZED_MESSAGE = "The 'Authorization' header is invalid";
@@ -219,7 +220,43 @@ function assertPhoto(p, { clientId, contentType, size, performLivenessCheck }) {
     expected.redactedAt = p.redactedAt;
     assertTimestamp(p.redactedAt, "redactedAt");
   }
+  if (performLivenessCheck) {
+    assertLivenessCheck(p.livenessCheck);
+    expected.livenessCheck = p.livenessCheck;
+  } else {
+    assert.ok(!("livenessCheck" in p), "no livenessCheck when performLivenessCheck is false");
+  }
   assert.deepEqual(p, expected);
+}
+
+/** assertLivenessCheck checks the shape of a liveness check result. */
+function assertLivenessCheck(lc) {
+  const outcomes = ["clear", "attention"];
+  assert.equal(typeof lc, "object", "livenessCheck is present when performLivenessCheck is true");
+  assert.ok(outcomes.includes(lc.outcome), `outcome ${lc.outcome}`);
+  assert.equal(typeof lc.engine, "string");
+  assert.match(lc.engine, /pigo/);
+  const { integrityAnalysis: integrity, qualityAnalysis: quality, authenticityAnalysis: authenticity } = lc.breakdown;
+  assert.ok(outcomes.includes(integrity.faceDetection));
+  assert.equal(typeof integrity.breakdown.faceCount, "number");
+  const analyses = [integrity.faceDetection];
+  if (quality) {
+    for (const k of ["faceSize", "faceOrientation", "sharpness", "exposure"]) {
+      assert.ok(outcomes.includes(quality[k]), `qualityAnalysis.${k} ${quality[k]}`);
+      analyses.push(quality[k]);
+    }
+  }
+  if (authenticity) {
+    for (const k of ["spoofedImageAnalysis", "livenessCheck"]) {
+      assert.ok(outcomes.includes(authenticity[k]), `authenticityAnalysis.${k} ${authenticity[k]}`);
+      analyses.push(authenticity[k]);
+    }
+    for (const k of ["antispoofScore", "livenessCheckScore"]) {
+      const v = authenticity.breakdown[k];
+      assert.ok(Number.isInteger(v) && v >= 0 && v <= 100, `${k} ${v} must be an integer from 0 to 100`);
+    }
+  }
+  assert.equal(lc.outcome, analyses.includes("attention") ? "attention" : "clear", "outcome is attention when any analysis is");
 }
 
 /** assertDownload checks a download against the photo and the uploaded bytes. */
@@ -261,7 +298,8 @@ test("fixtures are what the tests assume", () => {
   assert.ok(jpeg(PHOTO_JPG) && jpeg(SMALL_JPG) && jpeg(BIG_JPG), "JPEG fixtures start with FFD8");
   assert.ok(PHOTO_PNG.subarray(1, 4).toString() === "PNG", "photo.png is a PNG");
   assert.equal(NOT_IMAGE_GIF.subarray(0, 3).toString(), "GIF", "notimage.gif is a GIF");
-  for (const [name, b] of [["photo.jpg", PHOTO_JPG], ["photo.png", PHOTO_PNG], ["notimage.gif", NOT_IMAGE_GIF]]) {
+  assert.ok(jpeg(NO_FACE_JPG), "noface.jpg is a JPEG");
+  for (const [name, b] of [["photo.jpg", PHOTO_JPG], ["photo.png", PHOTO_PNG], ["notimage.gif", NOT_IMAGE_GIF], ["noface.jpg", NO_FACE_JPG]]) {
     assert.ok(b.length >= 34 * 1024 && b.length <= 4 * 1024 * 1024, `${name} (${b.length} bytes) must be within the size bounds`);
   }
   assert.ok(SMALL_JPG.length < 34 * 1024, "small.jpg below 34 KB");
@@ -540,6 +578,34 @@ describe("clients", () => {
 // Live photos
 
 describe("live photos", () => {
+  test("the liveness check finds the face in a real photo", async () => {
+    const c = await newPerson();
+    const p = await upload(c.id, PHOTO_JPG);
+    const integrity = p.livenessCheck.breakdown.integrityAnalysis;
+    assert.equal(integrity.faceDetection, "clear");
+    assert.equal(integrity.breakdown.faceCount, 1);
+    assert.ok(p.livenessCheck.breakdown.qualityAnalysis, "a found face is measured");
+    assert.ok(p.livenessCheck.breakdown.authenticityAnalysis, "a found face is scored");
+  });
+
+  test("no face: refused with 422 no_face_detected for a live key, recorded as attention for a test key", async () => {
+    const live = await newPerson(ccLive);
+    await expectError(ccLive.livePhoto.upload(live.id, { data: b64(NO_FACE_JPG) }), {
+      status: 422,
+      type: "no_face_detected",
+      param: undefined,
+    });
+    assert.deepEqual(await ccLive.livePhoto.list(live.id), [], "a refused upload stores nothing");
+    const off = await ccLive.livePhoto.upload(live.id, { data: b64(NO_FACE_JPG), performLivenessCheck: false });
+    assert.ok(!("livenessCheck" in off), "without the check a live key's upload is accepted");
+
+    const c = await newPerson();
+    const p = await upload(c.id, NO_FACE_JPG);
+    assert.equal(p.livenessCheck.outcome, "attention");
+    assert.equal(p.livenessCheck.breakdown.integrityAnalysis.faceDetection, "attention");
+    assert.equal(p.livenessCheck.breakdown.integrityAnalysis.breakdown.faceCount, 0);
+  });
+
   test("upload a JPEG: object per contract, performLivenessCheck defaults to true, get returns the same", async () => {
     const c = await newPerson();
     const p = await upload(c.id, PHOTO_JPG);

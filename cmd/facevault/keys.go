@@ -20,7 +20,7 @@ type KeysCreateCommand struct {
 // Run executes the command.
 func (c *KeysCreateCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("keys create", c.Stderr)
-	data := dataFlag(fs)
+	stores := addStoreFlags(fs)
 	mode := fs.String("mode", "", "key mode: test or live (required)")
 	account := fs.String("account", "default", "account the key belongs to; created if it does not exist")
 	if err := parseFlags(fs, args); err != nil {
@@ -35,7 +35,7 @@ func (c *KeysCreateCommand) Run(ctx context.Context, args []string) error {
 	if *account == "" {
 		return fmt.Errorf("%w: --account must not be empty", errUsage)
 	}
-	db, err := openDB(ctx, *data)
+	db, err := openStore(ctx, stores.dbURL(), checkSchema)
 	if err != nil {
 		return err
 	}
@@ -74,11 +74,11 @@ type KeysListCommand struct {
 // Run executes the command.
 func (c *KeysListCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("keys list", c.Stderr)
-	data := dataFlag(fs)
+	stores := addStoreFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, *data)
+	db, err := openStore(ctx, stores.dbURL(), checkSchema)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ type KeysRevokeCommand struct {
 // Run executes the command.
 func (c *KeysRevokeCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("keys revoke", c.Stderr)
-	data := dataFlag(fs)
+	stores := addStoreFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (c *KeysRevokeCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: keys revoke takes one key id (see 'facevault keys list')", errUsage)
 	}
 	id := fs.Arg(0)
-	db, err := openDB(ctx, *data)
+	db, err := openStore(ctx, stores.dbURL(), checkSchema)
 	if err != nil {
 		return err
 	}

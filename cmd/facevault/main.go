@@ -5,6 +5,11 @@
 //	facevault keys list [--data DIR]
 //	facevault keys revoke [--data DIR] KEY_ID
 //	facevault sweep [--data DIR]
+//	facevault migrate --db postgres://…
+//
+// Every command takes --db and --blobs URLs to choose its back ends
+// (sqlite:///path or postgres://…; file:///path or s3://bucket?…); they
+// default to the embedded SQLite database and image directory under --data.
 //
 // Every flag can also be set with an environment variable: --data is
 // FACEVAULT_DATA, --max-uploads is FACEVAULT_MAX_UPLOADS, and so on. A flag
@@ -51,6 +56,7 @@ Commands:
   keys list      list API keys (never the keys themselves)
   keys revoke    revoke an API key by its id
   sweep          remove stored images that have no record
+  migrate        bring the record store's schema up to date
 
 Run 'facevault <command> -h' for the flags of a command. Every flag can
 also be set as FACEVAULT_<FLAG> in the environment (--max-uploads is
@@ -82,6 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	case "sweep":
 		return (&SweepCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "migrate":
+		return (&MigrateCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

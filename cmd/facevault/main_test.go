@@ -848,7 +848,7 @@ func TestServeCrashRecovery(t *testing.T) {
 	if got := s.download(t, key, photoID); !bytes.Equal(got, img) {
 		t.Errorf("download after restart: got %d bytes differing from the %d uploaded", len(got), len(img))
 	}
-	if log := s.stderr.String(); !strings.Contains(log, "start-up sweep removed orphan images") || !strings.Contains(log, "count=1") {
+	if log := s.stderr.String(); !strings.Contains(log, "sweep removed orphan images") || !strings.Contains(log, "count=1") || !strings.Contains(log, "startup=true") {
 		t.Errorf("serve log does not report one orphan removed at start-up:\n%s", log)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"image/gif"
+	"image/jpeg"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,16 +158,32 @@ func writeSDKFixtures(t *testing.T) string {
 	if err := gif.Encode(&g, testimage.Noise(256, 256, 5), nil); err != nil {
 		t.Fatal(err)
 	}
+	// A real face (pigo's MIT-licensed sample photo, see
+	// liveness/testdata/SOURCES.md), as JPEG and as PNG, so that the
+	// liveness check finds one face; noise where it must find none.
+	face, err := os.ReadFile("../../liveness/testdata/pigo-sample.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(face))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var facePNG bytes.Buffer
+	if err := png.Encode(&facePNG, img); err != nil {
+		t.Fatal(err)
+	}
 	files := map[string][]byte{
-		"photo.jpg":    testimage.JPEG(256, 256, 1), // about 60 KB
-		"photo.png":    testimage.PNG(128, 128, 2),  // about 50 KB
+		"photo.jpg":    face,
+		"photo.png":    facePNG.Bytes(),
+		"noface.jpg":   testimage.JPEG(256, 256, 1), // about 60 KB of noise
 		"small.jpg":    testimage.JPEGSize(30*kb, 3),
 		"big.jpg":      testimage.JPEGSize(5*mb, 4),
 		"notimage.gif": g.Bytes(),
 	}
 	// The suite's failures must be about what they claim: the good images
 	// and the GIF lie within the size bounds, so only their type decides.
-	for _, name := range []string{"photo.jpg", "photo.png", "notimage.gif"} {
+	for _, name := range []string{"photo.jpg", "photo.png", "noface.jpg", "notimage.gif"} {
 		if n := len(files[name]); n < 34*kb || n > 4*mb {
 			t.Fatalf("fixture %s is %d bytes, outside 34 KB to 4 MB", name, n)
 		}

@@ -13,10 +13,12 @@ import (
 
 	"github.com/facevault/facevault"
 	fvhttp "github.com/facevault/facevault/http"
+	"github.com/facevault/facevault/liveness"
 )
 
-// ServeCommand runs the API service on the embedded default: SQLite and
-// image files under one data directory.
+// ServeCommand runs the API service: on the embedded default (SQLite and
+// image files under one data directory) or, with --db and --blobs, as one
+// of any number of stateless nodes on PostgreSQL and S3.
 type ServeCommand struct {
 	Stdout, Stderr io.Writer
 	// OnListen, if set, is called with the address the service listens on
@@ -24,21 +26,18 @@ type ServeCommand struct {
 	OnListen func(addr string)
 }
 
-// sweepGrace is how old an image without a record must be before the
-// periodic sweep removes it: far longer than any upload takes between
-// writing its bytes and committing its record.
-const sweepGrace = 10 * time.Minute
-
 // Run executes the command until ctx is cancelled.
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("serve", c.Stderr)
-	data := dataFlag(fs)
+	stores := addStoreFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	maxUploads := fs.Int("max-uploads", 16, "uploads processed at once; more wait up to --upload-queue-timeout, then get 429")
 	queueTimeout := fs.Duration("upload-queue-timeout", 10*time.Second, "how long an upload waits for a free slot")
 	rateLimit := fs.Float64("rate-limit", 0, "requests per second allowed per account and mode; 0 disables the limit")
 	rateBurst := fs.Int("rate-burst", 0, "requests allowed in a burst above --rate-limit (default: the rate)")
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often to remove images that have no record; 0 disables the periodic sweep")
+	refuse := fs.Bool("liveness-refusals", true, "refuse live-mode uploads in which the liveness check finds no face, several faces "+
+		"or unreadable pixels (422); false records those findings like any other. Test-mode uploads are never refused")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -52,24 +51,28 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
-	db, err := openDB(ctx, *data)
+	db, err := openStore(ctx, stores.dbURL(), checkSchema)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	blobs, err := openBlobs(*data)
+	blobs, err := openBlobStore(ctx, stores.blobsURL())
 	if err != nil {
 		return err
 	}
-	defer blobs.Close()
+	defer blobs.close()
+	analyzer, err := liveness.New(liveness.DefaultConfig())
+	if err != nil {
+		return fmt.Errorf("load the liveness check: %w", err)
+	}
 	vault := facevault.NewVault(db, blobs, logger)
+	vault.Analyzer = analyzer
+	vault.RefuseLive = *refuse
+	sweeper := &sweeper{vault: vault, leases: db, logger: logger, holder: leaseHolder(), exclusive: blobs.exclusive}
 
-	// Images whose upload died before its record committed. This process
-	// holds the image directory's lock, so no upload is in flight.
-	if n, err := vault.Sweep(ctx, time.Now().Add(time.Second)); err != nil {
+	// Images whose upload died before its record committed.
+	if _, _, err := sweeper.sweep(ctx, true); err != nil {
 		return fmt.Errorf("start-up sweep: %w", err)
-	} else if n > 0 {
-		logger.Info("start-up sweep removed orphan images", "count", n)
 	}
 	api := fvhttp.NewServer(vault, db, logger, fvhttp.Config{
 		MaxUploads:         *maxUploads,
@@ -97,7 +100,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err := c.bootstrap(ctx, db, ln.Addr().String()); err != nil {
 		return err
 	}
-	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "data", *data)
+	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "db", redact(stores.dbURL()), "blobs", stores.blobsURL())
 	if c.OnListen != nil {
 		c.OnListen(ln.Addr().String())
 	}
@@ -107,11 +110,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// The periodic sweep must be over before the deferred closes run,
 	// however Run returns.
 	sweepCtx, stopSweep := context.WithCancel(ctx)
-	var sweeper sync.WaitGroup
-	defer sweeper.Wait()
+	var sweeping sync.WaitGroup
+	defer sweeping.Wait()
 	defer stopSweep()
 	if *sweepEvery > 0 {
-		sweeper.Go(func() { sweepPeriodically(sweepCtx, vault, logger, *sweepEvery) })
+		sweeper.ttl = 2 * *sweepEvery
+		sweeping.Go(func() { sweeper.run(sweepCtx, *sweepEvery) })
 	}
 	select {
 	case err := <-errc:
@@ -156,24 +160,6 @@ Send a key as the Authorization header, for example:
 Test and live keys see separate data. Make more with 'facevault keys create'.
 `, test, live, test, addr)
 	return nil
-}
-
-func sweepPeriodically(ctx context.Context, vault *facevault.Vault, logger *slog.Logger, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		n, err := vault.Sweep(ctx, time.Now().Add(-sweepGrace))
-		if err != nil {
-			logger.Error("sweep failed", "err", err)
-		} else if n > 0 {
-			logger.Info("sweep removed orphan images", "count", n)
-		}
-	}
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/facevault/facevault"
 )
 
-// SweepCommand removes stored images that have no record. It needs the data
-// directory to itself: stop serve first (serve sweeps at start-up and
-// periodically on its own).
+// SweepCommand removes stored images that have no record. On the embedded
+// default it needs the data directory to itself (stop serve first); on a
+// shared store it takes the sweep lease. serve sweeps on its own, at start-up
+// and periodically.
 type SweepCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -20,24 +20,32 @@ type SweepCommand struct {
 // Run executes the command.
 func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("sweep", c.Stderr)
-	data := dataFlag(fs)
+	stores := addStoreFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, *data)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	db, err := openStore(ctx, stores.dbURL(), checkSchema)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	blobs, err := openBlobs(*data)
+	blobs, err := openBlobStore(ctx, stores.blobsURL())
 	if err != nil {
 		return err
 	}
-	defer blobs.Close()
-	v := facevault.NewVault(db, blobs, slog.New(slog.NewTextHandler(c.Stderr, nil)))
-	n, err := v.Sweep(ctx, time.Now().Add(time.Second))
+	defer blobs.close()
+	logger := slog.New(slog.NewTextHandler(c.Stderr, nil))
+	sw := &sweeper{vault: facevault.NewVault(db, blobs, logger), leases: db, logger: logger,
+		holder: leaseHolder(), exclusive: blobs.exclusive}
+	n, ran, err := sw.sweep(ctx, true)
 	if err != nil {
 		return err
+	}
+	if !ran {
+		return fmt.Errorf("another node is sweeping (it holds the %q lease); try again later", sweepLease)
 	}
 	fmt.Fprintf(c.Stdout, "Removed %d orphan images.\n", n)
 	return nil
