@@ -1001,3 +1001,36 @@ func TestServeBadFlags(t *testing.T) {
 		})
 	}
 }
+
+// --liveness-refusals decides whether a live key's upload with no face is
+// refused or recorded; a test key's never is.
+func TestServeLivenessRefusals(t *testing.T) {
+	clearEnv(t)
+	noFace := testimage.JPEG(256, 256, 21)
+	for _, tt := range []struct {
+		name   string
+		flags  []string
+		status int
+	}{
+		{"Default", nil, http.StatusUnprocessableEntity},
+		{"Off", []string{"--liveness-refusals=false"}, http.StatusOK},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServe(t, append(serveArgs(t.TempDir()), tt.flags...)...)
+			keys := s.bootstrapKeys(t)
+			clientID := s.createClient(t, keys.live)
+			status, body := s.do(t, "POST", "/v1/livePhotos", keys.live, map[string]any{
+				"clientId": clientID,
+				"data":     base64.StdEncoding.EncodeToString(noFace),
+			})
+			if status != tt.status {
+				t.Fatalf("live upload with no face: got %d %s, want %d", status, body, tt.status)
+			}
+			if status != http.StatusOK && !strings.Contains(string(body), `"type":"no_face_detected"`) {
+				t.Errorf("got body %s, want type no_face_detected", body)
+			}
+			// A test key's upload is recorded, never refused.
+			s.uploadPhoto(t, keys.test, s.createClient(t, keys.test), noFace)
+		})
+	}
+}
