@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/minio/minio-go/v7/pkg/s3utils"
@@ -56,6 +57,20 @@ func (c Config) dir() string {
 	return c.Prefix + "/livephotos/"
 }
 
+// userinfo matches the user information of a URL ("user:secret@" after
+// "scheme://"), wherever it stands, also inside a query parameter.
+var userinfo = regexp.MustCompile(`(?i)([a-z][a-z0-9+.-]*(?:://|%3A%2F%2F))[^/?#@\s]*(?:@|%40)`)
+
+// maskCredentials hides credentials someone put in a URL, so that an error
+// message quoting it does not leak them. The query is unescaped first, so
+// that an escaped endpoint is masked too.
+func maskCredentials(rawURL string) string {
+	if u, err := url.QueryUnescape(rawURL); err == nil {
+		rawURL = u
+	}
+	return userinfo.ReplaceAllString(rawURL, "${1}xxxxx@")
+}
+
 const urlForm = "s3://bucket[/prefix]?endpoint=http://host:port&region=name"
 
 // ParseURL parses and checks an s3:// URL of the form
@@ -66,7 +81,8 @@ const urlForm = "s3://bucket[/prefix]?endpoint=http://host:port&region=name"
 // from the environment (see Open).
 func ParseURL(rawURL string) (Config, error) {
 	fail := func(format string, args ...any) (Config, error) {
-		return Config{}, fmt.Errorf("s3blob: URL %q: %s (want %s)", rawURL, fmt.Sprintf(format, args...), urlForm)
+		return Config{}, fmt.Errorf("s3blob: URL %q: %s (want %s)", maskCredentials(rawURL),
+			userinfo.ReplaceAllString(fmt.Sprintf(format, args...), "${1}xxxxx@"), urlForm)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {

@@ -115,3 +115,21 @@ func TestObjectKeys(t *testing.T) {
 		}
 	}
 }
+
+// Credentials put in a URL by mistake never reach an error message.
+func TestParseURLErrorsHideCredentials(t *testing.T) {
+	for _, raw := range []string{
+		"s3://AKIAX:supersecret@bucket",
+		"s3://supersecret@bucket",
+		"s3://bucket?endpoint=http://AKIAX:supersecret@host",
+		"s3://bucket?endpoint=http%3A%2F%2FAKIAX%3Asupersecret%40host",
+	} {
+		_, err := ParseURL(raw)
+		if err == nil {
+			t.Fatalf("ParseURL(%q) succeeded", raw)
+		}
+		if strings.Contains(err.Error(), "supersecret") {
+			t.Errorf("ParseURL(%q) error %q shows the secret", raw, err)
+		}
+	}
+}
