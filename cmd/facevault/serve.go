@@ -68,7 +68,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	vault := facevault.NewVault(db, blobs, logger)
 	vault.Analyzer = analyzer
 	vault.RefuseLive = *refuse
-	sweeper := &sweeper{vault: vault, leases: db, logger: logger, holder: leaseHolder(), exclusive: blobs.exclusive}
+	sweeper := &sweeper{vault: vault, leases: db, logger: logger, holder: leaseHolder(), exclusive: blobs.exclusive,
+		keepFor: 2 * *sweepEvery}
 
 	// Images whose upload died before its record committed.
 	if _, _, err := sweeper.sweep(ctx, true); err != nil {
@@ -114,7 +115,6 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	defer sweeping.Wait()
 	defer stopSweep()
 	if *sweepEvery > 0 {
-		sweeper.ttl = 2 * *sweepEvery
 		sweeping.Go(func() { sweeper.run(sweepCtx, *sweepEvery) })
 	}
 	select {

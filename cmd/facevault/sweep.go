@@ -45,7 +45,7 @@ func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	if !ran {
-		return fmt.Errorf("another node is sweeping (it holds the %q lease); try again later", sweepLease)
+		return fmt.Errorf("another node holds the %q lease: a running serve sweeps this store every --sweep-interval on its own; run sweep by hand only while no node sweeps", sweepLease)
 	}
 	fmt.Fprintf(c.Stdout, "Removed %d orphan images.\n", n)
 	return nil

@@ -20,7 +20,8 @@ const sweepGrace = 10 * time.Minute
 // sweepLease is the lease that lets one node at a time sweep a shared store.
 const sweepLease = "sweep"
 
-// sweepLeaseTTL is how long a sweep lease taken by hand lasts.
+// sweepLeaseTTL is how long a sweep lease lasts when it is not kept between
+// periodic sweeps: long enough for one sweep, which releases it when done.
 const sweepLeaseTTL = time.Hour
 
 // leaseHolder names this process in leases.
@@ -42,7 +43,10 @@ type sweeper struct {
 	logger    *slog.Logger
 	holder    string
 	exclusive bool
-	ttl       time.Duration
+	// keepFor, when positive, keeps the lease between sweeps: each sweep
+	// renews it for this long, so that the node that sweeps periodically
+	// stays the one. Otherwise each sweep releases the lease when done.
+	keepFor time.Duration
 }
 
 // sweep runs one sweep, atStart marking the one at start-up (or by hand).
@@ -56,8 +60,8 @@ func (s *sweeper) sweep(ctx context.Context, atStart bool) (removed int, ran boo
 			before = now.Add(time.Second) // no upload can be in flight
 		}
 	} else {
-		ttl := s.ttl
-		if ttl == 0 {
+		ttl := s.keepFor
+		if ttl <= 0 {
 			ttl = sweepLeaseTTL
 		}
 		ok, err := s.leases.AcquireLease(ctx, sweepLease, s.holder, now, ttl)
@@ -68,6 +72,9 @@ func (s *sweeper) sweep(ctx context.Context, atStart bool) (removed int, ran boo
 			s.logger.DebugContext(ctx, "another node holds the sweep lease")
 			return 0, false, nil
 		}
+		if s.keepFor <= 0 {
+			defer s.release(context.WithoutCancel(ctx))
+		}
 	}
 	n, err := s.vault.Sweep(ctx, before)
 	if n > 0 {
@@ -76,10 +83,21 @@ func (s *sweeper) sweep(ctx context.Context, atStart bool) (removed int, ran boo
 	return n, true, err
 }
 
-// run sweeps every interval until ctx is done.
+// release gives the sweep lease up: renewing it to expire now lets any other
+// node take it at once.
+func (s *sweeper) release(ctx context.Context) {
+	if _, err := s.leases.AcquireLease(ctx, sweepLease, s.holder, time.Now(), 0); err != nil {
+		s.logger.WarnContext(ctx, "release sweep lease", "err", err)
+	}
+}
+
+// run sweeps every interval until ctx is done, then releases the lease.
 func (s *sweeper) run(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	if !s.exclusive {
+		defer s.release(context.WithoutCancel(ctx))
+	}
 	for {
 		select {
 		case <-ctx.Done():
