@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/internal/blobtest"
 	"github.com/facevault/facevault/internal/s3test"
+	"github.com/facevault/facevault/internal/tcpproxy"
 )
 
 // storeURL is the s3:// URL of a bucket (and prefix) on an endpoint.
@@ -522,107 +522,13 @@ func TestVersionedDelete(t *testing.T) {
 	}
 }
 
-// proxy is a TCP proxy to the S3 server that a test can cut and restore.
-type proxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	cut   bool
-	limit int64 // if > 0, each connection passes this many request bytes only
-	stall bool  // after limit bytes: stop reading rather than close
-	conns map[net.Conn]bool
-}
-
-func startProxy(t testing.TB, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	t.Cleanup(func() {
-		ln.Close()
-		p.Cut()
-	})
-	go p.serve()
-	return p
-}
-
-func (p *proxy) URL() string { return "http://" + p.ln.Addr().String() }
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.cut {
-			p.mu.Unlock()
-			c.Close()
-			continue
-		}
-		p.conns[c] = true
-		limit, stall := p.limit, p.stall
-		p.mu.Unlock()
-		go p.pipe(c, limit, stall)
-	}
-}
-
-func (p *proxy) pipe(c net.Conn, limit int64, stall bool) {
-	defer c.Close()
-	u, err := net.Dial("tcp", p.target)
-	if err != nil {
-		return
-	}
-	defer u.Close()
-	p.mu.Lock()
-	p.conns[u] = true
-	p.mu.Unlock()
-	go func() {
-		if limit <= 0 {
-			io.Copy(u, c)
-		} else if io.CopyN(u, c, limit); stall {
-			return // leave both open, reading nothing more
-		}
-		u.Close()
-		c.Close()
-	}()
-	io.Copy(c, u)
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, u)
-	p.mu.Unlock()
-}
-
-// Cut closes every connection and refuses new ones (they are accepted and
-// closed at once).
-func (p *proxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for c := range p.conns {
-		c.Close()
-	}
-}
-
-// Restore lets connections through again. With limit > 0, each new
-// connection carries only that many bytes from the client, then is closed,
-// or, if stall, stops reading.
-func (p *proxy) Restore(limit int64, stall bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = false
-	p.limit, p.stall = limit, stall
-}
-
 // TestFaults cuts the way to the server under a store and restores it: every
 // operation fails with an error while it is cut, nothing half-done is left,
 // and the same store works again once it is restored.
 func TestFaults(t *testing.T) {
 	endpoint, bucket := s3test.Bucket(t)
 	direct := openStore(t, storeURL(endpoint, bucket, ""), Options{})
-	p := startProxy(t, strings.TrimPrefix(endpoint, "http://"))
+	p := tcpproxy.Start(t, strings.TrimPrefix(endpoint, "http://"))
 	spool := filepath.Join(t.TempDir(), "spool")
 	s := openStore(t, storeURL(p.URL(), bucket, ""), Options{SpoolDir: spool, MaxAttempts: 2})
 	ctx := t.Context()
@@ -689,7 +595,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("cut mid-upload", func(t *testing.T) {
-		p.Restore(1<<20, false)
+		p.RestoreLimited(1<<20, false)
 		defer p.Cut()
 		key := newKey()
 		w, err := s.Create(ctx, key)
@@ -708,7 +614,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("restored", func(t *testing.T) {
-		p.Restore(0, false)
+		p.Restore()
 		key := newKey()
 		data := blobtest.Data(4 << 20)
 		blobtest.Put(t, s, key, data)
@@ -735,8 +641,8 @@ func TestFaults(t *testing.T) {
 func TestStalledCommit(t *testing.T) {
 	endpoint, bucket := s3test.Bucket(t)
 	direct := openStore(t, storeURL(endpoint, bucket, ""), Options{})
-	p := startProxy(t, strings.TrimPrefix(endpoint, "http://"))
-	p.Restore(1<<20, true)
+	p := tcpproxy.Start(t, strings.TrimPrefix(endpoint, "http://"))
+	p.RestoreLimited(1<<20, true)
 	for _, tc := range []struct {
 		name    string
 		opts    Options

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,9 +28,12 @@ const sdkInstallHint = "run the repository's test script (scripts/test), which i
 
 // TestSDK runs sdktest/sdk.test.mjs: the official ComplyCube Node SDK
 // (@complycube/api, pinned) drives a real FaceVault, started here in-process
-// with the serve command, over real HTTP. It fails rather than skips when
-// Node or the SDK is missing, so the suite cannot silently stop running.
+// with the serve command, over real HTTP, once on each pair of back ends:
+// the embedded default (SQLite and image files) and the scale-out one
+// (PostgreSQL and S3). It fails rather than skips when Node, the SDK or a
+// server is missing, so the suite cannot silently stop running.
 func TestSDK(t *testing.T) {
+	clearServeEnv(t) // the flags below decide, not FACEVAULT_DB and the like
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatalf("node is not on PATH: the SDK end-to-end test needs Node.js; %s", sdkInstallHint)
@@ -40,11 +45,38 @@ func TestSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	dataDir := t.TempDir()
-	keys := makeSDKKeys(t, dataDir)
 	fixtures := writeSDKFixtures(t)
 
+	for _, b := range []struct {
+		name string
+		// setup prepares empty stores and returns serve's flags for them
+		// and the record store, open, for makeSDKKeys.
+		setup func(t *testing.T) ([]string, facevault.Store)
+	}{
+		{"sqlite+files", func(t *testing.T) ([]string, facevault.Store) {
+			dataDir := t.TempDir()
+			db, err := openDB(t.Context(), dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{"--data", dataDir}, db
+		}},
+		{"postgres+s3", func(t *testing.T) ([]string, facevault.Store) {
+			st := newSharedStores(t)
+			return st.args(), st.open(t)
+		}},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			args, db := b.setup(t)
+			keys := makeSDKKeys(t, db)
+			runSDKSuite(t, node, script, fixtures, keys, args)
+		})
+	}
+}
+
+// runSDKSuite starts serve with the given store flags and runs the suite
+// against it.
+func runSDKSuite(t *testing.T, node, script, fixtures string, keys sdkKeys, storeArgs []string) {
 	// The service, in-process, on a free port. Its log is kept and shown
 	// only if the test fails: it logs every request.
 	var serverLog lockedBuffer
@@ -57,7 +89,7 @@ func TestSDK(t *testing.T) {
 		OnListen: func(addr string) { addrc <- addr },
 	}
 	go func() {
-		done <- serve.Run(srvCtx, []string{"--data", dataDir, "--addr", "127.0.0.1:0"})
+		done <- serve.Run(srvCtx, append(slices.Clone(storeArgs), "--addr", "127.0.0.1:0"))
 	}()
 	// Stop the service and wait for Run to return before the test ends,
 	// whatever happens below.
@@ -103,7 +135,7 @@ func TestSDK(t *testing.T) {
 	cmd.Stdout = out // the same writer for both: exec then serializes writes
 	cmd.Stderr = out
 	cmd.WaitDelay = 10 * time.Second
-	t.Logf("running %s against http://%s", script, addr)
+	t.Logf("running %s against http://%s (%s)", script, addr, strings.Join(storeArgs, " "))
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("the ComplyCube SDK suite failed (%v); see its report above", err)
 	}
@@ -114,16 +146,12 @@ type sdkKeys struct {
 	test, live, other, revoked string
 }
 
-// makeSDKKeys creates, before the service starts, a test and a live key for
-// account "default", a test key for account "other", and a revoked test key
-// for "default".
-func makeSDKKeys(t *testing.T, dataDir string) sdkKeys {
+// makeSDKKeys creates, through the record store and before the service
+// starts, a test and a live key for account "default", a test key for
+// account "other", and a revoked test key for "default". It closes db.
+func makeSDKKeys(t *testing.T, db facevault.Store) sdkKeys {
 	t.Helper()
 	ctx := t.Context()
-	db, err := openDB(ctx, dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Closed before the service starts: it opens the database itself.
 	defer func() {
 		if err := db.Close(); err != nil {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/facevault/facevault"
@@ -79,7 +81,13 @@ func openStore(ctx context.Context, rawURL string, mode schemaMode) (facevault.S
 		return db, nil
 	case "postgres", "postgresql":
 		if _, err := url.Parse(rawURL); err != nil {
-			return nil, fmt.Errorf("%w: --db: %v", errUsage, err)
+			// url.Error repeats the URL, password and all: say only what
+			// is wrong with it.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, fmt.Errorf("%w: --db %q: malformed URL: %v", errUsage, redact(rawURL), err)
 		}
 		db, err := postgres.Open(ctx, rawURL)
 		if err != nil {
@@ -96,7 +104,7 @@ func openStore(ctx context.Context, rawURL string, mode schemaMode) (facevault.S
 		}
 		return db, nil
 	}
-	return nil, fmt.Errorf("%w: --db %q: unknown scheme %q: want sqlite or postgres", errUsage, rawURL, scheme)
+	return nil, fmt.Errorf("%w: --db %q: unknown scheme %q: want sqlite or postgres", errUsage, redact(rawURL), scheme)
 }
 
 // blobStore is an opened image store. exclusive is true when this process
@@ -135,17 +143,22 @@ func openBlobStore(ctx context.Context, rawURL string) (*blobStore, error) {
 		}
 		return &blobStore{BlobStore: b, close: func() error { return nil }}, nil
 	}
-	return nil, fmt.Errorf("%w: --blobs %q: unknown scheme %q: want file or s3", errUsage, rawURL, scheme)
+	return nil, fmt.Errorf("%w: --blobs %q: unknown scheme %q: want file or s3", errUsage, redact(rawURL), scheme)
 }
 
-// redact hides the password of a database URL for messages.
+// redact hides the password of a URL for messages, also in a URL that does
+// not parse.
 func redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return "(unparseable URL)"
+		return userinfoRE.ReplaceAllString(rawURL, "${1}xxxxx@")
 	}
 	return u.Redacted()
 }
+
+// userinfoRE matches the start of a URL up to the colon of its user
+// information, then the password and its "@".
+var userinfoRE = regexp.MustCompile(`^([^:/?#]+://[^/?#@:]*:)[^/?#]*@`)
 
 // openDB opens (creating if needed) the SQLite database of a data directory.
 // Tests use it to prepare a data directory before starting serve.
