@@ -58,20 +58,23 @@ const (
 	ClientCompany = "company"
 )
 
-// Client is the person or company that live photos belong to.
+// Client is the person or company that live photos belong to. Its JSON
+// form, every attribute but the ID and timestamps spelled as on the wire, is
+// how stores keep it; omitzero keeps nil and empty apart, so a client reads
+// back exactly as it was written.
 type Client struct {
-	ID             string
-	Type           string
-	Email          string
-	Mobile         string
-	Telephone      string
-	ExternalID     string
-	JoinedDate     string // YYYY-MM-DD
-	PersonDetails  *PersonDetails
-	CompanyDetails *CompanyDetails
-	Metadata       map[string]string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID             string            `json:"-"`
+	Type           string            `json:"type,omitzero"`
+	Email          string            `json:"email,omitzero"`
+	Mobile         string            `json:"mobile,omitzero"`
+	Telephone      string            `json:"telephone,omitzero"`
+	ExternalID     string            `json:"externalId,omitzero"`
+	JoinedDate     string            `json:"joinedDate,omitzero"` // YYYY-MM-DD
+	PersonDetails  *PersonDetails    `json:"personDetails,omitzero"`
+	CompanyDetails *CompanyDetails   `json:"companyDetails,omitzero"`
+	Metadata       map[string]string `json:"metadata,omitzero"`
+	CreatedAt      time.Time         `json:"-"`
+	UpdatedAt      time.Time         `json:"-"`
 }
 
 // EntityName is the client's display name: "first last" for a person, the

@@ -14,21 +14,6 @@ import (
 	"github.com/facevault/facevault"
 )
 
-// clientDoc is the JSON document in clients.doc: every attribute of a client
-// but its ID and timestamps, spelled as on the wire. omitzero keeps nil and
-// empty apart, so a client reads back exactly as it was written.
-type clientDoc struct {
-	Type           string                    `json:"type,omitzero"`
-	Email          string                    `json:"email,omitzero"`
-	Mobile         string                    `json:"mobile,omitzero"`
-	Telephone      string                    `json:"telephone,omitzero"`
-	ExternalID     string                    `json:"externalId,omitzero"`
-	JoinedDate     string                    `json:"joinedDate,omitzero"`
-	PersonDetails  *facevault.PersonDetails  `json:"personDetails,omitzero"`
-	CompanyDetails *facevault.CompanyDetails `json:"companyDetails,omitzero"`
-	Metadata       map[string]string         `json:"metadata,omitzero"`
-}
-
 // column returns the column of a filterable client attribute that has one
 // of its own. The other attributes are read from doc.
 func column(field string) (string, bool) {
@@ -58,18 +43,10 @@ func docPath(field string) ([]string, bool) {
 	return strings.Split(field, "."), true
 }
 
+// marshalClient is the document stored in clients.doc: the client's JSON
+// form (see facevault.Client).
 func marshalClient(c *facevault.Client) ([]byte, error) {
-	return json.Marshal(clientDoc{
-		Type:           c.Type,
-		Email:          c.Email,
-		Mobile:         c.Mobile,
-		Telephone:      c.Telephone,
-		ExternalID:     c.ExternalID,
-		JoinedDate:     c.JoinedDate,
-		PersonDetails:  c.PersonDetails,
-		CompanyDetails: c.CompanyDetails,
-		Metadata:       c.Metadata,
-	}, json.Deterministic(true))
+	return json.Marshal(c, json.Deterministic(true))
 }
 
 // clientColumns are the columns scanClient reads.
@@ -83,19 +60,9 @@ func scanClient(row pgx.Row) (*facevault.Client, error) {
 	if err := row.Scan(&c.ID, &doc, &c.CreatedAt, &c.UpdatedAt); err != nil {
 		return nil, err
 	}
-	var d clientDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
+	if err := json.Unmarshal(doc, c); err != nil {
 		return nil, fmt.Errorf("client %s: decode doc: %w", c.ID, err)
 	}
-	c.Type = d.Type
-	c.Email = d.Email
-	c.Mobile = d.Mobile
-	c.Telephone = d.Telephone
-	c.ExternalID = d.ExternalID
-	c.JoinedDate = d.JoinedDate
-	c.PersonDetails = d.PersonDetails
-	c.CompanyDetails = d.CompanyDetails
-	c.Metadata = d.Metadata
 	c.CreatedAt = c.CreatedAt.UTC()
 	c.UpdatedAt = c.UpdatedAt.UTC()
 	return c, nil

@@ -14,21 +14,6 @@ import (
 	"github.com/facevault/facevault"
 )
 
-// clientDoc is the JSON document in clients.doc: every attribute of a client
-// but its ID and timestamps, spelled as on the wire. omitzero keeps nil and
-// empty apart, so a client reads back exactly as it was written.
-type clientDoc struct {
-	Type           string                    `json:"type,omitzero"`
-	Email          string                    `json:"email,omitzero"`
-	Mobile         string                    `json:"mobile,omitzero"`
-	Telephone      string                    `json:"telephone,omitzero"`
-	ExternalID     string                    `json:"externalId,omitzero"`
-	JoinedDate     string                    `json:"joinedDate,omitzero"`
-	PersonDetails  *facevault.PersonDetails  `json:"personDetails,omitzero"`
-	CompanyDetails *facevault.CompanyDetails `json:"companyDetails,omitzero"`
-	Metadata       map[string]string         `json:"metadata,omitzero"`
-}
-
 // clientFields maps the filterable client attributes that have a column of
 // their own to that column. The other attributes are read from doc.
 var clientFields = map[string]string{
@@ -66,18 +51,10 @@ func jsonPath(keys ...string) string {
 	return b.String()
 }
 
+// marshalClient is the document stored in clients.doc: the client's JSON
+// form (see facevault.Client).
 func marshalClient(c *facevault.Client) ([]byte, error) {
-	return json.Marshal(clientDoc{
-		Type:           c.Type,
-		Email:          c.Email,
-		Mobile:         c.Mobile,
-		Telephone:      c.Telephone,
-		ExternalID:     c.ExternalID,
-		JoinedDate:     c.JoinedDate,
-		PersonDetails:  c.PersonDetails,
-		CompanyDetails: c.CompanyDetails,
-		Metadata:       c.Metadata,
-	}, json.Deterministic(true))
+	return json.Marshal(c, json.Deterministic(true))
 }
 
 // clientColumns are the columns scanClient reads.
@@ -92,19 +69,9 @@ func scanClient(sc scanner) (*facevault.Client, error) {
 	if err := sc.Scan(&c.ID, &doc, &created, &updated); err != nil {
 		return nil, err
 	}
-	var d clientDoc
-	if err := json.Unmarshal(doc, &d); err != nil {
+	if err := json.Unmarshal(doc, c); err != nil {
 		return nil, fmt.Errorf("client %s: decode doc: %w", c.ID, err)
 	}
-	c.Type = d.Type
-	c.Email = d.Email
-	c.Mobile = d.Mobile
-	c.Telephone = d.Telephone
-	c.ExternalID = d.ExternalID
-	c.JoinedDate = d.JoinedDate
-	c.PersonDetails = d.PersonDetails
-	c.CompanyDetails = d.CompanyDetails
-	c.Metadata = d.Metadata
 	c.CreatedAt = fromMS(created)
 	c.UpdatedAt = fromMS(updated)
 	return c, nil
