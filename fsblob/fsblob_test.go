@@ -636,48 +636,19 @@ func TestKeys(t *testing.T) {
 		})
 	}
 
-	t.Run("callback error stops the walk", func(t *testing.T) {
-		stop := errors.New("stop here")
-		calls := 0
-		err := s.Keys(t.Context(), now.Add(time.Minute), func(string) error {
-			calls++
-			return stop
-		})
-		if !errors.Is(err, stop) {
-			t.Errorf("Keys: got %v, want the callback's error", err)
-		}
-		if calls != 1 {
-			t.Errorf("callback called %d times, want 1", calls)
-		}
-	})
-
-	t.Run("cancelled context", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(t.Context())
-		cancel()
-		err := s.Keys(ctx, now.Add(time.Minute), func(k string) error {
-			t.Errorf("callback called with %s after cancellation", k)
-			return nil
-		})
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Keys: got %v, want context.Canceled", err)
-		}
-	})
+	// The callback error and cancellation are in the conformance suite.
 }
 
-// The liveness check reads an upload back before it is committed.
-func TestReadBackBeforeCommit(t *testing.T) {
+// Reading back is for uploads in progress (the conformance suite covers
+// it); a committed or aborted writer refuses.
+func TestReadAtAfterCommit(t *testing.T) {
 	s, _ := openStore(t)
-	data := randomBytes(t, 100_000)
 	w, err := s.Create(t.Context(), newKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write(data); err != nil {
+	if _, err := w.Write(randomBytes(t, 1000)); err != nil {
 		t.Fatal(err)
-	}
-	got, err := io.ReadAll(io.NewSectionReader(w, 0, int64(len(data))))
-	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("read back %d bytes, %v; want the %d written", len(got), err, len(data))
 	}
 	if err := w.Commit(t.Context()); err != nil {
 		t.Fatal(err)
