@@ -31,10 +31,34 @@ type TimeRange struct {
 // ListOptions is what every list takes: paging and the time filters.
 // Impossible is set when a filter was malformed: ComplyCube answers such a
 // list with no items rather than an error, and stores must do the same.
+//
+// A page is read in chunks, so that neither the service nor the database
+// holds a whole page of up to MaxPageSize large items at once: the first
+// call returns the first Limit items of the page and the list's total; each
+// next call sets After to the last item returned and reads the Limit items
+// that follow it in list order, without counting.
 type ListOptions struct {
 	Page
 	TimeRange
 	Impossible bool
+	// Limit, when positive, bounds the items one call returns (at most the
+	// rest of the page); zero means the whole page.
+	Limit int
+	// After, when set, continues a page: the call returns items strictly
+	// after this position in list order, ignores the page's offset, and
+	// does not count (it returns -1 as the total).
+	After *Cursor
+}
+
+// Filtered reports whether any time filter is set: an unfiltered list's
+// total is a count the stores keep, a filtered one must be counted.
+func (o ListOptions) Filtered() bool { return o.TimeRange != TimeRange{} }
+
+// Cursor is a position in a list: lists are ordered newest first, ties
+// broken by ID, highest first.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
 }
 
 // ClientFilter narrows a client list by equality on attributes. Fields maps a
@@ -75,7 +99,8 @@ type KeyStore interface {
 	HasKeys(ctx context.Context) (bool, error)
 }
 
-// ClientStore holds clients. Every method acts within one Scope only.
+// ClientStore holds clients. Every method acts within one Scope only, and
+// sees only clients that are not deleted.
 type ClientStore interface {
 	CreateClient(ctx context.Context, s Scope, c *Client) error
 	// Client returns the client, or ErrNotFound.
@@ -84,35 +109,82 @@ type ClientStore interface {
 	// all in one transaction. ErrNotFound if it does not exist; an error from
 	// fn aborts the update and is returned as is.
 	UpdateClient(ctx context.Context, s Scope, id string, fn func(*Client) error) (*Client, error)
-	// DeleteClient deletes the client and its live photos in one
-	// transaction. destroy is called with the photos before the transaction
-	// commits; if it fails nothing is deleted. ErrNotFound if no such client.
-	DeleteClient(ctx context.Context, s Scope, id string, destroy func(ctx context.Context, photos []*LivePhoto) error) error
-	// Clients lists clients matching f, newest first, and the total count.
+	// DeleteClient marks the client deleted at now, in one short
+	// transaction whatever the number of its photos: from its commit on,
+	// the client and every one of its live photos are gone for every other
+	// method. The photo records and their image bytes are removed
+	// afterwards, in bounded batches, through the PurgeQueue. ErrNotFound if
+	// no such client.
+	DeleteClient(ctx context.Context, s Scope, id string, now time.Time) error
+	// Clients lists clients matching f, newest first, in chunks (see
+	// ListOptions), and the total count (-1 when f.After is set).
 	Clients(ctx context.Context, s Scope, f ClientFilter) ([]*Client, int, error)
 }
 
-// LivePhotoStore holds live photo records.
+// LivePhotoStore holds live photo records. A photo of a deleted client does
+// not exist for any of its methods but ExistingLivePhotos.
 type LivePhotoStore interface {
 	// CreateLivePhoto inserts the record. ErrNotFound if its client does not
-	// exist in s.
+	// exist in s, or is deleted before the record commits.
 	CreateLivePhoto(ctx context.Context, s Scope, p *LivePhoto) error
 	// LivePhoto returns the record, or ErrNotFound.
 	LivePhoto(ctx context.Context, s Scope, id string) (*LivePhoto, error)
-	// LivePhotos lists a client's photos, newest first, and the total count.
-	// A client that does not exist in s has no photos.
+	// LivePhotos lists a client's photos, newest first, in chunks (see
+	// ListOptions), and the total count (-1 when o.After is set). A client
+	// that does not exist in s has no photos.
 	LivePhotos(ctx context.Context, s Scope, clientID string, o ListOptions) ([]*LivePhoto, int, error)
-	// DeleteLivePhoto deletes the record; destroy is called with it before the
-	// transaction commits, and if it fails nothing is deleted.
-	DeleteLivePhoto(ctx context.Context, s Scope, id string, destroy func(ctx context.Context, p *LivePhoto) error) error
-	// RedactLivePhoto marks the record redacted at now (unless it already
-	// is) and clears its digest; destroy is called before the transaction
-	// commits, and if it fails nothing changes. It returns the record as
-	// stored afterwards.
-	RedactLivePhoto(ctx context.Context, s Scope, id string, now time.Time, destroy func(ctx context.Context, p *LivePhoto) error) (*LivePhoto, error)
-	// ExistingLivePhotos returns which of ids have a record, in any scope.
-	// The orphan sweep uses it.
+	// DeleteLivePhoto deletes the record and queues its image bytes for
+	// purging, in one transaction, and returns the record as it was.
+	// ErrNotFound if there is no such photo.
+	DeleteLivePhoto(ctx context.Context, s Scope, id string, now time.Time) (*LivePhoto, error)
+	// RedactLivePhoto marks the record redacted at now, clears its digest
+	// and queues its image bytes for purging, in one transaction; a photo
+	// already redacted is left as it is. It returns the record as stored
+	// afterwards, or ErrNotFound.
+	RedactLivePhoto(ctx context.Context, s Scope, id string, now time.Time) (*LivePhoto, error)
+	// ExistingLivePhotos returns which of ids are image keys the store
+	// accounts for, in any scope: a live photo record (of a deleted client
+	// too) or a purge not yet done. The orphan sweep leaves those alone.
 	ExistingLivePhotos(ctx context.Context, ids []string) (map[string]bool, error)
+}
+
+// PurgeQueue is the durable record of image bytes that must be destroyed:
+// a key is queued in the same transaction that removes or redacts its
+// record, and leaves the queue only once its bytes are gone, so that a
+// crash, a cancelled request or an image store that is down never leaves a
+// listed photo without its bytes, nor bytes without a record that nothing
+// will destroy. Destroying bytes twice is harmless: several nodes may work
+// the queue at once.
+type PurgeQueue interface {
+	// DrainDeletedClients removes up to n live photo records of deleted
+	// clients and queues their keys, in one transaction, and returns the
+	// keys. Deleted clients with no photo left are removed with it. It
+	// returns no keys once no deleted client has photos.
+	DrainDeletedClients(ctx context.Context, now time.Time, n int) ([]string, error)
+	// DuePurges returns up to n queued keys whose next attempt is due at
+	// now, oldest first.
+	DuePurges(ctx context.Context, now time.Time, n int) ([]Purge, error)
+	// FinishPurges removes keys whose bytes are destroyed from the queue.
+	FinishPurges(ctx context.Context, keys []string) error
+	// RetryPurge records a failed attempt on key (counting it in the key's
+	// Attempts), its cause, and when to try again.
+	RetryPurge(ctx context.Context, key string, next time.Time, cause string) error
+	// PurgeBacklog reports what is left to do: keys queued, and deleted
+	// clients whose photos are not all drained yet.
+	PurgeBacklog(ctx context.Context) (PurgeBacklog, error)
+}
+
+// Purge is a queued key: the image bytes to destroy, and how many attempts
+// at it have failed.
+type Purge struct {
+	Key      string
+	Attempts int
+}
+
+// PurgeBacklog is the work a PurgeQueue holds.
+type PurgeBacklog struct {
+	Keys           int // image keys queued for destruction
+	DeletedClients int // deleted clients whose records are not all removed
 }
 
 // Leaser grants named, time-limited leases. Nodes that share a store use a
@@ -129,6 +201,7 @@ type Store interface {
 	KeyStore
 	ClientStore
 	LivePhotoStore
+	PurgeQueue
 	Leaser
 	Close() error
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"log/slog"
 	"time"
 
@@ -31,12 +32,15 @@ type Vault struct {
 	Logger     *slog.Logger
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
+
+	wake chan struct{} // tells RunPurge there is work
 }
 
 // NewVault returns a Vault with the contract's image limits and the real
 // clock.
 func NewVault(store Store, blobs BlobStore, logger *slog.Logger) *Vault {
-	return &Vault{Store: store, Blobs: blobs, Limits: imagecheck.DefaultLimits(), Logger: logger, Now: now}
+	return &Vault{Store: store, Blobs: blobs, Limits: imagecheck.DefaultLimits(), Logger: logger, Now: now,
+		wake: make(chan struct{}, 1)}
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
@@ -191,13 +195,17 @@ func (v *Vault) LivePhoto(ctx context.Context, s Scope, id string) (*LivePhoto, 
 	return p, err
 }
 
-// LivePhotos lists a client's photos. A client id that names no client of
-// the scope has no photos.
-func (v *Vault) LivePhotos(ctx context.Context, s Scope, clientID string, o ListOptions) ([]*LivePhoto, int, error) {
+// LivePhotos returns one page of a client's photos: the list's total, and
+// the page's items as a sequence that reads them from the store in chunks
+// as it is consumed (see Paged). A client id that names no client of the
+// scope has no photos.
+func (v *Vault) LivePhotos(ctx context.Context, s Scope, clientID string, o ListOptions) (int, iter.Seq2[*LivePhoto, error], error) {
 	if !ValidID(clientID) {
-		return nil, 0, nil
+		o.Impossible = true
 	}
-	return v.Store.LivePhotos(ctx, s, clientID, o)
+	return Paged(o, ListChunk, func(o ListOptions) ([]*LivePhoto, int, error) {
+		return v.Store.LivePhotos(ctx, s, clientID, o)
+	}, func(p *LivePhoto) Cursor { return Cursor{p.CreatedAt, p.ID} })
 }
 
 // OpenImage returns a photo's record and its image bytes. A redacted photo
@@ -218,38 +226,42 @@ func (v *Vault) OpenImage(ctx context.Context, s Scope, id string) (*LivePhoto, 
 	return p, r, nil
 }
 
-// DeleteLivePhoto destroys a photo's bytes and deletes its record. If the
-// bytes cannot be destroyed the record stays and the error is returned, so
-// the caller can retry.
+// DeleteLivePhoto deletes a photo: its record goes, and its image bytes are
+// queued for destruction in the same transaction, then destroyed at once.
+// Once it returns nil the photo is gone for every request; if the bytes
+// cannot be destroyed right now (the image store is down), the background
+// purge keeps trying, across restarts, until they are.
 func (v *Vault) DeleteLivePhoto(ctx context.Context, s Scope, id string) error {
 	if !ValidID(id) {
 		return ErrLivePhotoNotFound(id)
 	}
-	err := v.Store.DeleteLivePhoto(ctx, s, id, v.destroyOne)
+	_, err := v.Store.DeleteLivePhoto(ctx, s, id, v.Now())
 	if errors.Is(err, ErrNotFound) {
 		return ErrLivePhotoNotFound(id)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	v.purgeNow(ctx, id)
+	return nil
 }
 
-// RedactLivePhoto destroys a photo's bytes and keeps its record, marked
-// redacted. Redacting again succeeds and changes nothing.
+// RedactLivePhoto keeps a photo's record, marked redacted, and destroys its
+// image bytes as DeleteLivePhoto does. Redacting again succeeds and changes
+// nothing.
 func (v *Vault) RedactLivePhoto(ctx context.Context, s Scope, id string) (*LivePhoto, error) {
 	if !ValidID(id) {
 		return nil, ErrLivePhotoNotFound(id)
 	}
-	p, err := v.Store.RedactLivePhoto(ctx, s, id, v.Now(), v.destroyOne)
+	p, err := v.Store.RedactLivePhoto(ctx, s, id, v.Now())
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrLivePhotoNotFound(id)
 	}
-	return p, err
-}
-
-func (v *Vault) destroyOne(ctx context.Context, p *LivePhoto) error {
-	if err := v.Blobs.Delete(ctx, p.ID); err != nil {
-		return fmt.Errorf("destroy image of live photo %s: %w", p.ID, err)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	v.purgeNow(ctx, id)
+	return p, nil
 }
 
 // CreateClient validates and stores a new client.
@@ -294,29 +306,80 @@ func (v *Vault) UpdateClient(ctx context.Context, s Scope, id string, p *ClientP
 	return c, err
 }
 
-// DeleteClient deletes a client with its live photos, destroying their
-// bytes. If any bytes cannot be destroyed nothing is deleted.
+// DeleteClient deletes a client with its live photos. It commits one small
+// transaction that marks the client deleted, whatever the number of its
+// photos: from then on the client and its photos are gone for every
+// request. The photo records and their image bytes are then removed by the
+// purge, in bounded batches, in the background; DeleteClient wakes it.
 func (v *Vault) DeleteClient(ctx context.Context, s Scope, id string) error {
 	if !ValidID(id) {
 		return ErrClientNotFound(id)
 	}
-	err := v.Store.DeleteClient(ctx, s, id, func(ctx context.Context, photos []*LivePhoto) error {
-		for _, p := range photos {
-			if err := v.destroyOne(ctx, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := v.Store.DeleteClient(ctx, s, id, v.Now())
 	if errors.Is(err, ErrNotFound) {
 		return ErrClientNotFound(id)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	v.wakePurge()
+	return nil
 }
 
-// Clients lists the scope's clients.
-func (v *Vault) Clients(ctx context.Context, s Scope, f ClientFilter) ([]*Client, int, error) {
-	return v.Store.Clients(ctx, s, f)
+// Clients returns one page of the scope's clients matching f, as
+// LivePhotos does.
+func (v *Vault) Clients(ctx context.Context, s Scope, f ClientFilter) (int, iter.Seq2[*Client, error], error) {
+	return Paged(f.ListOptions, ListChunk, func(o ListOptions) ([]*Client, int, error) {
+		f.ListOptions = o
+		return v.Store.Clients(ctx, s, f)
+	}, func(c *Client) Cursor { return Cursor{c.CreatedAt, c.ID} })
+}
+
+// ListChunk is how many items a list reads from the store at a time: a page
+// of up to MaxPageSize items is read and sent in chunks of this many, so
+// that memory per list request stays small and no database connection or
+// snapshot is held while a slow caller reads.
+const ListChunk = 64
+
+// Paged reads one page of a list through fetch, chunk items at a time. The first
+// chunk is read at once, with the list's total, so that an error there can
+// still be answered as an error; the sequence yields its items, then reads
+// and yields each next chunk (continuing after the last item yielded) as
+// the consumer reaches it. An error reading a later chunk is yielded once,
+// and ends the sequence.
+func Paged[T any](o ListOptions, chunk int, fetch func(ListOptions) ([]T, int, error), pos func(T) Cursor) (int, iter.Seq2[T, error], error) {
+	size := o.PageSize
+	if size < 1 {
+		size = DefaultPageSize
+	}
+	o.After = nil
+	o.Limit = min(size, chunk)
+	first, total, err := fetch(o)
+	if err != nil {
+		return 0, nil, err
+	}
+	seq := func(yield func(T, error) bool) {
+		items, left := first, size
+		for {
+			for _, item := range items {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			left -= len(items)
+			if left <= 0 || len(items) < o.Limit {
+				return
+			}
+			after := pos(items[len(items)-1])
+			o.After, o.Limit = &after, min(left, chunk)
+			if items, _, err = fetch(o); err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+		}
+	}
+	return total, seq, nil
 }
 
 // Sweep removes image bytes that have no record: what an upload leaves when

@@ -73,15 +73,11 @@ func (s *Server) listClients(w http.ResponseWriter, r *http.Request, sc facevaul
 		}
 		f.Fields[name] = vs[0]
 	}
-	cs, total, err := s.vault.Clients(r.Context(), sc, f)
+	total, items, err := s.vault.Clients(r.Context(), sc, f)
 	if err != nil {
 		return err
 	}
-	items := make([]clientJSON, len(cs))
-	for i, c := range cs {
-		items[i] = toClientJSON(c)
-	}
-	s.writeJSON(w, r, http.StatusOK, newList(o.Page, total, items))
+	writeList(s, w, r, o.Page, total, items, toClientJSON)
 	return nil
 }
 

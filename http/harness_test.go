@@ -158,6 +158,7 @@ type testEnv struct {
 	blobs   facevault.BlobStore
 	objects func() ([]string, error)
 	clock   *clock
+	logs    *logState
 
 	KeyA       string // account A, test mode
 	KeyALive   string // account A, live mode
@@ -193,8 +194,17 @@ func newTestEnv(t testing.TB, b backend) *testEnv {
 	vault := facevault.NewVault(st.store, st.blobs, logger)
 	vault.Now = clk.Now
 	srv := httptest.NewServer(fvhttp.Logged(fvhttp.NewServer(vault, st.store, logger, fvhttp.Config{}), logger))
+	// The background purge, as serve runs it.
+	purgeCtx, stopPurge := context.WithCancel(context.Background())
+	purging := make(chan struct{})
+	go func() {
+		defer close(purging)
+		vault.RunPurge(purgeCtx, 50*time.Millisecond)
+	}()
 	t.Cleanup(func() {
 		srv.Close() // waits for every request in flight
+		stopPurge()
+		<-purging
 		logs.state.stop()
 		if n := logs.state.errors(); n > 0 {
 			t.Errorf("the server logged %d errors (see the log above): an unexpected internal error happened", n)
@@ -202,7 +212,7 @@ func newTestEnv(t testing.TB, b backend) *testEnv {
 	})
 	env := &testEnv{
 		t: t, backend: b.name, URL: srv.URL, srv: srv, vault: vault,
-		store: st.store, blobs: st.blobs, objects: st.objects, clock: clk,
+		store: st.store, blobs: st.blobs, objects: st.objects, clock: clk, logs: logs.state,
 		client: &http.Client{
 			// A redirect is an answer under test, not something to follow.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -278,10 +288,18 @@ type testLogHandler struct {
 }
 
 type logState struct {
-	mu      sync.Mutex
-	quiet   bool // log only records of level Warn and above
-	stopped bool
-	nerrors int
+	mu        sync.Mutex
+	quiet     bool // log only records of level Warn and above
+	stopped   bool
+	nerrors   int
+	nrequests int // request log lines: requests whose handler has returned
+}
+
+// requests counts the requests whose handler has returned (and logged).
+func (s *logState) requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nrequests
 }
 
 func (s *logState) stop() {
@@ -300,6 +318,11 @@ func (h *testLogHandler) Enabled(context.Context, slog.Level) bool { return true
 
 func (h *testLogHandler) Handle(_ context.Context, r slog.Record) error {
 	if h.state.quiet && r.Level < slog.LevelWarn {
+		if r.Message == "request" {
+			h.state.mu.Lock()
+			h.state.nrequests++
+			h.state.mu.Unlock()
+		}
 		return nil
 	}
 	var b strings.Builder
@@ -319,6 +342,9 @@ func (h *testLogHandler) Handle(_ context.Context, r slog.Record) error {
 	defer h.state.mu.Unlock()
 	if r.Level >= slog.LevelError {
 		h.state.nerrors++
+	}
+	if r.Message == "request" {
+		h.state.nrequests++
 	}
 	if !h.state.stopped {
 		h.t.Log(b.String())
@@ -592,6 +618,26 @@ func (e *testEnv) blobExists(t testing.TB, id string) bool {
 	}
 	r.Close()
 	return true
+}
+
+// waitPurged waits until the purge queue is empty and no deleted client is
+// left: what a client delete promises happens soon after it answers.
+func (e *testEnv) waitPurged(t testing.TB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := e.store.PurgeBacklog(t.Context())
+		if err != nil {
+			t.Fatalf("PurgeBacklog: %v", err)
+		}
+		if b == (facevault.PurgeBacklog{}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the purge has not finished: %+v left", b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // wantNoBlob checks that a photo's bytes are gone from the store, and that

@@ -158,13 +158,20 @@ func TestDeleteClient(t *testing.T) {
 			wantStatus(t, r, http.StatusNoContent)
 		})
 		t.Run("Cascade", func(t *testing.T) {
+			// The photos are gone for the API at once...
 			for _, id := range photos {
 				msg := "Invalid live photo id '" + id + "'"
 				wantError(t, env.do(t, "GET", "/v1/livePhotos/"+id, env.KeyA, nil), http.StatusNotFound, "resource_not_found", msg, "")
 				wantError(t, env.do(t, "GET", "/v1/livePhotos/"+id+"/download", env.KeyA, nil), http.StatusNotFound, "resource_not_found", msg, "")
-				env.wantNoBlob(t, id)
+				wantError(t, env.do(t, "DELETE", "/v1/livePhotos/"+id, env.KeyA, nil), http.StatusNotFound, "resource_not_found", msg, "")
+				wantError(t, env.do(t, "POST", "/v1/livePhotos/"+id+"/redact", env.KeyA, nil), http.StatusNotFound, "resource_not_found", msg, "")
 			}
 			env.wantEmptyPhotoList(t, env.KeyA, clientID)
+			// ...and their bytes as soon as the background purge has run.
+			env.waitPurged(t)
+			for _, id := range photos {
+				env.wantNoBlob(t, id)
+			}
 		})
 		msg := "Invalid client id '" + clientID + "'"
 		t.Run("ErrGetAfterDelete", func(t *testing.T) {

@@ -81,15 +81,11 @@ func (s *Server) listLivePhotos(w http.ResponseWriter, r *http.Request, sc facev
 	if len(q["clientId"]) > 1 {
 		o.Impossible = true
 	}
-	ps, total, err := s.vault.LivePhotos(r.Context(), sc, clientID, o)
+	total, items, err := s.vault.LivePhotos(r.Context(), sc, clientID, o)
 	if err != nil {
 		return err
 	}
-	items := make([]livePhotoJSON, len(ps))
-	for i, p := range ps {
-		items[i] = toLivePhotoJSON(p)
-	}
-	s.writeJSON(w, r, http.StatusOK, newList(o.Page, total, items))
+	writeList(s, w, r, o.Page, total, items, toLivePhotoJSON)
 	return nil
 }
 

@@ -1,10 +1,15 @@
 package http
 
 import (
+	"bufio"
 	"fmt"
+	"iter"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json"
 
 	"github.com/facevault/facevault"
 )
@@ -90,24 +95,45 @@ func downloadFileName(p *facevault.LivePhoto) string {
 	return fmt.Sprintf("selfie_%d.%s", p.CreatedAt.UnixMilli(), p.Extension())
 }
 
-type listJSON[T any] struct {
-	Page       int `json:"page"`
-	PageSize   int `json:"pageSize"`
-	TotalItems int `json:"totalItems"`
-	Pages      int `json:"pages"`
-	Items      []T `json:"items"`
-}
-
-func newList[T any](p facevault.Page, total int, items []T) listJSON[T] {
-	if items == nil {
-		items = []T{}
+// writeList answers a list request with the contract's envelope,
+// {"page":…,"pageSize":…,"totalItems":…,"pages":…,"items":[…]}, streamed:
+// each item is encoded and sent as the sequence yields it, so that a page of
+// up to 1,000 large items is never held whole, as objects or as JSON. An
+// error reading a later chunk of items, or encoding one, comes after the
+// status line is sent: the connection is cut then, rather than a truncated
+// list sent as a success.
+func writeList[T, J any](s *Server, w http.ResponseWriter, r *http.Request, p facevault.Page, total int, items iter.Seq2[T, error], toJSON func(T) J) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	fmt.Fprintf(bw, `{"page":%d,"pageSize":%d,"totalItems":%d,"pages":%d,"items":[`,
+		p.Page, p.PageSize, total, (total+p.PageSize-1)/p.PageSize)
+	n := 0
+	var err error
+	for item, ierr := range items {
+		if err = ierr; err != nil {
+			break
+		}
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		n++
+		if err = json.MarshalWrite(bw, toJSON(item), json.Deterministic(true)); err != nil {
+			break
+		}
+		if _, err = bw.Write(nil); err != nil {
+			break // the caller has gone: stop reading the list
+		}
 	}
-	return listJSON[T]{
-		Page:       p.Page,
-		PageSize:   p.PageSize,
-		TotalItems: total,
-		Pages:      (total + p.PageSize - 1) / p.PageSize,
-		Items:      items,
+	if err == nil {
+		bw.WriteString("]}")
+		err = bw.Flush()
+	}
+	if err != nil {
+		if r.Context().Err() == nil {
+			s.logger.ErrorContext(r.Context(), "list failed part-way", "path", r.URL.Path, "items", n, "err", err)
+		}
+		panic(http.ErrAbortHandler)
 	}
 }
 

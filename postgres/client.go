@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
@@ -92,15 +93,28 @@ func (db *DB) CreateClient(ctx context.Context, s facevault.Scope, c *facevault.
 	if err != nil {
 		return fmt.Errorf("postgres: create client: %w", err)
 	}
-	if _, err := db.pool.Exec(ctx, `
-		INSERT INTO clients (id, account_id, mode, type, email, external_id, doc, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		c.ID, s.AccountID, string(s.Mode), c.Type, c.Email, c.ExternalID, doc, ms(c.CreatedAt), ms(c.UpdatedAt),
-	); err != nil {
-		if isNULError(err) {
-			return fmt.Errorf("postgres: create client: %w", errNUL())
+	err = db.inTx(ctx, "create client", pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO clients (id, account_id, mode, type, email, external_id, doc, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			c.ID, s.AccountID, string(s.Mode), c.Type, c.Email, c.ExternalID, doc, ms(c.CreatedAt), ms(c.UpdatedAt),
+		); err != nil {
+			if isNULError(err) {
+				return fmt.Errorf("postgres: create client: %w", errNUL())
+			}
+			return fmt.Errorf("postgres: create client: %w", err)
 		}
-		return fmt.Errorf("postgres: create client: %w", err)
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO scope_counts (account_id, mode, clients) VALUES ($1, $2, 1)
+			ON CONFLICT (account_id, mode) DO UPDATE SET clients = scope_counts.clients + 1`,
+			s.AccountID, string(s.Mode),
+		); err != nil {
+			return fmt.Errorf("postgres: create client: count: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c.CreatedAt = ms(c.CreatedAt)
 	c.UpdatedAt = ms(c.UpdatedAt)
@@ -115,7 +129,7 @@ func (db *DB) Client(ctx context.Context, s facevault.Scope, id string) (*faceva
 	}
 	c, err := scanClient(db.pool.QueryRow(ctx, `
 		SELECT `+clientColumns+` FROM clients
-		WHERE account_id = $1 AND mode = $2 AND id = $3`,
+		WHERE account_id = $1 AND mode = $2 AND id = $3 AND deleted_at IS NULL`,
 		s.AccountID, string(s.Mode), id,
 	))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -129,8 +143,8 @@ func (db *DB) Client(ctx context.Context, s facevault.Scope, id string) (*faceva
 
 // UpdateClient reads the client id of s, locking its row, calls fn on it and
 // writes back what fn left, all in one transaction: concurrent updates and
-// deletions of one client take turns. The lock (FOR NO KEY UPDATE) does not
-// hold up uploads of photos for the client. fn sets UpdatedAt; the client's ID and CreatedAt do
+// deletions of one client take turns, and uploads of photos for the client
+// (which count themselves on its row) wait for it. fn sets UpdatedAt; the client's ID and CreatedAt do
 // not change. An error from fn rolls back and is returned as is. It returns
 // an error wrapping facevault.ErrNotFound, without calling fn, if the client
 // does not exist, and one wrapping a *facevault.Error with code
@@ -145,7 +159,7 @@ func (db *DB) UpdateClient(ctx context.Context, s facevault.Scope, id string, fn
 		var err error
 		c, err = scanClient(tx.QueryRow(ctx, `
 			SELECT `+clientColumns+` FROM clients
-			WHERE account_id = $1 AND mode = $2 AND id = $3
+			WHERE account_id = $1 AND mode = $2 AND id = $3 AND deleted_at IS NULL
 			FOR NO KEY UPDATE`,
 			s.AccountID, string(s.Mode), id,
 		))
@@ -183,57 +197,36 @@ func (db *DB) UpdateClient(ctx context.Context, s facevault.Scope, id string, fn
 	return c, nil
 }
 
-// DeleteClient deletes the client id of s and its live photos in one
-// transaction. It first locks the client's row, so that a live photo being
-// inserted for it either committed before and is deleted too, or fails its
-// foreign key check. destroy is called with the photos deleted (possibly
-// none), newest first, as the last step before the transaction commits; if
-// destroy fails, nothing is deleted and its error is returned as is. It
-// returns an error wrapping facevault.ErrNotFound, without calling destroy,
-// if the client does not exist. destroy must not use the store.
-func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, destroy func(ctx context.Context, photos []*facevault.LivePhoto) error) error {
+// DeleteClient marks the client id of s deleted at now and takes it off the
+// count of the scope's clients, in one transaction whose size does not
+// depend on the client's photos. The update locks the client's row: an
+// upload for the client (which counts itself on that row) either committed
+// before, and its photo is removed with the others, or fails as for an
+// unknown client. From the commit on, the client and its photos are gone for
+// every method but DrainDeletedClients, which removes them. It returns an
+// error wrapping facevault.ErrNotFound if the client does not exist or is
+// already deleted.
+func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, now time.Time) error {
 	if !storable(id) {
 		return fmt.Errorf("postgres: delete client %q: %w", id, facevault.ErrNotFound)
 	}
 	return db.inTx(ctx, "delete client", pgx.TxOptions{}, func(tx pgx.Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, `
-			SELECT 1 FROM clients
-			WHERE account_id = $1 AND mode = $2 AND id = $3
-			FOR UPDATE`,
-			s.AccountID, string(s.Mode), id,
-		).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("postgres: delete client %s: %w", id, facevault.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("postgres: delete client %s: %w", id, err)
-		}
-
-		rows, err := tx.Query(ctx, `
-			DELETE FROM live_photos
-			WHERE account_id = $1 AND mode = $2 AND client_id = $3
-			RETURNING `+livePhotoColumns,
-			s.AccountID, string(s.Mode), id,
+		tag, err := tx.Exec(ctx, `
+			UPDATE clients SET deleted_at = $1
+			WHERE account_id = $2 AND mode = $3 AND id = $4 AND deleted_at IS NULL`,
+			ms(now), s.AccountID, string(s.Mode), id,
 		)
 		if err != nil {
-			return fmt.Errorf("postgres: delete client %s: photos: %w", id, err)
-		}
-		photos, err := pgx.CollectRows(rows, scanLivePhotoRow)
-		if err != nil {
-			return fmt.Errorf("postgres: delete client %s: photos: %w", id, err)
-		}
-		slices.SortFunc(photos, newestFirst)
-
-		if _, err := tx.Exec(ctx, `
-			DELETE FROM clients WHERE account_id = $1 AND mode = $2 AND id = $3`,
-			s.AccountID, string(s.Mode), id,
-		); err != nil {
 			return fmt.Errorf("postgres: delete client %s: %w", id, err)
 		}
-
-		if destroy != nil {
-			return destroy(ctx, photos)
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("postgres: delete client %s: %w", id, facevault.ErrNotFound)
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE scope_counts SET clients = clients - 1 WHERE account_id = $1 AND mode = $2`,
+			s.AccountID, string(s.Mode),
+		); err != nil {
+			return fmt.Errorf("postgres: delete client %s: count: %w", id, err)
 		}
 		return nil
 	})
@@ -250,6 +243,7 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, de
 // compared with "" must be absent or empty, as a column would be.
 func clientsWhere(s facevault.Scope, f facevault.ClientFilter) (*query, bool) {
 	q := scoped(s)
+	q.and("deleted_at IS NULL")
 	q.timeRange(f.TimeRange)
 	contains := map[string]any{}
 	// Sorted, so that the same filter makes the same SQL.
@@ -314,11 +308,13 @@ func clientsPage(q *query, limit, offset int) (string, []any) {
 }
 
 // Clients lists the clients of s matching f, newest first (ties broken by
-// ID, highest first), and counts all of them regardless of paging; both
-// come from one snapshot. A zero page is the first page of
-// facevault.DefaultPageSize. A filter on an attribute the client does not
-// have matches the empty string. A filter on an unknown field matches
-// nothing, as does one whose field or value holds a NUL or invalid UTF-8.
+// ID, highest first), a chunk at a time (see facevault.ListOptions), and
+// counts all of them regardless of paging when f.After is not set; the
+// chunk and the count come from one snapshot. The count of an unfiltered
+// list is the one kept in scope_counts. A filter on an attribute the client
+// does not have matches the empty string. A filter on an unknown field
+// matches nothing, as does one whose field or value holds a NUL or invalid
+// UTF-8.
 func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.ClientFilter) ([]*facevault.Client, int, error) {
 	clients := []*facevault.Client{}
 	if f.Impossible {
@@ -328,14 +324,27 @@ func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.Client
 	if !ok {
 		return clients, 0, nil
 	}
-	limit, offset := limits(f.Page)
-	var total int
+	if f.After != nil {
+		q.after(*f.After)
+	}
+	limit, offset := chunk(f.ListOptions)
+	total := -1
 	err := db.inTx(ctx, "list clients", readOnly(), func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM clients WHERE `+q.String(), q.args...).Scan(&total); err != nil {
-			return fmt.Errorf("postgres: list clients: count: %w", err)
-		}
-		if offset < 0 || offset >= total {
-			return nil
+		if f.After == nil {
+			var err error
+			if f.Filtered() || len(f.Fields) > 0 {
+				err = tx.QueryRow(ctx, `SELECT count(*) FROM clients WHERE `+q.String(), q.args...).Scan(&total)
+			} else {
+				err = tx.QueryRow(ctx, `
+					SELECT coalesce((SELECT clients FROM scope_counts WHERE account_id = $1 AND mode = $2), 0)`,
+					s.AccountID, string(s.Mode)).Scan(&total)
+			}
+			if err != nil {
+				return fmt.Errorf("postgres: list clients: count: %w", err)
+			}
+			if offset >= total {
+				return nil
+			}
 		}
 		sql, args := clientsPage(q, limit, offset)
 		rows, err := tx.Query(ctx, sql, args...)

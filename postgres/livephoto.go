@@ -54,11 +54,12 @@ func newestFirst(a, b *facevault.LivePhoto) int {
 	return strings.Compare(b.ID, a.ID)
 }
 
-// CreateLivePhoto stores the record p in s. Its timestamps are truncated to
-// milliseconds in UTC, as stored. It returns an error wrapping
-// facevault.ErrNotFound if p's client does not exist in s (PostgreSQL's
-// foreign key check, which also waits for a DeleteClient of that client in
-// progress, and fails if it commits). A record with an existing ID is an
+// CreateLivePhoto stores the record p in s and counts it on its client, in
+// one transaction. Its timestamps are truncated to milliseconds in UTC, as
+// stored. It returns an error wrapping facevault.ErrNotFound if p's client
+// does not exist in s or is deleted: counting the photo updates the
+// client's row, which waits for a DeleteClient of that client in progress
+// and finds it deleted if that commits. A record with an existing ID is an
 // error.
 func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevault.LivePhoto) error {
 	if !storable(p.ClientID) {
@@ -71,17 +72,34 @@ func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevau
 			return fmt.Errorf("postgres: create live photo: encode liveness check: %w", err)
 		}
 	}
-	if _, err := db.pool.Exec(ctx, `
-		INSERT INTO live_photos (id, account_id, mode, client_id, content_type, size, width, height, sha256,
-			perform_liveness_check, liveness_check, redacted_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-		p.ID, s.AccountID, string(s.Mode), p.ClientID, p.ContentType, p.Size, p.Width, p.Height, p.SHA256,
-		p.PerformLivenessCheck, check, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt),
-	); err != nil {
-		if pgCode(err) == foreignKeyViolation {
+	err := db.inTx(ctx, "create live photo", pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE clients SET photo_count = photo_count + 1
+			WHERE account_id = $1 AND mode = $2 AND id = $3 AND deleted_at IS NULL`,
+			s.AccountID, string(s.Mode), p.ClientID,
+		)
+		if err != nil {
+			return fmt.Errorf("postgres: create live photo: count: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("postgres: create live photo: client %s: %w", p.ClientID, facevault.ErrNotFound)
 		}
-		return fmt.Errorf("postgres: create live photo: %w", err)
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO live_photos (id, account_id, mode, client_id, content_type, size, width, height, sha256,
+				perform_liveness_check, liveness_check, redacted_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			p.ID, s.AccountID, string(s.Mode), p.ClientID, p.ContentType, p.Size, p.Width, p.Height, p.SHA256,
+			p.PerformLivenessCheck, check, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt),
+		); err != nil {
+			if pgCode(err) == foreignKeyViolation {
+				return fmt.Errorf("postgres: create live photo: client %s: %w", p.ClientID, facevault.ErrNotFound)
+			}
+			return fmt.Errorf("postgres: create live photo: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	p.RedactedAt = ms(p.RedactedAt)
 	p.CreatedAt = ms(p.CreatedAt)
@@ -96,8 +114,8 @@ func (db *DB) LivePhoto(ctx context.Context, s facevault.Scope, id string) (*fac
 		return nil, fmt.Errorf("postgres: live photo %q: %w", id, facevault.ErrNotFound)
 	}
 	p, err := scanLivePhoto(db.pool.QueryRow(ctx, `
-		SELECT `+livePhotoColumns+` FROM live_photos
-		WHERE account_id = $1 AND mode = $2 AND id = $3`,
+		SELECT `+livePhotoColumns+` FROM live_photos p
+		WHERE account_id = $1 AND mode = $2 AND id = $3 AND `+clientLive,
 		s.AccountID, string(s.Mode), id,
 	))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -109,6 +127,12 @@ func (db *DB) LivePhoto(ctx context.Context, s facevault.Scope, id string) (*fac
 	return p, nil
 }
 
+// clientLive is the condition that the live photo p's client is not
+// deleted.
+const clientLive = `EXISTS (
+	SELECT 1 FROM clients c
+	WHERE c.account_id = p.account_id AND c.mode = p.mode AND c.id = p.client_id AND c.deleted_at IS NULL)`
+
 // livePhotosWhere is the query for the live photos of client clientID of s
 // within o's time range: the WHERE clause and its arguments, for a count or
 // a page.
@@ -116,6 +140,9 @@ func livePhotosWhere(s facevault.Scope, clientID string, o facevault.ListOptions
 	q := scoped(s)
 	q.and("client_id = " + q.arg(clientID))
 	q.timeRange(o.TimeRange)
+	if o.After != nil {
+		q.after(*o.After)
+	}
 	return q
 }
 
@@ -147,24 +174,43 @@ func livePhotosPage(q *query, limit, offset int) (string, []any) {
 }
 
 // LivePhotos lists the live photos of the client clientID of s, newest
-// first (ties broken by ID, highest first), and counts all of them
-// regardless of paging; both come from one snapshot. A zero page is the
-// first page of facevault.DefaultPageSize. A client that does not exist in s
-// has none.
+// first (ties broken by ID, highest first), a chunk at a time (see
+// facevault.ListOptions), and counts all of them regardless of paging when
+// o.After is not set; the chunk and the count come from one snapshot. The
+// count of a list without time filters is the one kept on the client. A
+// client that does not exist in s, or is deleted, has none.
 func (db *DB) LivePhotos(ctx context.Context, s facevault.Scope, clientID string, o facevault.ListOptions) ([]*facevault.LivePhoto, int, error) {
 	photos := []*facevault.LivePhoto{}
 	if o.Impossible || !storable(clientID) {
 		return photos, 0, nil
 	}
 	q := livePhotosWhere(s, clientID, o)
-	limit, offset := limits(o.Page)
-	var total int
+	limit, offset := chunk(o)
+	total := -1
 	err := db.inTx(ctx, "list live photos", readOnly(), func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM live_photos WHERE `+q.String(), q.args...).Scan(&total); err != nil {
-			return fmt.Errorf("postgres: list live photos: count: %w", err)
-		}
-		if offset < 0 || offset >= total {
+		var kept int
+		err := tx.QueryRow(ctx, `
+			SELECT photo_count FROM clients
+			WHERE account_id = $1 AND mode = $2 AND id = $3 AND deleted_at IS NULL`,
+			s.AccountID, string(s.Mode), clientID,
+		).Scan(&kept)
+		if errors.Is(err, pgx.ErrNoRows) {
+			total = 0
 			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: list live photos: client: %w", err)
+		}
+		if o.After == nil {
+			total = kept
+			if o.Filtered() {
+				if err := tx.QueryRow(ctx, `SELECT count(*) FROM live_photos WHERE `+q.String(), q.args...).Scan(&total); err != nil {
+					return fmt.Errorf("postgres: list live photos: count: %w", err)
+				}
+			}
+			if offset < 0 || offset >= total {
+				return nil
+			}
 		}
 		sql, args := livePhotosPage(q, limit, offset)
 		rows, err := tx.Query(ctx, sql, args...)
@@ -182,19 +228,20 @@ func (db *DB) LivePhotos(ctx context.Context, s facevault.Scope, clientID string
 	return photos, total, nil
 }
 
-// DeleteLivePhoto deletes the live photo id of s. destroy is called with
-// the record deleted, as the last step before the transaction commits; if
-// it fails nothing is deleted and its error is returned as is. It returns an
-// error wrapping facevault.ErrNotFound, without calling destroy, if the
-// photo does not exist. destroy must not use the store.
-func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string, destroy func(ctx context.Context, p *facevault.LivePhoto) error) error {
+// DeleteLivePhoto deletes the live photo id of s, takes it off its client's
+// count and queues its image key for purging, in one transaction. It
+// returns the record as it was, or an error wrapping facevault.ErrNotFound
+// if the photo does not exist.
+func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string, now time.Time) (*facevault.LivePhoto, error) {
 	if !storable(id) {
-		return fmt.Errorf("postgres: delete live photo %q: %w", id, facevault.ErrNotFound)
+		return nil, fmt.Errorf("postgres: delete live photo %q: %w", id, facevault.ErrNotFound)
 	}
-	return db.inTx(ctx, "delete live photo", pgx.TxOptions{}, func(tx pgx.Tx) error {
-		p, err := scanLivePhoto(tx.QueryRow(ctx, `
-			DELETE FROM live_photos
-			WHERE account_id = $1 AND mode = $2 AND id = $3
+	var p *facevault.LivePhoto
+	err := db.inTx(ctx, "delete live photo", pgx.TxOptions{}, func(tx pgx.Tx) error {
+		var err error
+		p, err = scanLivePhoto(tx.QueryRow(ctx, `
+			DELETE FROM live_photos p
+			WHERE account_id = $1 AND mode = $2 AND id = $3 AND `+clientLive+`
 			RETURNING `+livePhotoColumns,
 			s.AccountID, string(s.Mode), id,
 		))
@@ -204,22 +251,27 @@ func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string,
 		if err != nil {
 			return fmt.Errorf("postgres: delete live photo %s: %w", id, err)
 		}
-		if destroy != nil {
-			return destroy(ctx, p)
+		if _, err := tx.Exec(ctx, `
+			UPDATE clients SET photo_count = photo_count - 1 WHERE account_id = $1 AND mode = $2 AND id = $3`,
+			s.AccountID, string(s.Mode), p.ClientID,
+		); err != nil {
+			return fmt.Errorf("postgres: delete live photo %s: count: %w", id, err)
 		}
-		return nil
+		return queuePurges(ctx, tx, now, []string{id})
 	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// RedactLivePhoto marks the live photo id of s redacted at now and clears
-// its digest; a photo already redacted keeps its redaction and update times.
+// RedactLivePhoto marks the live photo id of s redacted at now, clears its
+// digest and queues its image key for purging, in one transaction; a photo
+// already redacted is left as it is, with its redaction and update times.
 // The record is read and locked first, so concurrent redactions take turns.
-// destroy is called with the record as it was, redacted or not, as the last
-// step before the transaction commits; if it fails nothing changes and its
-// error is returned as is. It returns the record as stored afterwards, or an
-// error wrapping facevault.ErrNotFound, without calling destroy, if the
-// photo does not exist. destroy must not use the store.
-func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string, now time.Time, destroy func(ctx context.Context, p *facevault.LivePhoto) error) (*facevault.LivePhoto, error) {
+// It returns the record as stored afterwards, or an error wrapping
+// facevault.ErrNotFound if the photo does not exist.
+func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string, now time.Time) (*facevault.LivePhoto, error) {
 	if !storable(id) {
 		return nil, fmt.Errorf("postgres: redact live photo %q: %w", id, facevault.ErrNotFound)
 	}
@@ -227,9 +279,9 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 	err := db.inTx(ctx, "redact live photo", pgx.TxOptions{}, func(tx pgx.Tx) error {
 		var err error
 		p, err = scanLivePhoto(tx.QueryRow(ctx, `
-			SELECT `+livePhotoColumns+` FROM live_photos
-			WHERE account_id = $1 AND mode = $2 AND id = $3
-			FOR NO KEY UPDATE`,
+			SELECT `+livePhotoColumns+` FROM live_photos p
+			WHERE account_id = $1 AND mode = $2 AND id = $3 AND `+clientLive+`
+			FOR NO KEY UPDATE OF p`,
 			s.AccountID, string(s.Mode), id,
 		))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -238,23 +290,19 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 		if err != nil {
 			return fmt.Errorf("postgres: redact live photo %s: %w", id, err)
 		}
-		// destroy gets the record as it was; p becomes what is returned.
-		before := *p
-		if !p.Redacted() {
-			at := ms(now)
-			if _, err := tx.Exec(ctx, `
-				UPDATE live_photos SET redacted_at = $1, updated_at = $1, sha256 = ''
-				WHERE account_id = $2 AND mode = $3 AND id = $4`,
-				at, s.AccountID, string(s.Mode), id,
-			); err != nil {
-				return fmt.Errorf("postgres: redact live photo %s: %w", id, err)
-			}
-			p.RedactedAt, p.UpdatedAt, p.SHA256 = at, at, ""
+		if p.Redacted() {
+			return nil
 		}
-		if destroy != nil {
-			return destroy(ctx, &before)
+		at := ms(now)
+		if _, err := tx.Exec(ctx, `
+			UPDATE live_photos SET redacted_at = $1, updated_at = $1, sha256 = ''
+			WHERE account_id = $2 AND mode = $3 AND id = $4`,
+			at, s.AccountID, string(s.Mode), id,
+		); err != nil {
+			return fmt.Errorf("postgres: redact live photo %s: %w", id, err)
 		}
-		return nil
+		p.RedactedAt, p.UpdatedAt, p.SHA256 = at, at, ""
+		return queuePurges(ctx, tx, now, []string{id})
 	})
 	if err != nil {
 		return nil, err
@@ -266,14 +314,18 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 // one array parameter.
 const existingBatch = 10_000
 
-// ExistingLivePhotos returns which of ids have a record, in any scope: the
-// map holds true for each of those, and nothing for the others.
+// ExistingLivePhotos returns which of ids the store accounts for, in any
+// scope: a live photo record (of a deleted client too) or a queued purge.
+// The map holds true for each of those, and nothing for the others.
 func (db *DB) ExistingLivePhotos(ctx context.Context, ids []string) (map[string]bool, error) {
 	found := make(map[string]bool)
 	// IDs PostgreSQL cannot hold as text cannot exist.
 	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !storable(id) })
 	for batch := range slices.Chunk(ids, existingBatch) {
-		rows, err := db.pool.Query(ctx, `SELECT id FROM live_photos WHERE id = ANY($1)`, batch)
+		rows, err := db.pool.Query(ctx, `
+			SELECT id FROM live_photos WHERE id = ANY($1)
+			UNION ALL
+			SELECT key FROM purges WHERE key = ANY($1)`, batch)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: existing live photos: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,17 +160,23 @@ func TestMigrateConcurrently(t *testing.T) {
 			}
 		}
 	}
-	want := latestVersion(t)
 	for i, db := range dbs {
 		if err := db.CheckSchema(ctx); err != nil {
 			t.Errorf("CheckSchema in process %d: %v", i, err)
 		}
 	}
 	rows := gooseRows(t, dbs[0])
-	for v := range want + 1 {
+	versions := []int64{0} // goose's own first row
+	for _, src := range dbs[0].migrations.ListSources() {
+		versions = append(versions, src.Version)
+	}
+	for _, v := range versions {
 		if rows[v] != 1 {
 			t.Errorf("goose_db_version has %d rows for version %d, want 1", rows[v], v)
 		}
+	}
+	if len(rows) != len(versions) {
+		t.Errorf("goose_db_version has rows for versions %v, want %v", rows, versions)
 	}
 	// No process is left holding the lock.
 	var held int
@@ -418,88 +425,95 @@ func databaseName(t *testing.T, db *DB) string {
 	return db.pool.Config().ConnConfig.Database
 }
 
-// TestDeleteClientRacesUpload runs an upload while DeleteClient holds the
-// client: the upload waits for the delete, then fails with ErrNotFound, and
-// leaves no photo behind.
+// TestDeleteClientRacesUpload runs an upload while a DeleteClient holds the
+// client's row (its UPDATE, not yet committed): the upload waits for the
+// delete, then fails with ErrNotFound and leaves nothing behind, and the
+// photo committed before is drained with the client.
 func TestDeleteClientRacesUpload(t *testing.T) {
 	ctx := t.Context()
 	db := migrated(t)
 	admin := adminConn(t)
 	s, c, first := fixture(t, db)
 
+	// DeleteClient's statements, in a transaction of the test's own that
+	// stays open while the upload runs.
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `UPDATE clients SET deleted_at = $1 WHERE account_id = $2 AND mode = $3 AND id = $4 AND deleted_at IS NULL`,
+		ms(time.Now()), s.AccountID, string(s.Mode), c.ID); err != nil {
+		t.Fatalf("mark deleted: %v", err)
+	}
 	late := newPhoto(time.Now(), c.ID)
 	uploadErr := make(chan error, 1)
-	var destroyed []string
-	err := db.DeleteClient(ctx, s, c.ID, func(ctx context.Context, photos []*facevault.LivePhoto) error {
-		for _, p := range photos {
-			destroyed = append(destroyed, p.ID)
-		}
-		go func() { uploadErr <- db.CreateLivePhoto(ctx, s, late) }()
-		waitForLockWait(t, admin, databaseName(t, db))
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("DeleteClient: %v", err)
+	go func() { uploadErr <- db.CreateLivePhoto(ctx, s, late) }()
+	waitForLockWait(t, admin, databaseName(t, db))
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
 	}
 	if err := <-uploadErr; !errors.Is(err, facevault.ErrNotFound) {
 		t.Errorf("CreateLivePhoto racing DeleteClient: err = %v, want ErrNotFound", err)
 	}
-	if len(destroyed) != 1 || destroyed[0] != first.ID {
-		t.Errorf("destroy given %q, want [%s]", destroyed, first.ID)
+	keys, err := db.DrainDeletedClients(ctx, time.Now(), 10)
+	if err != nil {
+		t.Fatalf("DrainDeletedClients: %v", err)
+	}
+	if len(keys) != 1 || keys[0] != first.ID {
+		t.Errorf("drained %q, want [%s]", keys, first.ID)
 	}
 	exists, err := db.ExistingLivePhotos(ctx, []string{first.ID, late.ID})
-	if err != nil || len(exists) != 0 {
-		t.Errorf("ExistingLivePhotos after the race = %v, %v; want none", exists, err)
+	if err != nil || len(exists) != 1 || !exists[first.ID] {
+		t.Errorf("ExistingLivePhotos after the race = %v, %v; want only the queued %s", exists, err, first.ID)
 	}
 }
 
-// TestUploadBeforeDeleteClient: a photo committed before DeleteClient takes
-// the client's lock is given to destroy and deleted with the client, even
-// when it is inserted after DeleteClient's transaction began waiting.
+// TestUploadBeforeDeleteClient: an upload whose transaction holds the
+// client's row (it counts itself there) makes DeleteClient wait; once it
+// commits, the delete goes ahead and the purge drains that photo too.
 func TestUploadBeforeDeleteClient(t *testing.T) {
 	ctx := t.Context()
 	db := migrated(t)
 	admin := adminConn(t)
 	s, c, first := fixture(t, db)
 
-	// Hold the client with a concurrent UpdateClient, so that DeleteClient
-	// waits; meanwhile a photo is uploaded and committed.
-	late := newPhoto(time.Now(), c.ID)
-	deleted := make(chan []string, 1)
-	deleteErr := make(chan error, 1)
-	_, err := db.UpdateClient(ctx, s, c.ID, func(cl *facevault.Client) error {
-		go func() {
-			var ids []string
-			deleteErr <- db.DeleteClient(ctx, s, c.ID, func(_ context.Context, photos []*facevault.LivePhoto) error {
-				for _, p := range photos {
-					ids = append(ids, p.ID)
-				}
-				return nil
-			})
-			deleted <- ids
-		}()
-		waitForLockWait(t, admin, databaseName(t, db))
-		// The FK check's KEY SHARE lock does not conflict with the
-		// update's lock (the key does not change): the upload commits.
-		if err := db.CreateLivePhoto(ctx, s, late); err != nil {
-			return fmt.Errorf("CreateLivePhoto while the client is locked for update: %w", err)
-		}
-		cl.UpdatedAt = time.Now()
-		return nil
-	})
+	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		t.Fatalf("UpdateClient: %v", err)
+		t.Fatalf("begin: %v", err)
+	}
+	defer tx.Rollback(ctx)
+	late := newPhoto(time.Now(), c.ID)
+	// CreateLivePhoto's statements, in a transaction of the test's own.
+	if _, err := tx.Exec(ctx, `UPDATE clients SET photo_count = photo_count + 1 WHERE account_id = $1 AND mode = $2 AND id = $3 AND deleted_at IS NULL`,
+		s.AccountID, string(s.Mode), c.ID); err != nil {
+		t.Fatalf("count: %v", err)
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO live_photos (id, account_id, mode, client_id, content_type, size, width, height, sha256,
+			perform_liveness_check, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, 'images/jpg', 1, 1, 1, '', false, $5, $5)`,
+		late.ID, s.AccountID, string(s.Mode), c.ID, ms(late.CreatedAt)); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	deleteErr := make(chan error, 1)
+	go func() { deleteErr <- db.DeleteClient(ctx, s, c.ID, time.Now()) }()
+	waitForLockWait(t, admin, databaseName(t, db))
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
 	}
 	if err := <-deleteErr; err != nil {
 		t.Fatalf("DeleteClient: %v", err)
 	}
-	ids := <-deleted
-	if len(ids) != 2 || !(ids[0] == late.ID && ids[1] == first.ID || ids[0] == first.ID && ids[1] == late.ID) {
-		t.Errorf("destroy given %q, want %s and %s", ids, first.ID, late.ID)
+	keys, err := db.DrainDeletedClients(ctx, time.Now(), 10)
+	if err != nil {
+		t.Fatalf("DrainDeletedClients: %v", err)
 	}
-	exists, err := db.ExistingLivePhotos(ctx, []string{first.ID, late.ID})
-	if err != nil || len(exists) != 0 {
-		t.Errorf("ExistingLivePhotos after DeleteClient = %v, %v; want none", exists, err)
+	slices.Sort(keys)
+	want := []string{first.ID, late.ID}
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Errorf("drained %q, want %q", keys, want)
 	}
 }
 
@@ -535,7 +549,7 @@ func TestConcurrent(t *testing.T) {
 					errs <- fmt.Errorf("LivePhotos = %d items, total %d, %v; want 1", len(ps), n, err)
 					return
 				}
-				if err := db.DeleteClient(ctx, s, c.ID, nil); err != nil {
+				if err := db.DeleteClient(ctx, s, c.ID, now); err != nil {
 					errs <- err
 					return
 				}
@@ -710,17 +724,18 @@ func TestTerminatedConnections(t *testing.T) {
 	})
 
 	t.Run("MidTransaction", func(t *testing.T) {
-		err := db.DeleteClient(ctx, s, c.ID, func(ctx context.Context, photos []*facevault.LivePhoto) error {
+		_, err := db.UpdateClient(ctx, s, c.ID, func(cl *facevault.Client) error {
 			terminate(t, admin, db)
+			cl.Email = "lost@example.com"
 			return nil
 		})
 		if err == nil {
-			t.Fatalf("DeleteClient whose connection died before COMMIT: err = nil")
+			t.Fatalf("UpdateClient whose connection died before COMMIT: err = nil")
 		}
 		recovered(t)
-		// Nothing was deleted.
-		if _, err := db.Client(ctx, s, c.ID); err != nil {
-			t.Errorf("Client after the failed delete: %v", err)
+		// Nothing was changed.
+		if got, err := db.Client(ctx, s, c.ID); err != nil || got.Email == "lost@example.com" {
+			t.Errorf("Client after the failed update = %+v, %v; want it unchanged", got, err)
 		}
 		if _, err := db.LivePhoto(ctx, s, p.ID); err != nil {
 			t.Errorf("LivePhoto after the failed delete: %v", err)

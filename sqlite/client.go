@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-json-experiment/json"
 
@@ -84,23 +85,37 @@ func (db *DB) CreateClient(ctx context.Context, s facevault.Scope, c *facevault.
 	if err != nil {
 		return fmt.Errorf("sqlite: create client: %w", err)
 	}
-	if _, err := db.write.ExecContext(ctx, `
-		INSERT INTO clients (id, account_id, mode, type, email, external_id, doc, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, s.AccountID, string(s.Mode), c.Type, c.Email, c.ExternalID, string(doc), ms(c.CreatedAt), ms(c.UpdatedAt),
-	); err != nil {
-		return fmt.Errorf("sqlite: create client: %w", err)
+	err = db.inWrite(ctx, "create client", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO clients (id, account_id, mode, type, email, external_id, doc, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.ID, s.AccountID, string(s.Mode), c.Type, c.Email, c.ExternalID, string(doc), ms(c.CreatedAt), ms(c.UpdatedAt),
+		); err != nil {
+			return fmt.Errorf("sqlite: create client: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO scope_counts (account_id, mode, clients) VALUES (?, ?, 1)
+			ON CONFLICT (account_id, mode) DO UPDATE SET clients = clients + 1`,
+			s.AccountID, string(s.Mode),
+		); err != nil {
+			return fmt.Errorf("sqlite: create client: count: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	c.CreatedAt = truncMS(c.CreatedAt)
 	c.UpdatedAt = truncMS(c.UpdatedAt)
 	return nil
 }
 
-// getClient reads the client id of s; sql.ErrNoRows if there is none.
+// getClient reads the client id of s; sql.ErrNoRows if there is none, or
+// it is deleted.
 func getClient(ctx context.Context, q rowQueryer, s facevault.Scope, id string) (*facevault.Client, error) {
 	return scanClient(q.QueryRowContext(ctx, `
 		SELECT `+clientColumns+` FROM clients
-		WHERE account_id = ? AND mode = ? AND id = ?`,
+		WHERE account_id = ? AND mode = ? AND id = ? AND deleted_at IS NULL`,
 		s.AccountID, string(s.Mode), id,
 	))
 }
@@ -159,55 +174,32 @@ func (db *DB) UpdateClient(ctx context.Context, s facevault.Scope, id string, fn
 	return c, nil
 }
 
-// DeleteClient deletes the client id of s and its live photos in one
-// transaction. destroy is called with the photos (possibly none) before it
-// commits; if destroy fails, nothing is deleted and its error is returned
-// as is. It returns an error wrapping facevault.ErrNotFound, without calling
-// destroy, if the client does not exist. destroy must not use the store.
-func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, destroy func(ctx context.Context, photos []*facevault.LivePhoto) error) error {
+// DeleteClient marks the client id of s deleted at now and takes it off the
+// count of the scope's clients, in one transaction whose size does not
+// depend on the client's photos. From its commit on, the client and its
+// photos are gone for every method but DrainDeletedClients, which removes
+// them. It returns an error wrapping facevault.ErrNotFound if the client
+// does not exist or is already deleted.
+func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, now time.Time) error {
 	return db.inWrite(ctx, "delete client", func(tx *sql.Tx) error {
-		var exists bool
-		if err := tx.QueryRowContext(ctx, `
-			SELECT EXISTS (SELECT 1 FROM clients WHERE account_id = ? AND mode = ? AND id = ?)`,
-			s.AccountID, string(s.Mode), id,
-		).Scan(&exists); err != nil {
-			return fmt.Errorf("sqlite: delete client %s: %w", id, err)
-		}
-		if !exists {
-			return fmt.Errorf("sqlite: delete client %s: %w", id, facevault.ErrNotFound)
-		}
-
-		rows, err := tx.QueryContext(ctx, `
-			SELECT `+livePhotoColumns+` FROM live_photos
-			WHERE account_id = ? AND mode = ? AND client_id = ?
-			ORDER BY created_at DESC, id DESC`,
-			s.AccountID, string(s.Mode), id,
+		res, err := tx.ExecContext(ctx, `
+			UPDATE clients SET deleted_at = ?
+			WHERE account_id = ? AND mode = ? AND id = ? AND deleted_at IS NULL`,
+			ms(now), s.AccountID, string(s.Mode), id,
 		)
 		if err != nil {
 			return fmt.Errorf("sqlite: delete client %s: %w", id, err)
 		}
-		photos, err := scanLivePhotos(rows)
-		if err != nil {
+		if n, err := res.RowsAffected(); err != nil {
 			return fmt.Errorf("sqlite: delete client %s: %w", id, err)
-		}
-
-		if destroy != nil {
-			if err := destroy(ctx, photos); err != nil {
-				return err
-			}
-		}
-
-		if _, err := tx.ExecContext(ctx, `
-			DELETE FROM live_photos WHERE account_id = ? AND mode = ? AND client_id = ?`,
-			s.AccountID, string(s.Mode), id,
-		); err != nil {
-			return fmt.Errorf("sqlite: delete client %s: photos: %w", id, err)
+		} else if n == 0 {
+			return fmt.Errorf("sqlite: delete client %s: %w", id, facevault.ErrNotFound)
 		}
 		if _, err := tx.ExecContext(ctx, `
-			DELETE FROM clients WHERE account_id = ? AND mode = ? AND id = ?`,
-			s.AccountID, string(s.Mode), id,
+			UPDATE scope_counts SET clients = clients - 1 WHERE account_id = ? AND mode = ?`,
+			s.AccountID, string(s.Mode),
 		); err != nil {
-			return fmt.Errorf("sqlite: delete client %s: %w", id, err)
+			return fmt.Errorf("sqlite: delete client %s: count: %w", id, err)
 		}
 		return nil
 	})
@@ -218,6 +210,7 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, de
 // metadata key, or a metadata key that cannot be spelled in a JSON path.
 func clientsWhere(s facevault.Scope, f facevault.ClientFilter) (*query, bool) {
 	q := scoped(s)
+	q.and("deleted_at IS NULL")
 	q.timeRange(f.TimeRange)
 	// Sorted, so that the same filter makes the same SQL.
 	for _, field := range slices.Sorted(maps.Keys(f.Fields)) {
@@ -239,12 +232,30 @@ func clientsWhere(s facevault.Scope, f facevault.ClientFilter) (*query, bool) {
 	return q, true
 }
 
+// clientsPage is the SELECT of one chunk of the clients of q, newest first
+// (ties broken by ID, highest first); its last two arguments are LIMIT and
+// OFFSET. It pages in two steps, as livePhotosPage does: the subquery finds
+// the chunk's IDs through clients_list, which covers an unfiltered list, and
+// only those rows are read.
+func clientsPage(q *query) string {
+	return `
+		SELECT ` + clientColumns + ` FROM (
+			SELECT id AS page_id, created_at AS page_created_at FROM clients
+			WHERE ` + q.String() + `
+			ORDER BY created_at DESC, id DESC
+			LIMIT ? OFFSET ?
+		) JOIN clients ON id = page_id
+		ORDER BY page_created_at DESC, page_id DESC`
+}
+
 // Clients lists the clients of s matching f, newest first (ties broken by
-// ID, highest first), and counts all of them regardless of paging. A zero
-// page is the first page of facevault.DefaultPageSize. A filter on an
-// attribute the client does not have matches the empty string. A filter on
-// an unknown field, or on a metadata key holding a double quote, a backslash
-// or a control character, matches nothing.
+// ID, highest first), a chunk at a time (see facevault.ListOptions), and
+// counts all of them regardless of paging when f.After is not set; the
+// chunk and the count come from one snapshot. The count of an unfiltered
+// list is the one kept in scope_counts. A filter on an attribute the client
+// does not have matches the empty string. A filter on an unknown field, or
+// on a metadata key holding a double quote, a backslash or a control
+// character, matches nothing.
 func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.ClientFilter) ([]*facevault.Client, int, error) {
 	clients := []*facevault.Client{}
 	if f.Impossible {
@@ -254,22 +265,28 @@ func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.Client
 	if !ok {
 		return clients, 0, nil
 	}
-	limit, offset := limits(f.Page)
-	var total int
+	limit, offset := chunk(f.ListOptions)
+	total := -1
 	err := db.inRead(ctx, "list clients", func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM clients WHERE `+q.String(), q.args...).Scan(&total); err != nil {
-			return fmt.Errorf("sqlite: list clients: count: %w", err)
+		if f.After == nil {
+			var err error
+			if f.Filtered() || len(f.Fields) > 0 {
+				err = tx.QueryRowContext(ctx, `SELECT count(*) FROM clients WHERE `+q.String(), q.args...).Scan(&total)
+			} else {
+				err = tx.QueryRowContext(ctx, `
+					SELECT coalesce((SELECT clients FROM scope_counts WHERE account_id = ? AND mode = ?), 0)`,
+					s.AccountID, string(s.Mode)).Scan(&total)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: list clients: count: %w", err)
+			}
+			if offset >= total {
+				return nil
+			}
+		} else {
+			q.after(*f.After)
 		}
-		if offset >= total {
-			return nil
-		}
-		rows, err := tx.QueryContext(ctx, `
-			SELECT `+clientColumns+` FROM clients
-			WHERE `+q.String()+`
-			ORDER BY created_at DESC, id DESC
-			LIMIT ? OFFSET ?`,
-			slices.Concat(q.args, []any{limit, offset})...,
-		)
+		rows, err := tx.QueryContext(ctx, clientsPage(q), slices.Concat(q.args, []any{limit, offset})...)
 		if err != nil {
 			return fmt.Errorf("sqlite: list clients: %w", err)
 		}

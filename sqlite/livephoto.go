@@ -70,17 +70,38 @@ func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevau
 		}
 		check = sql.NullString{String: string(b), Valid: true}
 	}
-	if _, err := db.write.ExecContext(ctx, `
-		INSERT INTO live_photos (id, account_id, mode, client_id, content_type, size, width, height, sha256,
-			perform_liveness_check, liveness_check, redacted_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, s.AccountID, string(s.Mode), p.ClientID, p.ContentType, p.Size, p.Width, p.Height, p.SHA256,
-		p.PerformLivenessCheck, check, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt),
-	); err != nil {
-		if isForeignKeyError(err) {
+	err := db.inWrite(ctx, "create live photo", func(tx *sql.Tx) error {
+		// Counting the photo on its client also checks that the client
+		// exists and is not deleted.
+		res, err := tx.ExecContext(ctx, `
+			UPDATE clients SET photo_count = photo_count + 1
+			WHERE account_id = ? AND mode = ? AND id = ? AND deleted_at IS NULL`,
+			s.AccountID, string(s.Mode), p.ClientID,
+		)
+		if err != nil {
+			return fmt.Errorf("sqlite: create live photo: count: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: create live photo: count: %w", err)
+		} else if n == 0 {
 			return fmt.Errorf("sqlite: create live photo: client %s: %w", p.ClientID, facevault.ErrNotFound)
 		}
-		return fmt.Errorf("sqlite: create live photo: %w", err)
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO live_photos (id, account_id, mode, client_id, content_type, size, width, height, sha256,
+				perform_liveness_check, liveness_check, redacted_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, s.AccountID, string(s.Mode), p.ClientID, p.ContentType, p.Size, p.Width, p.Height, p.SHA256,
+			p.PerformLivenessCheck, check, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt),
+		); err != nil {
+			if isForeignKeyError(err) {
+				return fmt.Errorf("sqlite: create live photo: client %s: %w", p.ClientID, facevault.ErrNotFound)
+			}
+			return fmt.Errorf("sqlite: create live photo: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	p.RedactedAt = truncMS(p.RedactedAt)
 	p.CreatedAt = truncMS(p.CreatedAt)
@@ -88,11 +109,14 @@ func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevau
 	return nil
 }
 
-// getLivePhoto reads the live photo id of s; sql.ErrNoRows if there is none.
+// getLivePhoto reads the live photo id of s; sql.ErrNoRows if there is none,
+// or its client is deleted.
 func getLivePhoto(ctx context.Context, q rowQueryer, s facevault.Scope, id string) (*facevault.LivePhoto, error) {
 	return scanLivePhoto(q.QueryRowContext(ctx, `
-		SELECT `+livePhotoColumns+` FROM live_photos
-		WHERE account_id = ? AND mode = ? AND id = ?`,
+		SELECT `+livePhotoColumns+` FROM live_photos p
+		WHERE account_id = ? AND mode = ? AND id = ? AND EXISTS (
+			SELECT 1 FROM clients c
+			WHERE c.account_id = p.account_id AND c.mode = p.mode AND c.id = p.client_id AND c.deleted_at IS NULL)`,
 		s.AccountID, string(s.Mode), id,
 	))
 }
@@ -111,43 +135,75 @@ func (db *DB) LivePhoto(ctx context.Context, s facevault.Scope, id string) (*fac
 }
 
 // livePhotosWhere is the query for the live photos of client clientID of s
-// within o's time range: the WHERE clause and its arguments, for a count or
-// a page. The page is an index scan of live_photos_client.
+// within o's time range, and after o.After if set: the WHERE clause and its
+// arguments, for a count or a chunk. A chunk is an index scan of
+// live_photos_client.
 func livePhotosWhere(s facevault.Scope, clientID string, o facevault.ListOptions) *query {
 	q := scoped(s)
 	q.and("client_id = ?", clientID)
 	q.timeRange(o.TimeRange)
+	if o.After != nil {
+		q.after(*o.After)
+	}
 	return q
 }
 
-// livePhotosPage is the SELECT of one page of livePhotosWhere; its last two
-// arguments are LIMIT and OFFSET.
+// livePhotosPage is the SELECT of one chunk of the photos of q, newest first
+// (ties broken by ID, highest first); its last two arguments are LIMIT and
+// OFFSET. It pages in two steps, so that a deep page reads no row it skips:
+// the subquery walks the index live_photos_client alone (it holds the
+// scope, client, creation time and ID: a covering index), skipping OFFSET
+// entries, and yields the chunk's IDs; only those rows are then read, by
+// primary key, and put back in order.
 func livePhotosPage(q *query) string {
 	return `
-		SELECT ` + livePhotoColumns + ` FROM live_photos
-		WHERE ` + q.String() + `
-		ORDER BY created_at DESC, id DESC
-		LIMIT ? OFFSET ?`
+		SELECT ` + livePhotoColumns + ` FROM (
+			SELECT id AS page_id, created_at AS page_created_at FROM live_photos
+			WHERE ` + q.String() + `
+			ORDER BY created_at DESC, id DESC
+			LIMIT ? OFFSET ?
+		) JOIN live_photos ON id = page_id
+		ORDER BY page_created_at DESC, page_id DESC`
 }
 
 // LivePhotos lists the live photos of the client clientID of s, newest
-// first (ties broken by ID, highest first), and counts all of them
-// regardless of paging. A zero page is the first page of
-// facevault.DefaultPageSize. A client that does not exist in s has none.
+// first (ties broken by ID, highest first), a chunk at a time (see
+// facevault.ListOptions), and counts all of them regardless of paging when
+// o.After is not set; the chunk and the count come from one snapshot. The
+// count of a list without time filters is the one kept on the client. A
+// client that does not exist in s, or is deleted, has none.
 func (db *DB) LivePhotos(ctx context.Context, s facevault.Scope, clientID string, o facevault.ListOptions) ([]*facevault.LivePhoto, int, error) {
 	photos := []*facevault.LivePhoto{}
 	if o.Impossible {
 		return photos, 0, nil
 	}
 	q := livePhotosWhere(s, clientID, o)
-	limit, offset := limits(o.Page)
-	var total int
+	limit, offset := chunk(o)
+	total := -1
 	err := db.inRead(ctx, "list live photos", func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM live_photos WHERE `+q.String(), q.args...).Scan(&total); err != nil {
-			return fmt.Errorf("sqlite: list live photos: count: %w", err)
-		}
-		if offset >= total {
+		var kept int
+		err := tx.QueryRowContext(ctx, `
+			SELECT photo_count FROM clients
+			WHERE account_id = ? AND mode = ? AND id = ? AND deleted_at IS NULL`,
+			s.AccountID, string(s.Mode), clientID,
+		).Scan(&kept)
+		if errors.Is(err, sql.ErrNoRows) {
+			total = 0
 			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: list live photos: client: %w", err)
+		}
+		if o.After == nil {
+			total = kept
+			if o.Filtered() {
+				if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM live_photos WHERE `+q.String(), q.args...).Scan(&total); err != nil {
+					return fmt.Errorf("sqlite: list live photos: count: %w", err)
+				}
+			}
+			if offset >= total {
+				return nil
+			}
 		}
 		rows, err := tx.QueryContext(ctx, livePhotosPage(q), slices.Concat(q.args, []any{limit, offset})...)
 		if err != nil {
@@ -164,24 +220,20 @@ func (db *DB) LivePhotos(ctx context.Context, s facevault.Scope, clientID string
 	return photos, total, nil
 }
 
-// DeleteLivePhoto deletes the live photo id of s. destroy is called with
-// the record before the transaction commits; if it fails nothing is deleted
-// and its error is returned as is. It returns an error wrapping
-// facevault.ErrNotFound, without calling destroy, if the photo does not
-// exist. destroy must not use the store.
-func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string, destroy func(ctx context.Context, p *facevault.LivePhoto) error) error {
-	return db.inWrite(ctx, "delete live photo", func(tx *sql.Tx) error {
-		p, err := getLivePhoto(ctx, tx, s, id)
+// DeleteLivePhoto deletes the live photo id of s, takes it off its client's
+// count and queues its image key for purging, in one transaction. It
+// returns the record as it was, or an error wrapping facevault.ErrNotFound
+// if the photo does not exist.
+func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string, now time.Time) (*facevault.LivePhoto, error) {
+	var p *facevault.LivePhoto
+	err := db.inWrite(ctx, "delete live photo", func(tx *sql.Tx) error {
+		var err error
+		p, err = getLivePhoto(ctx, tx, s, id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: delete live photo %s: %w", id, facevault.ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: delete live photo %s: %w", id, err)
-		}
-		if destroy != nil {
-			if err := destroy(ctx, p); err != nil {
-				return err
-			}
 		}
 		if _, err := tx.ExecContext(ctx, `
 			DELETE FROM live_photos WHERE account_id = ? AND mode = ? AND id = ?`,
@@ -189,18 +241,26 @@ func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string,
 		); err != nil {
 			return fmt.Errorf("sqlite: delete live photo %s: %w", id, err)
 		}
-		return nil
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE clients SET photo_count = photo_count - 1 WHERE account_id = ? AND mode = ? AND id = ?`,
+			s.AccountID, string(s.Mode), p.ClientID,
+		); err != nil {
+			return fmt.Errorf("sqlite: delete live photo %s: count: %w", id, err)
+		}
+		return queuePurges(ctx, tx, now, []string{id})
 	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// RedactLivePhoto marks the live photo id of s redacted at now and clears
-// its digest; a photo already redacted keeps its redaction and update times.
-// destroy is called with the record as it was, redacted or not, before the
-// transaction commits; if it fails nothing changes and its error is returned
-// as is. It returns the record as stored afterwards, or an error wrapping
-// facevault.ErrNotFound, without calling destroy, if the photo does not
-// exist. destroy must not use the store.
-func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string, now time.Time, destroy func(ctx context.Context, p *facevault.LivePhoto) error) (*facevault.LivePhoto, error) {
+// RedactLivePhoto marks the live photo id of s redacted at now, clears its
+// digest and queues its image key for purging, in one transaction; a photo
+// already redacted is left as it is, with its redaction and update times.
+// It returns the record as stored afterwards, or an error wrapping
+// facevault.ErrNotFound if the photo does not exist.
+func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string, now time.Time) (*facevault.LivePhoto, error) {
 	var p *facevault.LivePhoto
 	err := db.inWrite(ctx, "redact live photo", func(tx *sql.Tx) error {
 		var err error
@@ -210,13 +270,6 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: redact live photo %s: %w", id, err)
-		}
-		if destroy != nil {
-			// destroy gets a copy: p is what is returned.
-			c := *p
-			if err := destroy(ctx, &c); err != nil {
-				return err
-			}
 		}
 		if p.Redacted() {
 			return nil
@@ -229,7 +282,7 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 			return fmt.Errorf("sqlite: redact live photo %s: %w", id, err)
 		}
 		p.RedactedAt, p.UpdatedAt, p.SHA256 = fromMS(ms(now)), fromMS(ms(now)), ""
-		return nil
+		return queuePurges(ctx, tx, now, []string{id})
 	})
 	if err != nil {
 		return nil, err
@@ -241,8 +294,9 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 // under SQLite's limit on parameters.
 const existingBatch = 500
 
-// ExistingLivePhotos returns which of ids have a record, in any scope: the
-// map holds true for each of those, and nothing for the others.
+// ExistingLivePhotos returns which of ids the store accounts for, in any
+// scope: a live photo record (of a deleted client too) or a queued purge.
+// The map holds true for each of those, and nothing for the others.
 func (db *DB) ExistingLivePhotos(ctx context.Context, ids []string) (map[string]bool, error) {
 	found := make(map[string]bool)
 	for batch := range slices.Chunk(ids, existingBatch) {
@@ -251,8 +305,10 @@ func (db *DB) ExistingLivePhotos(ctx context.Context, ids []string) (map[string]
 			args[i] = id
 		}
 		rows, err := db.read.QueryContext(ctx, `
-			SELECT id FROM live_photos WHERE id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`,
-			args...,
+			SELECT id FROM live_photos WHERE id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)
+			UNION ALL
+			SELECT key FROM purges WHERE key IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`,
+			slices.Concat(args, args)...,
 		)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: existing live photos: %w", err)

@@ -295,17 +295,34 @@ func (q *query) timeRange(r facevault.TimeRange) {
 	}
 }
 
+// after adds the condition that a row comes strictly after c in list order
+// (created_at descending, then id descending). It is written so that the
+// created_at bound is a range on the list indexes.
+func (q *query) after(c facevault.Cursor) {
+	q.and("created_at <= ? AND (created_at < ? OR id < ?)", ms(c.CreatedAt), ms(c.CreatedAt), c.ID)
+}
+
 // String is the WHERE clause, without the keyword.
 func (q *query) String() string { return strings.Join(q.where, " AND ") }
 
-// limits returns LIMIT and OFFSET for p. A page below 1 is the first page;
-// a page size below 1 is the default.
-func limits(p facevault.Page) (limit, offset int) {
+// chunk returns LIMIT and OFFSET for the chunk of a list o asks for: the
+// first o.Limit items of the page (all of it if Limit is 0), or, when
+// o.After is set, o.Limit items from there (the offset is then 0). A page
+// below 1 is the first page; a page size below 1 is the default.
+func chunk(o facevault.ListOptions) (limit, offset int) {
+	p := o.Page
 	if p.PageSize < 1 {
 		p.PageSize = facevault.DefaultPageSize
 	}
 	if p.Page < 1 {
 		p.Page = 1
 	}
-	return p.PageSize, p.Offset()
+	limit = p.PageSize
+	if o.Limit > 0 {
+		limit = min(limit, o.Limit)
+	}
+	if o.After != nil {
+		return limit, 0
+	}
+	return limit, p.Offset()
 }

@@ -1,8 +1,6 @@
 package sqlite
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
@@ -189,13 +187,21 @@ func TestLivePhotosQueryPlan(t *testing.T) {
 			TimeRange: facevault.TimeRange{CreatedAfter: now.Add(-time.Hour), CreatedBefore: now}}},
 		{"Updated", facevault.ListOptions{Page: facevault.Page{Page: 1, PageSize: 10},
 			TimeRange: facevault.TimeRange{UpdatedAfter: now.Add(-time.Hour)}}},
+		{"After", facevault.ListOptions{Page: facevault.Page{Page: 3, PageSize: 1000}, Limit: 64,
+			After: &facevault.Cursor{CreatedAt: now, ID: facevault.NewID(now)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := livePhotosWhere(s, facevault.NewID(now), tc.o)
-			limit, offset := limits(tc.o.Page)
+			limit, offset := chunk(tc.o)
 			plan := queryPlan(t, db, livePhotosPage(q), append(q.args, limit, offset)...)
-			if !strings.Contains(plan, "USING INDEX live_photos_client (account_id=? AND mode=? AND client_id=?") {
-				t.Errorf("the plan does not search live_photos_client by client:\n%s", plan)
+			// Without bounds on updatedAt the page's IDs come from the
+			// index alone; with them, rows are read to check the bound.
+			want := "USING COVERING INDEX live_photos_client (account_id=? AND mode=? AND client_id=?"
+			if !tc.o.UpdatedAfter.IsZero() {
+				want = "USING INDEX live_photos_client (account_id=? AND mode=? AND client_id=?"
+			}
+			if !strings.Contains(plan, want) {
+				t.Errorf("the plan does not search live_photos_client by client (%s):\n%s", want, plan)
 			}
 			if strings.Contains(plan, "TEMP B-TREE") {
 				t.Errorf("the plan sorts:\n%s", plan)
@@ -216,10 +222,31 @@ func TestClientsQueryPlan(t *testing.T) {
 	if !strings.Contains(plan, "USING INDEX clients_list (account_id=? AND mode=?)") || strings.Contains(plan, "TEMP B-TREE") {
 		t.Errorf("the plan of a client list does not scan clients_list in order:\n%s", plan)
 	}
+	q.after(facevault.Cursor{CreatedAt: time.Now(), ID: facevault.NewID(time.Now())})
+	plan = queryPlan(t, db, `SELECT `+clientColumns+` FROM clients WHERE `+q.String()+
+		` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`, append(q.args, 100, 0)...)
+	if !strings.Contains(plan, "USING INDEX clients_list (account_id=? AND mode=? AND created_at<?)") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("the plan of a continued client list does not range over clients_list:\n%s", plan)
+	}
+}
+
+// TestDrainQueryPlan checks that the purge finds the photos of deleted
+// clients through the deleted clients, never by scanning every photo.
+func TestDrainQueryPlan(t *testing.T) {
+	db := mustOpen(t, tempPath(t))
+	plan := queryPlan(t, db, `
+		SELECT p.id FROM clients c
+		JOIN live_photos p ON p.account_id = c.account_id AND p.mode = c.mode AND p.client_id = c.id
+		WHERE c.deleted_at IS NOT NULL
+		LIMIT ?`, 100)
+	if !strings.Contains(plan, "USING INDEX clients_deleted") ||
+		!strings.Contains(plan, "USING COVERING INDEX live_photos_client (account_id=? AND mode=? AND client_id=?)") {
+		t.Errorf("the purge's plan does not go from deleted clients to their photos by index:\n%s", plan)
+	}
 }
 
 // TestReadersDoNotBlock checks that reads go on while a write transaction is
-// open: destroy runs inside DeleteClient's transaction.
+// open, and read the last committed state.
 func TestReadersDoNotBlock(t *testing.T) {
 	ctx := t.Context()
 	db := mustOpen(t, tempPath(t))
@@ -234,21 +261,26 @@ func TestReadersDoNotBlock(t *testing.T) {
 	if err := db.CreateClient(ctx, s, c); err != nil {
 		t.Fatalf("CreateClient: %v", err)
 	}
-	err = db.DeleteClient(ctx, s, c.ID, func(ctx context.Context, _ []*facevault.LivePhoto) error {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		// The delete is not committed: readers still see the client.
-		if _, err := db.Client(ctx, s, c.ID); err != nil {
+	_, err = db.UpdateClient(ctx, s, c.ID, func(c *facevault.Client) error {
+		// fn runs inside the write transaction, which holds the writer.
+		got, err := db.Client(ctx, s, c.ID)
+		if err != nil {
 			return err
 		}
-		_, _, err := db.Clients(ctx, s, facevault.ClientFilter{})
-		return err
+		if got.Email != "a@example.com" {
+			return fmt.Errorf("a reader saw %q, want the committed email", got.Email)
+		}
+		if _, _, err := db.Clients(ctx, s, facevault.ClientFilter{}); err != nil {
+			return err
+		}
+		c.Email = "b@example.com"
+		return nil
 	})
 	if err != nil {
-		t.Fatalf("DeleteClient with reads inside: %v", err)
+		t.Fatalf("UpdateClient with reads inside: %v", err)
 	}
-	if _, err := db.Client(ctx, s, c.ID); !errors.Is(err, facevault.ErrNotFound) {
-		t.Errorf("Client after DeleteClient: err = %v, want ErrNotFound", err)
+	if got, err := db.Client(ctx, s, c.ID); err != nil || got.Email != "b@example.com" {
+		t.Errorf("Client after UpdateClient = %+v, %v; want the new email", got, err)
 	}
 }
 
@@ -287,7 +319,7 @@ func TestConcurrent(t *testing.T) {
 					errs <- fmt.Errorf("LivePhotos = %d items, total %d, %v; want 1", len(ps), n, err)
 					return
 				}
-				if err := db.DeleteClient(ctx, s, c.ID, func(context.Context, []*facevault.LivePhoto) error { return nil }); err != nil {
+				if err := db.DeleteClient(ctx, s, c.ID, now); err != nil {
 					errs <- err
 					return
 				}

@@ -215,6 +215,15 @@ func bucketObjects(t *testing.T, bucket string) []string {
 	return names
 }
 
+// waitPurged waits until the shared stores' purge has nothing left to do:
+// no key queued, no deleted client left.
+func waitPurged(t *testing.T, dbURL string) {
+	t.Helper()
+	waitForWithin(t, "the purge to finish", 30*time.Second, func() bool {
+		return queryInt(t, dbURL, `SELECT (SELECT count(*) FROM purges) + (SELECT count(*) FROM clients WHERE deleted_at IS NOT NULL)`) == 0
+	})
+}
+
 // assertOneToOne checks that every live photo record has its object in the
 // bucket and every object in the bucket is the bytes of a record, and
 // returns the records.
@@ -522,8 +531,10 @@ func TestScaleConcurrentUploadsAndDeletes(t *testing.T) {
 		}
 	}
 
-	// The stores: records and objects one to one; of the deleted clients,
-	// nothing; of the others, every photo that answered 200.
+	// The stores, once the purge has run: records and objects one to one;
+	// of the deleted clients, nothing; of the others, every photo that
+	// answered 200.
+	waitPurged(t, st.dbURL)
 	recs := assertOneToOne(t, st)
 	for id, c := range recs {
 		if doomed[c] {
@@ -774,7 +785,8 @@ func TestScaleFaults(t *testing.T) {
 	u.Host = pgProxy.Addr()
 	proxiedDB := u.String()
 	s3Proxy := tcpproxy.Start(t, strings.TrimPrefix(st.endpoint, "http://"))
-	s := startNode(t, []string{"--db", proxiedDB, "--blobs", s3URL(st.bucket, s3Proxy.URL())}, "--log-format", "json")
+	s := startNode(t, []string{"--db", proxiedDB, "--blobs", s3URL(st.bucket, s3Proxy.URL())}, "--log-format", "json",
+		"--purge-interval", "100ms")
 	key := s.bootstrapKeys(t).test
 	img := testimage.JPEG(256, 256, 3)
 	clientID := s.createClient(t, key)
@@ -820,23 +832,48 @@ func TestScaleFaults(t *testing.T) {
 	}
 	upload := uploadBody(clientID, img, false)
 
+	// Photos and a client to delete while S3 is down.
+	doomed := s.uploadPhoto(t, key, clientID, img)
+	redacted := s.uploadPhoto(t, key, clientID, img)
+	doomedClient := s.createClient(t, key)
+	doomedClientPhoto := s.uploadPhoto(t, key, doomedClient, img)
+
 	t.Run("S3 cut", func(t *testing.T) {
 		s3Proxy.Cut()
 		try(t, "POST", "/v1/livePhotos", upload, "s3blob: ")
 		try(t, "GET", "/v1/livePhotos/"+kept+"/download", nil, "s3blob: ")
-		try(t, "DELETE", "/v1/livePhotos/"+kept, nil, "s3blob: ")
-		try(t, "POST", "/v1/livePhotos/"+kept+"/redact", nil, "s3blob: ")
-		try(t, "DELETE", "/v1/clients/"+clientID, nil, "s3blob: ")
-		// The failed delete, redaction and client deletion changed nothing.
-		status, body := s.do(t, "GET", "/v1/livePhotos/"+kept, key, nil)
-		if status != http.StatusOK {
-			t.Fatalf("get the photo whose delete failed: got %d %s, want 200", status, body)
+		// Deletes need only the database: the records go at once, and the
+		// bytes, which cannot be destroyed now, stay queued for the purge.
+		for _, req := range []struct {
+			method, path string
+			want         int
+		}{
+			{"DELETE", "/v1/livePhotos/" + doomed, http.StatusNoContent},
+			{"POST", "/v1/livePhotos/" + redacted + "/redact", http.StatusOK},
+			{"DELETE", "/v1/clients/" + doomedClient, http.StatusNoContent},
+		} {
+			start := time.Now()
+			status, body := s.do(t, req.method, req.path, key, nil)
+			t.Logf("%s %s: %d in %v", req.method, req.path, status, time.Since(start).Round(time.Millisecond))
+			if status != req.want {
+				t.Errorf("%s %s with S3 down: got %d %s, want %d", req.method, req.path, status, body, req.want)
+			}
 		}
-		if p := jsonObject(t, body); p["redacted"] != nil {
-			t.Errorf("the photo whose redaction failed is marked redacted: %s", body)
+		for _, path := range []string{"/v1/livePhotos/" + doomed, "/v1/livePhotos/" + doomedClientPhoto, "/v1/clients/" + doomedClient} {
+			if status, body := s.do(t, "GET", path, key, nil); status != http.StatusNotFound {
+				t.Errorf("GET %s after its delete: got %d %s, want 404", path, status, body)
+			}
 		}
-		if status, body := s.do(t, "GET", "/v1/clients/"+clientID, key, nil); status != http.StatusOK {
-			t.Errorf("get the client whose deletion failed: got %d %s, want 200", status, body)
+		status, body := s.do(t, "GET", "/v1/livePhotos/"+redacted, key, nil)
+		if p := jsonObject(t, body); status != http.StatusOK || p["redacted"] != true {
+			t.Errorf("get the photo redacted while S3 was down: got %d %s, want it redacted", status, body)
+		}
+		status, body = s.do(t, "GET", "/v1/livePhotos/"+kept, key, nil)
+		if p := jsonObject(t, body); status != http.StatusOK || p["redacted"] != nil {
+			t.Errorf("get the photo nobody deleted: got %d %s, want it intact", status, body)
+		}
+		if n := queryInt(t, st.dbURL, `SELECT count(*) FROM purges WHERE attempts > 0 AND last_error <> ''`); n < 2 {
+			t.Errorf("%d purges record a failed attempt, want at least the delete's and the redaction's", n)
 		}
 	})
 	t.Run("S3 restored", func(t *testing.T) {
@@ -844,11 +881,21 @@ func TestScaleFaults(t *testing.T) {
 		if got := s.download(t, key, kept); !bytes.Equal(got, img) {
 			t.Errorf("download after the restore: %d bytes differing from the %d uploaded", len(got), len(img))
 		}
+		// The purge retries until the bytes are gone.
+		waitPurged(t, st.dbURL)
+		for _, id := range []string{doomed, redacted, doomedClientPhoto} {
+			assertObject(t, st.bucket, id, false, nil)
+		}
 		again := s.uploadPhoto(t, key, clientID, img)
 		if status, body := s.do(t, "DELETE", "/v1/livePhotos/"+again, key, nil); status != http.StatusNoContent {
 			t.Errorf("delete after the restore: got %d %s, want 204", status, body)
 		}
 		assertObject(t, st.bucket, again, false, nil)
+		s.do(t, "POST", "/v1/livePhotos/"+redacted+"/redact", key, nil)
+		if status, body := s.do(t, "DELETE", "/v1/livePhotos/"+redacted, key, nil); status != http.StatusNoContent {
+			t.Errorf("delete of the redacted photo: got %d %s, want 204", status, body)
+		}
+		waitPurged(t, st.dbURL)
 		assertOneToOne(t, st)
 	})
 

@@ -36,6 +36,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	rateLimit := fs.Float64("rate-limit", 0, "requests per second allowed per account and mode; 0 disables the limit")
 	rateBurst := fs.Int("rate-burst", 0, "requests allowed in a burst above --rate-limit (default: the rate)")
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often to remove images that have no record; 0 disables the periodic sweep")
+	purgeEvery := fs.Duration("purge-interval", 10*time.Second, "how often to retry destroying images of deleted photos and clients "+
+		"that could not be destroyed yet (each key also backs off, from 1s to 15m)")
 	refuse := fs.Bool("liveness-refusals", true, "refuse live-mode uploads in which the liveness check finds no face, several faces "+
 		"or unreadable pixels (422); false records those findings like any other. Test-mode uploads are never refused")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -45,6 +47,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *purgeEvery <= 0 {
+		return fmt.Errorf("%w: --purge-interval must be positive", errUsage)
 	}
 	logger, err := newLogger(c.Stderr, *logFormat, *logLevel)
 	if err != nil {
@@ -117,6 +122,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *sweepEvery > 0 {
 		sweeping.Go(func() { sweeper.run(sweepCtx, *sweepEvery) })
 	}
+	// The purge destroys the images of deleted photos and clients: at once
+	// for what a crash or an unreachable image store left queued, whenever a
+	// client is deleted, and every --purge-interval for retries.
+	sweeping.Go(func() { vault.RunPurge(sweepCtx, *purgeEvery) })
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

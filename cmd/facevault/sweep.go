@@ -9,7 +9,8 @@ import (
 	"github.com/facevault/facevault"
 )
 
-// SweepCommand removes stored images that have no record. On the embedded
+// SweepCommand finishes destroying the images of deleted photos and clients,
+// then removes stored images that have no record. On the embedded
 // default it needs the data directory to itself (stop serve first); on a
 // shared store it takes the sweep lease. serve sweeps on its own, at start-up
 // and periodically.
@@ -38,7 +39,18 @@ func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer blobs.close()
 	logger := slog.New(slog.NewTextHandler(c.Stderr, nil))
-	sw := &sweeper{vault: facevault.NewVault(db, blobs, logger), leases: db, logger: logger,
+	vault := facevault.NewVault(db, blobs, logger)
+	// Finish destroying what deletes queued first: those images have no
+	// record any more, and are not the sweep's to judge.
+	purged, err := vault.Purge(ctx)
+	if err != nil {
+		return err
+	}
+	if purged.Destroyed > 0 || purged.Failed > 0 {
+		fmt.Fprintf(c.Stdout, "Destroyed %d images of deleted photos and clients (%d attempts failed and stay queued).\n",
+			purged.Destroyed, purged.Failed)
+	}
+	sw := &sweeper{vault: vault, leases: db, logger: logger,
 		holder: leaseHolder(), exclusive: blobs.exclusive}
 	n, ran, err := sw.sweep(ctx, true)
 	if err != nil {

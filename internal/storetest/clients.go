@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -230,104 +231,133 @@ func testDeleteClient(t *testing.T, st facevault.Store) {
 			photos = append(photos, mustCreatePhoto(t, st, sc.a, newPhoto(t0.Add(time.Duration(i)*time.Second), c.ID)))
 		}
 		kept := mustCreatePhoto(t, st, sc.a, newPhoto(t0, other.ID))
+		_, before := listClients(t, st, sc.a, facevault.ClientFilter{ListOptions: facevault.ListOptions{Page: all}})
 
-		var rec destroyRecorder
-		if err := st.DeleteClient(ctx, sc.a, c.ID, rec.many); err != nil {
+		if err := st.DeleteClient(ctx, sc.a, c.ID, t0.Add(time.Hour)); err != nil {
 			t.Fatalf("DeleteClient: %v", err)
 		}
-		if rec.calls != 1 {
-			t.Errorf("destroy called %d times, want once", rec.calls)
-		}
-		got := photoIDs(rec.photos)
-		slices.Sort(got)
-		want := photoIDs(photos)
-		slices.Sort(want)
-		checkIDs(t, "photos given to destroy", got, want)
-		for _, p := range rec.photos {
-			for _, w := range photos {
-				if w.ID == p.ID {
-					checkPhoto(t, "photo given to destroy", p, w)
-				}
-			}
-		}
 
+		// From the commit on, the client and its photos are gone for every
+		// method.
 		_, err := st.Client(ctx, sc.a, c.ID)
 		wantNotFound(t, "Client after DeleteClient", err)
+		_, err = st.UpdateClient(ctx, sc.a, c.ID, func(*facevault.Client) error { return nil })
+		wantNotFound(t, "UpdateClient after DeleteClient", err)
 		for _, p := range photos {
 			_, err := st.LivePhoto(ctx, sc.a, p.ID)
 			wantNotFound(t, "LivePhoto after DeleteClient", err)
+			_, err = st.DeleteLivePhoto(ctx, sc.a, p.ID, t0.Add(time.Hour))
+			wantNotFound(t, "DeleteLivePhoto after DeleteClient", err)
+			_, err = st.RedactLivePhoto(ctx, sc.a, p.ID, t0.Add(time.Hour))
+			wantNotFound(t, "RedactLivePhoto after DeleteClient", err)
 		}
 		if ps, n := listPhotos(t, st, sc.a, c.ID, facevault.ListOptions{Page: all}); len(ps) != 0 || n != 0 {
 			t.Errorf("LivePhotos after DeleteClient = %d items, total %d; want none", len(ps), n)
 		}
-		exists, err := st.ExistingLivePhotos(ctx, append(photoIDs(photos), kept.ID))
-		if err != nil {
-			t.Fatalf("ExistingLivePhotos: %v", err)
+		cs, after := listClients(t, st, sc.a, facevault.ClientFilter{ListOptions: facevault.ListOptions{Page: all}})
+		if slices.Contains(clientIDs(cs), c.ID) || after != before-1 || len(cs) != after {
+			t.Errorf("Clients after DeleteClient = %q, total %d; want it gone and the total %d", clientIDs(cs), after, before-1)
 		}
-		for _, p := range photos {
-			if exists[p.ID] {
-				t.Errorf("ExistingLivePhotos[%s] = true after DeleteClient", p.ID)
+		wantBacklog(t, st, facevault.PurgeBacklog{DeletedClients: 1})
+		// The records are still there, and the sweep must leave their bytes
+		// alone until the purge removes them.
+		wantExisting(t, st, append(photoIDs(photos), kept.ID), append(photoIDs(photos), kept.ID))
+
+		// Deleting again is ErrNotFound.
+		wantNotFound(t, "DeleteClient again", st.DeleteClient(ctx, sc.a, c.ID, t0.Add(time.Hour)))
+
+		// The purge drains the records in batches, queuing their keys.
+		var drained []string
+		for _, n := range []int{2, 2, 2} {
+			keys, err := st.DrainDeletedClients(ctx, t0.Add(2*time.Hour), n)
+			if err != nil {
+				t.Fatalf("DrainDeletedClients(%d): %v", n, err)
 			}
+			if len(keys) > n {
+				t.Fatalf("DrainDeletedClients(%d) returned %d keys", n, len(keys))
+			}
+			drained = append(drained, keys...)
 		}
-		if !exists[kept.ID] {
-			t.Errorf("the photo of another client is gone")
+		slices.Sort(drained)
+		want := slices.Sorted(slices.Values(photoIDs(photos)))
+		checkIDs(t, "keys drained", drained, want)
+		wantBacklog(t, st, facevault.PurgeBacklog{Keys: 3})
+		due, err := st.DuePurges(ctx, t0.Add(2*time.Hour), 10)
+		if err != nil {
+			t.Fatalf("DuePurges: %v", err)
 		}
+		checkIDs(t, "keys due", purgeKeys(due), want)
+		wantExisting(t, st, append(photoIDs(photos), kept.ID), append(photoIDs(photos), kept.ID))
+
+		if err := st.FinishPurges(ctx, want); err != nil {
+			t.Fatalf("FinishPurges: %v", err)
+		}
+		wantBacklog(t, st, facevault.PurgeBacklog{})
+		wantExisting(t, st, append(photoIDs(photos), kept.ID), []string{kept.ID})
 		if _, err := st.Client(ctx, sc.a, other.ID); err != nil {
 			t.Errorf("Client(other): %v", err)
 		}
-
-		// It is gone: deleting again is ErrNotFound, without destroy.
-		rec = destroyRecorder{}
-		wantNotFound(t, "DeleteClient again", st.DeleteClient(ctx, sc.a, c.ID, rec.many))
-		if rec.calls != 0 {
-			t.Errorf("destroy called %d times for a missing client", rec.calls)
+		ps, n := listPhotos(t, st, sc.a, other.ID, facevault.ListOptions{Page: all})
+		if n != 1 || len(ps) != 1 {
+			t.Errorf("photos of the other client = %d, total %d; want 1", len(ps), n)
 		}
 	})
 
 	t.Run("NoPhotos", func(t *testing.T) {
 		c := mustCreateClient(t, st, sc.a, newPerson(t0, "No", "Photos"))
-		var rec destroyRecorder
-		if err := st.DeleteClient(ctx, sc.a, c.ID, rec.many); err != nil {
+		if err := st.DeleteClient(ctx, sc.a, c.ID, t0); err != nil {
 			t.Fatalf("DeleteClient: %v", err)
-		}
-		if len(rec.photos) != 0 {
-			t.Errorf("destroy given %d photos, want none", len(rec.photos))
 		}
 		_, err := st.Client(ctx, sc.a, c.ID)
 		wantNotFound(t, "Client after DeleteClient", err)
+		wantBacklog(t, st, facevault.PurgeBacklog{DeletedClients: 1})
+		keys, err := st.DrainDeletedClients(ctx, t0, 10)
+		if err != nil || len(keys) != 0 {
+			t.Fatalf("DrainDeletedClients = %q, %v; want none", keys, err)
+		}
+		wantBacklog(t, st, facevault.PurgeBacklog{})
 	})
 
-	t.Run("DestroyError", func(t *testing.T) {
-		c := mustCreateClient(t, st, sc.a, newPerson(t0, "Fail", "Ing"))
-		p := mustCreatePhoto(t, st, sc.a, newPhoto(t0, c.ID))
-		rec := destroyRecorder{fail: true}
-		if err := st.DeleteClient(ctx, sc.a, c.ID, rec.many); !errors.Is(err, errDestroy) {
-			t.Errorf("DeleteClient: err = %v, want destroy's error", err)
+	t.Run("ManyClientsInBatches", func(t *testing.T) {
+		// Several deleted clients with more photos than a batch: every
+		// batch holds at most n records, and all are drained in the end.
+		var all []string
+		for i := range 3 {
+			c := mustCreateClient(t, st, sc.aLive, newPerson(t0, "Batch", fmt.Sprint(i)))
+			for j := range 5 {
+				all = append(all, mustCreatePhoto(t, st, sc.aLive, newPhoto(t0.Add(time.Duration(j)*time.Millisecond), c.ID)).ID)
+			}
+			if err := st.DeleteClient(ctx, sc.aLive, c.ID, t0); err != nil {
+				t.Fatalf("DeleteClient: %v", err)
+			}
 		}
-		got, err := st.Client(ctx, sc.a, c.ID)
-		if err != nil {
-			t.Fatalf("Client after a failed delete: %v", err)
+		wantBacklog(t, st, facevault.PurgeBacklog{DeletedClients: 3})
+		var drained []string
+		for range 20 {
+			keys, err := st.DrainDeletedClients(ctx, t0, 4)
+			if err != nil {
+				t.Fatalf("DrainDeletedClients: %v", err)
+			}
+			if len(keys) > 4 {
+				t.Fatalf("a batch of 4 drained %d records", len(keys))
+			}
+			if len(keys) == 0 {
+				break
+			}
+			drained = append(drained, keys...)
 		}
-		checkClient(t, "Client after a failed delete", got, c)
-		gotPhoto, err := st.LivePhoto(ctx, sc.a, p.ID)
-		if err != nil {
-			t.Fatalf("LivePhoto after a failed delete: %v", err)
+		slices.Sort(drained)
+		slices.Sort(all)
+		checkIDs(t, "drained", drained, all)
+		wantBacklog(t, st, facevault.PurgeBacklog{Keys: len(all)})
+		if err := st.FinishPurges(ctx, all); err != nil {
+			t.Fatalf("FinishPurges: %v", err)
 		}
-		checkPhoto(t, "LivePhoto after a failed delete", gotPhoto, p)
-		if cs, n := listClients(t, st, sc.a, facevault.ClientFilter{
-			ListOptions: facevault.ListOptions{Page: all},
-			Fields:      map[string]string{"email": c.Email},
-		}); len(cs) != 1 || n != 1 {
-			t.Errorf("Clients after a failed delete = %d items, total %d; want 1", len(cs), n)
-		}
+		wantBacklog(t, st, facevault.PurgeBacklog{})
 	})
 
 	t.Run("ErrNotFound", func(t *testing.T) {
-		var rec destroyRecorder
-		wantNotFound(t, "DeleteClient(unknown)", st.DeleteClient(ctx, sc.a, id(9), rec.many))
-		if rec.calls != 0 {
-			t.Errorf("destroy called %d times for a missing client", rec.calls)
-		}
+		wantNotFound(t, "DeleteClient(unknown)", st.DeleteClient(ctx, sc.a, id(9), t0))
 	})
 }
 
@@ -590,10 +620,7 @@ func clientOps(st facevault.Store, s facevault.Scope, clientID string, called *b
 			return err
 		},
 		"DeleteClient": func(ctx context.Context) error {
-			return st.DeleteClient(ctx, s, clientID, func(context.Context, []*facevault.LivePhoto) error {
-				*called = true
-				return nil
-			})
+			return st.DeleteClient(ctx, s, clientID, t0.Add(time.Hour))
 		},
 	}
 }

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -69,7 +68,7 @@ func testLivePhotos(t *testing.T, st facevault.Store) {
 		})
 		t.Run("Deleted", func(t *testing.T) {
 			gone := mustCreateClient(t, st, sc.a, newPerson(t0, "Gone", "Soon"))
-			if err := st.DeleteClient(ctx, sc.a, gone.ID, nil); err != nil {
+			if err := st.DeleteClient(ctx, sc.a, gone.ID, t0); err != nil {
 				t.Fatalf("DeleteClient: %v", err)
 			}
 			p := newPhoto(t0, gone.ID)
@@ -189,15 +188,12 @@ func testDeleteLivePhoto(t *testing.T, st facevault.Store) {
 	t.Run("OK", func(t *testing.T) {
 		p := mustCreatePhoto(t, st, sc.a, newPhoto(t0, c.ID))
 		kept := mustCreatePhoto(t, st, sc.a, newPhoto(t0, c.ID))
-		var rec destroyRecorder
-		if err := st.DeleteLivePhoto(ctx, sc.a, p.ID, rec.one); err != nil {
+		got, err := st.DeleteLivePhoto(ctx, sc.a, p.ID, t0.Add(time.Hour))
+		if err != nil {
 			t.Fatalf("DeleteLivePhoto: %v", err)
 		}
-		if rec.calls != 1 {
-			t.Fatalf("destroy called %d times, want once", rec.calls)
-		}
-		checkPhoto(t, "photo given to destroy", rec.photos[0], p)
-		_, err := st.LivePhoto(ctx, sc.a, p.ID)
+		checkPhoto(t, "DeleteLivePhoto", got, p)
+		_, err = st.LivePhoto(ctx, sc.a, p.ID)
 		wantNotFound(t, "LivePhoto after DeleteLivePhoto", err)
 		ps, n := listPhotos(t, st, sc.a, c.ID, facevault.ListOptions{Page: all})
 		checkIDs(t, "LivePhotos after DeleteLivePhoto", photoIDs(ps), []string{kept.ID})
@@ -208,33 +204,37 @@ func testDeleteLivePhoto(t *testing.T, st facevault.Store) {
 			t.Errorf("Client after DeleteLivePhoto: %v", err)
 		}
 
-		rec = destroyRecorder{}
-		wantNotFound(t, "DeleteLivePhoto again", st.DeleteLivePhoto(ctx, sc.a, p.ID, rec.one))
-		if rec.calls != 0 {
-			t.Errorf("destroy called %d times for a missing photo", rec.calls)
-		}
-	})
-
-	t.Run("DestroyError", func(t *testing.T) {
-		p := mustCreatePhoto(t, st, sc.a, newPhoto(t0, c.ID))
-		rec := destroyRecorder{fail: true}
-		if err := st.DeleteLivePhoto(ctx, sc.a, p.ID, rec.one); !errors.Is(err, errDestroy) {
-			t.Errorf("DeleteLivePhoto: err = %v, want destroy's error", err)
-		}
-		got, err := st.LivePhoto(ctx, sc.a, p.ID)
+		// Its key is queued, due at once, until the purge finishes it; the
+		// sweep counts it as accounted for meanwhile.
+		wantBacklog(t, st, facevault.PurgeBacklog{Keys: 1})
+		wantExisting(t, st, []string{p.ID, kept.ID}, []string{p.ID, kept.ID})
+		due, err := st.DuePurges(ctx, t0.Add(time.Hour), 10)
 		if err != nil {
-			t.Fatalf("LivePhoto after a failed delete: %v", err)
+			t.Fatalf("DuePurges: %v", err)
 		}
-		checkPhoto(t, "LivePhoto after a failed delete", got, p)
+		if len(due) != 1 || due[0] != (facevault.Purge{Key: p.ID}) {
+			t.Errorf("DuePurges = %+v, want %s with no attempts", due, p.ID)
+		}
+		if due, err := st.DuePurges(ctx, t0.Add(time.Hour-time.Millisecond), 10); err != nil || len(due) != 0 {
+			t.Errorf("DuePurges before the delete = %+v, %v; want none", due, err)
+		}
+		if err := st.FinishPurges(ctx, []string{p.ID}); err != nil {
+			t.Fatalf("FinishPurges: %v", err)
+		}
+		wantBacklog(t, st, facevault.PurgeBacklog{})
+		wantExisting(t, st, []string{p.ID, kept.ID}, []string{kept.ID})
+
+		_, err = st.DeleteLivePhoto(ctx, sc.a, p.ID, t0.Add(time.Hour))
+		wantNotFound(t, "DeleteLivePhoto again", err)
+		wantBacklog(t, st, facevault.PurgeBacklog{})
 	})
 
 	t.Run("ErrNotFound", func(t *testing.T) {
-		var rec destroyRecorder
-		wantNotFound(t, "DeleteLivePhoto(unknown)", st.DeleteLivePhoto(ctx, sc.a, id(5), rec.one))
-		wantNotFound(t, "DeleteLivePhoto(client ID)", st.DeleteLivePhoto(ctx, sc.a, c.ID, rec.one))
-		if rec.calls != 0 {
-			t.Errorf("destroy called %d times for a missing photo", rec.calls)
-		}
+		_, err := st.DeleteLivePhoto(ctx, sc.a, id(5), t0)
+		wantNotFound(t, "DeleteLivePhoto(unknown)", err)
+		_, err = st.DeleteLivePhoto(ctx, sc.a, c.ID, t0)
+		wantNotFound(t, "DeleteLivePhoto(client ID)", err)
+		wantBacklog(t, st, facevault.PurgeBacklog{})
 	})
 }
 
@@ -246,16 +246,9 @@ func testRedactLivePhoto(t *testing.T, st facevault.Store) {
 	t.Run("OK", func(t *testing.T) {
 		p := mustCreatePhoto(t, st, sc.a, newPhoto(t0, c.ID))
 		first := t0.Add(time.Hour)
-		var rec destroyRecorder
-		got, err := st.RedactLivePhoto(ctx, sc.a, p.ID, first, rec.one)
+		got, err := st.RedactLivePhoto(ctx, sc.a, p.ID, first)
 		if err != nil {
 			t.Fatalf("RedactLivePhoto: %v", err)
-		}
-		if rec.calls != 1 {
-			t.Fatalf("destroy called %d times, want once", rec.calls)
-		}
-		if rec.photos[0].ID != p.ID {
-			t.Errorf("destroy given photo %s, want %s", rec.photos[0].ID, p.ID)
 		}
 		want := *p
 		want.RedactedAt, want.UpdatedAt, want.SHA256 = first, first, ""
@@ -268,16 +261,21 @@ func testRedactLivePhoto(t *testing.T, st facevault.Store) {
 			t.Fatalf("LivePhoto: %v", err)
 		}
 		checkPhoto(t, "LivePhoto after RedactLivePhoto", stored, &want)
+		due, err := st.DuePurges(ctx, first, 10)
+		if err != nil {
+			t.Fatalf("DuePurges: %v", err)
+		}
+		checkIDs(t, "keys queued by the redaction", purgeKeys(due), []string{p.ID})
+		if err := st.FinishPurges(ctx, []string{p.ID}); err != nil {
+			t.Fatalf("FinishPurges: %v", err)
+		}
 
 		t.Run("Again", func(t *testing.T) {
-			// Destroying bytes again is harmless, and the record keeps its
-			// first redaction.
-			got, err := st.RedactLivePhoto(ctx, sc.a, p.ID, first.Add(time.Hour), rec.one)
+			// The record keeps its first redaction, and nothing is queued
+			// again: the bytes are gone already.
+			got, err := st.RedactLivePhoto(ctx, sc.a, p.ID, first.Add(time.Hour))
 			if err != nil {
 				t.Fatalf("RedactLivePhoto again: %v", err)
-			}
-			if rec.calls != 2 {
-				t.Errorf("destroy called %d times in all, want twice", rec.calls)
 			}
 			checkPhoto(t, "RedactLivePhoto again", got, &want)
 			stored, err := st.LivePhoto(ctx, sc.a, p.ID)
@@ -285,6 +283,7 @@ func testRedactLivePhoto(t *testing.T, st facevault.Store) {
 				t.Fatalf("LivePhoto: %v", err)
 			}
 			checkPhoto(t, "LivePhoto after a second RedactLivePhoto", stored, &want)
+			wantBacklog(t, st, facevault.PurgeBacklog{})
 		})
 
 		t.Run("StillListed", func(t *testing.T) {
@@ -294,37 +293,21 @@ func testRedactLivePhoto(t *testing.T, st facevault.Store) {
 			if n != 1 {
 				t.Errorf("LivePhotos total = %d, want 1", n)
 			}
-			exists, err := st.ExistingLivePhotos(ctx, []string{p.ID})
-			if err != nil || !exists[p.ID] {
-				t.Errorf("ExistingLivePhotos of a redacted photo = %v, %v; want it present", exists, err)
+			ps, n = listPhotos(t, st, sc.a, c.ID, facevault.ListOptions{Page: all})
+			if n != 1 || len(ps) != 1 {
+				t.Errorf("LivePhotos = %d items, total %d; want the redacted photo counted", len(ps), n)
 			}
+			wantExisting(t, st, []string{p.ID}, []string{p.ID})
 		})
 	})
 
-	t.Run("DestroyError", func(t *testing.T) {
-		p := mustCreatePhoto(t, st, sc.a, newPhoto(t0, c.ID))
-		rec := destroyRecorder{fail: true}
-		got, err := st.RedactLivePhoto(ctx, sc.a, p.ID, t0.Add(time.Hour), rec.one)
-		if !errors.Is(err, errDestroy) {
-			t.Errorf("RedactLivePhoto: err = %v, want destroy's error", err)
-		}
-		if got != nil {
-			t.Errorf("RedactLivePhoto = %+v, want nil", got)
-		}
-		stored, err := st.LivePhoto(ctx, sc.a, p.ID)
-		if err != nil {
-			t.Fatalf("LivePhoto: %v", err)
-		}
-		checkPhoto(t, "LivePhoto after a failed redaction", stored, p)
-	})
-
 	t.Run("ErrNotFound", func(t *testing.T) {
-		var rec destroyRecorder
-		got, err := st.RedactLivePhoto(ctx, sc.a, id(8), t0, rec.one)
+		got, err := st.RedactLivePhoto(ctx, sc.a, id(8), t0)
 		wantNotFound(t, "RedactLivePhoto(unknown)", err)
-		if got != nil || rec.calls != 0 {
-			t.Errorf("RedactLivePhoto(unknown) = %+v, destroy called %d times; want nil, never", got, rec.calls)
+		if got != nil {
+			t.Errorf("RedactLivePhoto(unknown) = %+v, want nil", got)
 		}
+		wantBacklog(t, st, facevault.PurgeBacklog{})
 	})
 }
 
@@ -394,16 +377,11 @@ func testScopeIsolation(t *testing.T, st facevault.Store) {
 					return err
 				},
 				"DeleteLivePhoto": func(ctx context.Context) error {
-					return st.DeleteLivePhoto(ctx, s, p.ID, func(context.Context, *facevault.LivePhoto) error {
-						called = true
-						return nil
-					})
+					_, err := st.DeleteLivePhoto(ctx, s, p.ID, t0.Add(time.Hour))
+					return err
 				},
 				"RedactLivePhoto": func(ctx context.Context) error {
-					_, err := st.RedactLivePhoto(ctx, s, p.ID, t0.Add(time.Hour), func(context.Context, *facevault.LivePhoto) error {
-						called = true
-						return nil
-					})
+					_, err := st.RedactLivePhoto(ctx, s, p.ID, t0.Add(time.Hour))
 					return err
 				},
 				"CreateLivePhoto": func(ctx context.Context) error {

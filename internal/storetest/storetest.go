@@ -10,7 +10,6 @@
 package storetest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -43,6 +42,9 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"DeleteLivePhoto", testDeleteLivePhoto},
 		{"RedactLivePhoto", testRedactLivePhoto},
 		{"ExistingLivePhotos", testExistingLivePhotos},
+		{"PurgeQueue", testPurgeQueue},
+		{"Counts", testCounts},
+		{"Chunks", testChunks},
 		{"ScopeIsolation", testScopeIsolation},
 		{"Leases", testLeases},
 	}
@@ -58,9 +60,6 @@ var t0 = time.Date(2024, time.March, 14, 15, 9, 26, 535_000_000, time.UTC)
 
 // all is a page holding every item the tests make.
 var all = facevault.Page{Page: 1, PageSize: facevault.MaxPageSize}
-
-// errDestroy is what failing destroy callbacks return.
-var errDestroy = errors.New("storetest: destroy failed")
 
 // scopes are the tenant partitions the tests use: a is where the data goes,
 // aLive is the same account in the other mode, b another account.
@@ -340,28 +339,40 @@ func wantTimed(ids []string, keep []int) []string {
 	return want
 }
 
-// destroyRecorder records the calls of destroy callbacks and can fail them.
-type destroyRecorder struct {
-	calls  int
-	photos []*facevault.LivePhoto
-	fail   bool
+// purgeKeys returns the keys of ps, in order.
+func purgeKeys(ps []facevault.Purge) []string {
+	keys := []string{}
+	for _, p := range ps {
+		keys = append(keys, p.Key)
+	}
+	return keys
 }
 
-func (r *destroyRecorder) many(_ context.Context, photos []*facevault.LivePhoto) error {
-	r.calls++
-	r.photos = append(r.photos, photos...)
-	if r.fail {
-		return errDestroy
+// wantBacklog fails t unless the store's purge backlog is want.
+func wantBacklog(t *testing.T, st facevault.Store, want facevault.PurgeBacklog) {
+	t.Helper()
+	got, err := st.PurgeBacklog(t.Context())
+	if err != nil {
+		t.Fatalf("PurgeBacklog: %v", err)
 	}
-	return nil
+	if got != want {
+		t.Errorf("PurgeBacklog = %+v, want %+v", got, want)
+	}
 }
 
-func (r *destroyRecorder) one(_ context.Context, p *facevault.LivePhoto) error {
-	r.calls++
-	c := *p
-	r.photos = append(r.photos, &c)
-	if r.fail {
-		return errDestroy
+// wantExisting fails t unless ExistingLivePhotos(ids) holds exactly want.
+func wantExisting(t *testing.T, st facevault.Store, ids, want []string) {
+	t.Helper()
+	got, err := st.ExistingLivePhotos(t.Context(), ids)
+	if err != nil {
+		t.Fatalf("ExistingLivePhotos: %v", err)
 	}
-	return nil
+	var present []string
+	for id, ok := range got {
+		if ok {
+			present = append(present, id)
+		}
+	}
+	slices.Sort(present)
+	checkIDs(t, "ExistingLivePhotos", present, slices.Sorted(slices.Values(want)))
 }
