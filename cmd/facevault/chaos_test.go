@@ -219,9 +219,19 @@ func s3LiveImages(t *testing.T, bucket, dir string) map[string]bool {
 // future, while no node runs. 'facevault sweep' would leave the killed
 // node's orphans alone: they are younger than the grace period, and the
 // killed node still holds the sweep lease.
+//
+// That cut-off skips the grace period, which is there for transactions
+// still on their way: a COMMIT the killed node sent just before it died
+// still takes effect in PostgreSQL. So it first waits until every session
+// of the killed node has ended.
 func sweepShared(t *testing.T, dbURL, blobsURL, spool string) string {
 	t.Helper()
 	ctx := t.Context()
+	waitForWithin(t, "the killed node's database sessions to end", 30*time.Second, func() bool {
+		return queryInt(t, dbURL, `
+			SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`) == 0
+	})
 	db, err := openStore(ctx, dbURL, checkSchema)
 	if err != nil {
 		t.Fatal(err)
