@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	fvhttp "github.com/facevault/facevault/http"
 	"github.com/facevault/facevault/internal/testimage"
@@ -78,6 +81,112 @@ func BenchmarkUploadHandler(b *testing.B) {
 					b.Fatalf("status %d: %s", w.Code, w.Body)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkDeleteClient deletes a client with 600 photos while another
+// account uploads without pause, and reports how long the delete took to
+// answer (delete-ms), how long the background purge took to destroy every
+// image (purge-s), and the other account's upload latency while the purge
+// ran: median and maximum (upload-p50-ms, upload-max-ms), beside its median
+// before the delete (upload-before-p50-ms).
+func BenchmarkDeleteClient(b *testing.B) {
+	const photos = 600
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			env := newTestEnv(b, be)
+			otherClient := env.newClientID(b, env.KeyB)
+			img := testimage.JPEGSize(36<<10, 7)
+			other := []byte(`{"clientId":"` + otherClient + `","data":"` + b64(img) + `","performLivenessCheck":false}`)
+			upload := func(key string, body []byte) time.Duration {
+				start := time.Now()
+				req, err := http.NewRequest("POST", env.URL+"/v1/livePhotos", bytes.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", key)
+				res, err := env.client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusOK {
+					b.Fatalf("upload: %d", res.StatusCode)
+				}
+				return time.Since(start)
+			}
+			var deleteMS, purgeS, p50, pmax, before []float64
+			for b.Loop() {
+				b.StopTimer()
+				doomed := env.newClientID(b, env.KeyA)
+				body := []byte(`{"clientId":"` + doomed + `","data":"` + b64(img) + `","performLivenessCheck":false}`)
+				var wg sync.WaitGroup
+				work := make(chan struct{})
+				for range 4 {
+					wg.Go(func() {
+						for range work {
+							upload(env.KeyA, body)
+						}
+					})
+				}
+				for range photos {
+					work <- struct{}{}
+				}
+				close(work)
+				wg.Wait()
+				var base []time.Duration
+				for range 20 {
+					base = append(base, upload(env.KeyB, other))
+				}
+				b.StartTimer()
+
+				// The other account uploads all along.
+				stop := make(chan struct{})
+				lat := make(chan []time.Duration, 1)
+				go func() {
+					var l []time.Duration
+					for {
+						select {
+						case <-stop:
+							lat <- l
+							return
+						default:
+						}
+						l = append(l, upload(env.KeyB, other))
+					}
+				}()
+				start := time.Now()
+				r := env.do(b, "DELETE", "/v1/clients/"+doomed, env.KeyA, nil)
+				deleted := time.Since(start)
+				wantStatus(b, r, http.StatusNoContent)
+				env.waitPurged(b)
+				purged := time.Since(start)
+				close(stop)
+				l := <-lat
+				deleteMS = append(deleteMS, float64(deleted.Microseconds())/1000)
+				purgeS = append(purgeS, purged.Seconds())
+				slices.Sort(l)
+				slices.Sort(base)
+				p50 = append(p50, float64(l[len(l)/2].Microseconds())/1000)
+				pmax = append(pmax, float64(l[len(l)-1].Microseconds())/1000)
+				before = append(before, float64(base[len(base)/2].Microseconds())/1000)
+			}
+			mean := func(v []float64) float64 {
+				s := 0.0
+				for _, x := range v {
+					s += x
+				}
+				return s / float64(len(v))
+			}
+			b.ReportMetric(mean(deleteMS), "delete-ms")
+			b.ReportMetric(mean(purgeS), "purge-s")
+			b.ReportMetric(mean(before), "upload-before-p50-ms")
+			b.ReportMetric(mean(p50), "upload-p50-ms")
+			b.ReportMetric(mean(pmax), "upload-max-ms")
+			b.ReportMetric(0, "ns/op")
 		})
 	}
 }
