@@ -533,3 +533,32 @@ func TestFileModes(t *testing.T) {
 	check(t, "a data directory left 0755/0644")
 	s.stop(t)
 }
+
+// TestSweepDuringUploads runs serve's periodic sweep every millisecond
+// while photos are uploaded: none of them is ever set aside, since the
+// sweep leaves images younger than its grace period and looks every
+// orphan's record up again just before moving it.
+func TestSweepDuringUploads(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	s := startServe(t, append(serveArgs(dir), "--sweep-interval", "1ms")...)
+	key := s.bootstrapKeys(t).test
+	client := s.createClient(t, key)
+	photos := map[string][]byte{}
+	for i := range 20 {
+		img := testimage.JPEG(256, 256, uint64(300+i))
+		photos[s.uploadPhoto(t, key, client, img)] = img
+	}
+	for id, img := range photos {
+		if got := s.download(t, key, id); !bytes.Equal(got, img) {
+			t.Errorf("download %s: %d bytes differing from the %d uploaded", id, len(got), len(img))
+		}
+	}
+	s.stop(t)
+	if entries, err := os.ReadDir(filepath.Join(dir, "blobs", "quarantine")); err == nil && len(entries) != 0 {
+		t.Errorf("the sweep quarantined %d images while photos were uploaded", len(entries))
+	}
+	if log := s.stderr.String(); strings.Contains(log, "sweep refused") || strings.Contains(log, "moved orphan image") {
+		t.Errorf("the sweep acted on uploads in flight:\n%s", log)
+	}
+}
