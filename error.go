@@ -58,6 +58,11 @@ func ErrorCode(err error) string {
 // "Invalid ... id" error.
 var ErrNotFound = errors.New("facevault: not found")
 
+// ErrExist is returned (wrapped) by stores asked to put something where
+// something already is, and never to overwrite it: restoring a quarantined
+// image over an image of the same key.
+var ErrExist = errors.New("facevault: already exists")
+
 // ErrClientNotFound returns the contract's 404 for a client id.
 func ErrClientNotFound(id string) *Error {
 	return Errorf(ENotFound, "Invalid client id '%s'", id)

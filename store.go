@@ -196,6 +196,21 @@ type Leaser interface {
 	AcquireLease(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (bool, error)
 }
 
+// Identity records which FaceVault store a record store or an image store
+// belongs to: an id (see NewStoreID) written to both on first use, so that a
+// record store is never used with another store's images. See Bind for the
+// rules that compare them.
+type Identity interface {
+	// StoreID returns the id of the store this part belongs to, or "" if
+	// none was recorded yet.
+	StoreID(ctx context.Context) (string, error)
+	// BindStoreID records id as the store id unless one is recorded
+	// already, durably, and returns the id recorded afterwards: id, or the
+	// one recorded before (which it never replaces). Of callers racing to
+	// bind, one wins and all get its id.
+	BindStoreID(ctx context.Context, id string) (string, error)
+}
+
 // Store is everything the service keeps in its database.
 type Store interface {
 	KeyStore
@@ -203,6 +218,7 @@ type Store interface {
 	LivePhotoStore
 	PurgeQueue
 	Leaser
+	Identity
 	Close() error
 }
 
@@ -232,4 +248,36 @@ type BlobStore interface {
 	// Keys calls fn with the key of every committed blob last modified
 	// before the given time.
 	Keys(ctx context.Context, before time.Time, fn func(key string) error) error
+}
+
+// QuarantinedBlob is an image that a sweep set aside.
+type QuarantinedBlob struct {
+	Key  string
+	Size int64
+	// Since is when it was set aside, as the image store records it (an
+	// S3 server's clock, to the second).
+	Since time.Time
+}
+
+// Quarantine is what an image store offers, beside BlobStore, to set images
+// aside instead of destroying them: the orphan sweep moves images without a
+// record there, where they are kept for a while and then purged, so that an
+// operator's mistake can be undone. A quarantined image is in the same
+// image store (no bytes leave it), but Open, Keys and Delete no longer see
+// it.
+type Quarantine interface {
+	// Quarantine moves the blob under key into the quarantine, durably,
+	// and stamps it with the time of the move. An error wrapping
+	// ErrNotFound if there is no blob under key.
+	Quarantine(ctx context.Context, key string) error
+	// Restore moves a quarantined blob back under its key. An error
+	// wrapping ErrNotFound if the quarantine holds no such blob, and one
+	// wrapping ErrExist if a blob under key exists: Restore never
+	// overwrites.
+	Restore(ctx context.Context, key string) error
+	// Quarantined calls fn for every blob in the quarantine.
+	Quarantined(ctx context.Context, fn func(QuarantinedBlob) error) error
+	// DestroyQuarantined destroys a quarantined blob's bytes as Delete destroys a
+	// blob's. Destroying a blob that is not there is not an error.
+	DestroyQuarantined(ctx context.Context, key string) error
 }

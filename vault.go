@@ -382,44 +382,162 @@ func Paged[T any](o ListOptions, chunk int, fetch func(ListOptions) ([]T, int, e
 	return total, seq, nil
 }
 
+// SweepOptions say what a sweep does.
+type SweepOptions struct {
+	// Before: only images last modified before it are considered, so that
+	// uploads in flight (bytes written, record not yet committed) are left
+	// alone.
+	Before time.Time
+	// QuarantineFor is how long orphans are kept in the image store's
+	// quarantine before a sweep destroys them; 0 destroys them at once. The
+	// image store must implement Quarantine for it to be positive.
+	QuarantineFor time.Duration
+	// Force removes orphans even when they are more than SweepLimit of the
+	// images considered.
+	Force bool
+}
+
+// SweepResult counts what a sweep found and did.
+type SweepResult struct {
+	Examined    int // images considered (older than SweepOptions.Before)
+	Orphans     int // of them, images without a record
+	Quarantined int // orphans moved to quarantine
+	Destroyed   int // orphans destroyed at once (QuarantineFor 0)
+	Expired     int // images whose time in quarantine was over, destroyed
+}
+
+// SweepLimit is how many of n images a sweep removes without being forced:
+// max(n/100, min(16, n/2)). A crash orphans at most one image per upload in
+// flight, and serve runs 16 at once by default, so 16 orphans are ordinary
+// on a large store; on a small store, never more than half of it; on a
+// very large one, 1% (orphans left while sweeps were off add up). A record
+// store that is not the image store's own finds (nearly) every image an
+// orphan, far above the limit.
+func SweepLimit(n int) int {
+	return max(n/100, min(16, n/2))
+}
+
+// SweepRefusedError is a sweep that found more orphans than SweepLimit and
+// removed none.
+type SweepRefusedError struct {
+	Orphans, Examined, Limit int
+}
+
+func (e *SweepRefusedError) Error() string {
+	return fmt.Sprintf("sweep refused: %d of the %d images examined have no record, more than the %d a sweep removes unforced; nothing was removed",
+		e.Orphans, e.Examined, e.Limit)
+}
+
+// sweepBatch is how many keys a sweep looks up at once.
+const sweepBatch = 500
+
 // Sweep removes image bytes that have no record: what an upload leaves when
-// the process dies between writing the image and committing its record.
-// Only blobs last modified before the given time are considered, so that
-// uploads in flight are left alone. It returns how many blobs it removed.
-func (v *Vault) Sweep(ctx context.Context, before time.Time) (int, error) {
-	const batch = 500
-	var keys []string
-	removed := 0
-	flush := func() error {
-		if len(keys) == 0 {
+// the process dies between writing the image and committing its record. It
+// first destroys quarantined images older than o.QuarantineFor, then lists
+// the images older than o.Before and looks their records up. If more of
+// them lack a record than SweepLimit allows, it removes none and returns a
+// *SweepRefusedError (unless o.Force). Otherwise it looks each orphan's
+// record up once more, just before removing it (a record that appeared
+// meanwhile saves its image), and moves it to quarantine, or destroys it if
+// o.QuarantineFor is 0.
+func (v *Vault) Sweep(ctx context.Context, o SweepOptions) (SweepResult, error) {
+	var res SweepResult
+	q, _ := v.Blobs.(Quarantine)
+	if o.QuarantineFor > 0 && q == nil {
+		return res, errors.New("sweep: the image store has no quarantine: sweep with a quarantine time of 0")
+	}
+	if q != nil {
+		n, err := v.expireQuarantine(ctx, q, v.Now().Add(-o.QuarantineFor))
+		res.Expired = n
+		if err != nil {
+			return res, err
+		}
+	}
+
+	var orphans, batch []string
+	lookup := func() error {
+		if len(batch) == 0 {
 			return nil
 		}
-		exist, err := v.Store.ExistingLivePhotos(ctx, keys)
+		exist, err := v.Store.ExistingLivePhotos(ctx, batch)
 		if err != nil {
 			return fmt.Errorf("sweep: %w", err)
 		}
-		for _, k := range keys {
-			if exist[k] {
-				continue
+		for _, k := range batch {
+			if !exist[k] {
+				orphans = append(orphans, k)
 			}
-			if err := v.Blobs.Delete(ctx, k); err != nil {
-				return fmt.Errorf("sweep: %w", err)
-			}
-			removed++
-			v.Logger.InfoContext(ctx, "removed orphan image", "livePhotoId", k)
 		}
-		keys = keys[:0]
+		batch = batch[:0]
 		return nil
 	}
-	err := v.Blobs.Keys(ctx, before, func(key string) error {
-		keys = append(keys, key)
-		if len(keys) == batch {
-			return flush()
+	err := v.Blobs.Keys(ctx, o.Before, func(key string) error {
+		res.Examined++
+		batch = append(batch, key)
+		if len(batch) == sweepBatch {
+			return lookup()
 		}
 		return nil
 	})
 	if err == nil {
-		err = flush()
+		err = lookup()
 	}
-	return removed, err
+	if err != nil {
+		return res, err
+	}
+	res.Orphans = len(orphans)
+	if limit := SweepLimit(res.Examined); len(orphans) > limit && !o.Force {
+		return res, &SweepRefusedError{Orphans: len(orphans), Examined: res.Examined, Limit: limit}
+	}
+
+	for len(orphans) > 0 {
+		batch := orphans[:min(sweepBatch, len(orphans))]
+		orphans = orphans[len(batch):]
+		exist, err := v.Store.ExistingLivePhotos(ctx, batch)
+		if err != nil {
+			return res, fmt.Errorf("sweep: %w", err)
+		}
+		for _, k := range batch {
+			if exist[k] {
+				continue // its upload committed after all
+			}
+			if o.QuarantineFor <= 0 {
+				if err := v.Blobs.Delete(ctx, k); err != nil {
+					return res, fmt.Errorf("sweep: %w", err)
+				}
+				res.Destroyed++
+				v.Logger.InfoContext(ctx, "removed orphan image", "livePhotoId", k)
+				continue
+			}
+			if err := q.Quarantine(ctx, k); errors.Is(err, ErrNotFound) {
+				continue // gone meanwhile
+			} else if err != nil {
+				return res, fmt.Errorf("sweep: %w", err)
+			}
+			res.Quarantined++
+			v.Logger.InfoContext(ctx, "moved orphan image to quarantine", "livePhotoId", k, "keptFor", o.QuarantineFor.String())
+		}
+	}
+	return res, nil
+}
+
+// expireQuarantine destroys the quarantined images set aside before cutoff.
+func (v *Vault) expireQuarantine(ctx context.Context, q Quarantine, cutoff time.Time) (int, error) {
+	var expired []string
+	err := q.Quarantined(ctx, func(b QuarantinedBlob) error {
+		if b.Since.Before(cutoff) {
+			expired = append(expired, b.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sweep: list quarantine: %w", err)
+	}
+	for i, k := range expired {
+		if err := q.DestroyQuarantined(ctx, k); err != nil {
+			return i, fmt.Errorf("sweep: destroy quarantined image %s: %w", k, err)
+		}
+		v.Logger.InfoContext(ctx, "destroyed quarantined image", "livePhotoId", k)
+	}
+	return len(expired), nil
 }

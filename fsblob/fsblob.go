@@ -5,6 +5,12 @@
 // that was never committed is never visible. The store takes an exclusive
 // lock on its directory: one process owns it, and temporary files left by a
 // crash are removed when the store is opened.
+//
+// The directory also holds the store's marker (a file, store-id, holding the
+// id of the FaceVault store it belongs to) and its quarantine (quarantine/),
+// where the orphan sweep sets images aside. Every file is created 0600 and
+// every directory 0700; Open narrows those that a previous version or an
+// operator left readable by group or others.
 package fsblob
 
 import (
@@ -17,6 +23,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,24 +31,44 @@ import (
 )
 
 // Store is a facevault.BlobStore on a local directory. Blobs live at
-// <dir>/<last two hex digits of the key>/<key>; temporary files in <dir>/tmp.
+// <dir>/<last two hex digits of the key>/<key>; temporary files in <dir>/tmp;
+// quarantined blobs at <dir>/quarantine/<key>; the store id in <dir>/store-id.
 type Store struct {
 	dir  string
 	lock *os.File
 }
 
-var _ facevault.BlobStore = (*Store)(nil)
+var (
+	_ facevault.BlobStore  = (*Store)(nil)
+	_ facevault.Identity   = (*Store)(nil)
+	_ facevault.Quarantine = (*Store)(nil)
+)
+
+// Names in the directory besides the shards.
+const (
+	tmpDir        = "tmp"
+	quarantineDir = "quarantine"
+	lockFile      = "LOCK"
+	// MarkerFile holds the id of the FaceVault store the directory belongs
+	// to, followed by a newline.
+	MarkerFile = "store-id"
+)
 
 // ErrLocked is returned by Open when another process holds the directory.
 var ErrLocked = errors.New("fsblob: directory is in use by another process")
 
 // Open opens (creating if needed) the blob directory, locks it, and removes
 // temporary files a crash may have left behind.
+//
+// It also narrows the permissions of the directory and of everything of the
+// store in it to the owner (a directory 0755 becomes 0700, a file 0644
+// 0600), which reads the metadata of every blob. A directory with the
+// sticky bit (such as /tmp) is shared: its own mode is left alone.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
 		return nil, fmt.Errorf("fsblob: create directory: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("fsblob: open lock file: %w", err)
 	}
@@ -53,6 +80,10 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("fsblob: lock %s: %w", dir, err)
 	}
 	s := &Store{dir: dir, lock: lock}
+	if err := s.ownerOnly(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.removeTemp(); err != nil {
 		s.Close()
 		return nil, err
@@ -74,8 +105,66 @@ func (s *Store) Close() error {
 	return err
 }
 
+// ownerOnly takes group and other permissions away from the directory
+// (unless it is sticky) and from every file and directory of the store in
+// it. Other entries of the directory are not the store's, and are left
+// alone.
+func (s *Store) ownerOnly() error {
+	narrow := func(path string, info fs.FileInfo) error {
+		mode := info.Mode()
+		if perm := mode.Perm(); perm&0o077 != 0 && (mode.IsRegular() || mode.IsDir()) {
+			if err := os.Chmod(path, perm&^0o077); err != nil {
+				return fmt.Errorf("fsblob: narrow permissions: %w", err)
+			}
+		}
+		return nil
+	}
+	info, err := os.Lstat(s.dir)
+	if err != nil {
+		return fmt.Errorf("fsblob: stat directory: %w", err)
+	}
+	if info.Mode()&fs.ModeSticky == 0 {
+		if err := narrow(s.dir, info); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("fsblob: read directory: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		ours := name == tmpDir || name == quarantineDir || name == lockFile || name == MarkerFile || isShard(name)
+		if !ours {
+			continue
+		}
+		err := filepath.WalkDir(filepath.Join(s.dir, name), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			return narrow(path, info)
+		})
+		if err != nil {
+			return fmt.Errorf("fsblob: narrow permissions: %w", err)
+		}
+	}
+	return nil
+}
+
+// isShard reports whether name is that of a shard directory: two lowercase
+// hex digits.
+func isShard(name string) bool {
+	return len(name) == 2 && facevault.ValidID(strings.Repeat("0", facevault.IDLen-2)+name)
+}
+
 func (s *Store) removeTemp() error {
-	tmp := filepath.Join(s.dir, "tmp")
+	tmp := filepath.Join(s.dir, tmpDir)
 	entries, err := os.ReadDir(tmp)
 	if err != nil {
 		return fmt.Errorf("fsblob: read temp directory: %w", err)
@@ -104,7 +193,7 @@ func (s *Store) Create(ctx context.Context, key string) (facevault.BlobWriter, e
 	}
 	var suffix [8]byte
 	rand.Read(suffix[:])
-	tmp := filepath.Join(s.dir, "tmp", key+"."+hex.EncodeToString(suffix[:]))
+	tmp := filepath.Join(s.dir, tmpDir, key+"."+hex.EncodeToString(suffix[:]))
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("fsblob: create temp file: %w", err)
@@ -227,7 +316,7 @@ func (s *Store) Keys(ctx context.Context, before time.Time, fn func(key string) 
 		return fmt.Errorf("fsblob: read directory: %w", err)
 	}
 	for _, shard := range shards {
-		if !shard.IsDir() || len(shard.Name()) != 2 {
+		if !shard.IsDir() || !isShard(shard.Name()) {
 			continue
 		}
 		entries, err := os.ReadDir(filepath.Join(s.dir, shard.Name()))
@@ -256,6 +345,204 @@ func (s *Store) Keys(ctx context.Context, before time.Time, fn func(key string) 
 		}
 	}
 	return nil
+}
+
+// StoreID returns the id in the directory's marker file, or "" if it has
+// none. A marker that does not hold a store id is an error, never taken for
+// no marker.
+func (s *Store) StoreID(ctx context.Context) (string, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, MarkerFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("fsblob: read store marker: %w", err)
+	}
+	id := strings.TrimSuffix(string(b), "\n")
+	if !facevault.ValidStoreID(id) {
+		return "", fmt.Errorf("fsblob: store marker %s does not hold a store id: %.40q", filepath.Join(s.dir, MarkerFile), b)
+	}
+	return id, nil
+}
+
+// BindStoreID writes id to the marker file unless it exists, and returns
+// the id it holds. The marker is written to a temporary file, synced, and
+// linked into place (a link never replaces an existing file), and the
+// directory is synced.
+func (s *Store) BindStoreID(ctx context.Context, id string) (string, error) {
+	if !facevault.ValidStoreID(id) {
+		return "", fmt.Errorf("fsblob: bind store id: invalid id %q", id)
+	}
+	if got, err := s.StoreID(ctx); err != nil || got != "" {
+		return got, err
+	}
+	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), MarkerFile+".*")
+	if err != nil {
+		return "", fmt.Errorf("fsblob: write store marker: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.WriteString(id + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("fsblob: write store marker: %w", err)
+	}
+	if err := os.Link(tmp, filepath.Join(s.dir, MarkerFile)); errors.Is(err, fs.ErrExist) {
+		return s.StoreID(ctx)
+	} else if err != nil {
+		return "", fmt.Errorf("fsblob: write store marker: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (s *Store) quarantinePath(key string) (string, error) {
+	if !facevault.ValidID(key) {
+		return "", fmt.Errorf("fsblob: invalid key %q", key)
+	}
+	return filepath.Join(s.dir, quarantineDir, key), nil
+}
+
+// Quarantine moves a blob into the quarantine directory: its modification
+// time is set to now and synced (it tells when the blob was set aside), then
+// it is renamed (on the same file system: no byte is copied) and both
+// directories are synced.
+func (s *Store) Quarantine(ctx context.Context, key string) error {
+	path, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	q, _ := s.quarantinePath(key)
+	now := time.Now()
+	if err := os.Chtimes(path, now, now); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("fsblob: quarantine %s: %w", key, facevault.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("fsblob: quarantine %s: %w", key, err)
+	}
+	if err := syncFile(path); err != nil {
+		return fmt.Errorf("fsblob: quarantine %s: %w", key, err)
+	}
+	// The quarantine directory is made when first needed.
+	if _, err := os.Stat(filepath.Dir(q)); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(filepath.Dir(q), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("fsblob: quarantine %s: %w", key, err)
+		}
+		if err := syncDir(s.dir); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(path, q); err != nil {
+		return fmt.Errorf("fsblob: quarantine %s: %w", key, err)
+	}
+	// Renaming a file onto another link of itself (what a Restore that
+	// died between its link and its unlink leaves) does nothing.
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("fsblob: quarantine %s: %w", key, err)
+	}
+	if err := syncDir(filepath.Join(s.dir, quarantineDir)); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// Restore moves a quarantined blob back: it is linked under its key (which
+// fails if a blob is there: nothing is overwritten), then unlinked from the
+// quarantine, each step synced.
+func (s *Store) Restore(ctx context.Context, key string) error {
+	path, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	q, _ := s.quarantinePath(key)
+	if _, err := os.Lstat(q); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("fsblob: restore %s: not in quarantine: %w", key, facevault.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("fsblob: restore %s: %w", key, err)
+	}
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("fsblob: restore %s: %w", key, err)
+		}
+		if err := syncDir(s.dir); err != nil {
+			return err
+		}
+	}
+	if err := os.Link(q, path); errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("fsblob: restore %s: a blob with that key exists: %w", key, facevault.ErrExist)
+	} else if err != nil {
+		return fmt.Errorf("fsblob: restore %s: %w", key, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return err
+	}
+	if err := os.Remove(q); err != nil {
+		return fmt.Errorf("fsblob: restore %s: %w", key, err)
+	}
+	return syncDir(filepath.Join(s.dir, quarantineDir))
+}
+
+// Quarantined calls fn for every quarantined blob; Since is its
+// modification time, set when it was quarantined.
+func (s *Store) Quarantined(ctx context.Context, fn func(facevault.QuarantinedBlob) error) error {
+	entries, err := os.ReadDir(filepath.Join(s.dir, quarantineDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // nothing was ever quarantined
+	} else if err != nil {
+		return fmt.Errorf("fsblob: read quarantine: %w", err)
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !facevault.ValidID(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("fsblob: stat: %w", err)
+		}
+		if err := fn(facevault.QuarantinedBlob{Key: e.Name(), Size: info.Size(), Since: info.ModTime()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DestroyQuarantined destroys a quarantined blob as Delete destroys a blob: overwritten
+// with zeros, synced, unlinked, and the unlink synced.
+func (s *Store) DestroyQuarantined(ctx context.Context, key string) error {
+	q, err := s.quarantinePath(key)
+	if err != nil {
+		return err
+	}
+	if err := destroy(q); err != nil {
+		return err
+	}
+	if err := syncDir(filepath.Dir(q)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // destroy overwrites a file with zeros, syncs it and unlinks it. A missing

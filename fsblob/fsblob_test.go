@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -663,4 +664,183 @@ func TestConformance(t *testing.T) {
 		s, _ := openStore(t)
 		return s
 	})
+}
+
+// TestQuarantineMovesInPlace: a quarantined blob is the same file, renamed
+// (no copy of the bytes is left behind), and a purge zeroes it before
+// unlinking it.
+func TestQuarantineMovesInPlace(t *testing.T) {
+	s, dir := openStore(t)
+	key := newKey()
+	data := randomBytes(t, 100<<10)
+	put(t, s, key, data)
+	before, err := os.Stat(blobPath(dir, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Quarantine(t.Context(), key); err != nil {
+		t.Fatalf("Quarantine: %v", err)
+	}
+	q := filepath.Join(dir, "quarantine", key)
+	after, err := os.Stat(q)
+	if err != nil {
+		t.Fatalf("stat the quarantined file: %v", err)
+	}
+	if !os.SameFile(before, after) {
+		t.Errorf("the quarantined file is not the blob's file: its bytes were copied")
+	}
+	if got := after.Mode().Perm(); got != 0o600 {
+		t.Errorf("quarantined file mode %#o, want 0600", got)
+	}
+	if info, err := os.Stat(filepath.Dir(q)); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("quarantine directory: %v, %v; want mode 0700", info.Mode().Perm(), err)
+	}
+	link := filepath.Join(dir, "hardlink")
+	if err := os.Link(q, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DestroyQuarantined(t.Context(), key); err != nil {
+		t.Fatalf("Purge: %v", err)
+	}
+	if _, err := os.Stat(q); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stat purged file: got %v, want ErrNotExist", err)
+	}
+	assertZeroed(t, link, len(data))
+}
+
+// TestQuarantineAfterInterruptedRestore: a Restore that died between its
+// link and its unlink leaves the blob under its key and in quarantine, as
+// two links of one file; quarantining it again must still take it out of
+// the store.
+func TestQuarantineAfterInterruptedRestore(t *testing.T) {
+	s, dir := openStore(t)
+	key := newKey()
+	put(t, s, key, randomBytes(t, 40<<10))
+	if err := s.Quarantine(t.Context(), key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, "quarantine", key), blobPath(dir, key)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Quarantine(t.Context(), key); err != nil {
+		t.Fatalf("Quarantine: %v", err)
+	}
+	assertNotFound(t, s, key)
+	if _, err := os.Stat(filepath.Join(dir, "quarantine", key)); err != nil {
+		t.Errorf("the quarantined file: %v", err)
+	}
+}
+
+// TestMarkerFile: the store id is a 0600 file holding the id and a
+// newline; a marker that holds anything else is an error, never taken for
+// none.
+func TestMarkerFile(t *testing.T) {
+	s, dir := openStore(t)
+	id := facevault.NewStoreID()
+	if got, err := s.BindStoreID(t.Context(), id); err != nil || got != id {
+		t.Fatalf("BindStoreID = %q, %v", got, err)
+	}
+	path := filepath.Join(dir, MarkerFile)
+	b, err := os.ReadFile(path)
+	if err != nil || string(b) != id+"\n" {
+		t.Fatalf("marker file holds %q, %v; want %q", b, err, id+"\n")
+	}
+	if info, _ := os.Stat(path); info.Mode().Perm() != 0o600 {
+		t.Errorf("marker mode %#o, want 0600", info.Mode().Perm())
+	}
+	if left := tempFiles(t, dir); len(left) != 0 {
+		t.Errorf("temporary files left: %q", left)
+	}
+	for _, bad := range []string{"", "garbage\n", id[:31] + "\n", strings.ToUpper(id) + "\n"} {
+		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.StoreID(t.Context()); err == nil {
+			t.Errorf("StoreID with a marker holding %q = %q, nil; want an error", bad, got)
+		}
+		if got, err := s.BindStoreID(t.Context(), facevault.NewStoreID()); err == nil {
+			t.Errorf("BindStoreID over a marker holding %q = %q, nil; want an error", bad, got)
+		}
+	}
+}
+
+// TestOpenNarrowsPermissions: whatever modes an older version or an
+// operator left, Open leaves the store's directories 0700 and files 0600,
+// and leaves alone what is not the store's.
+func TestOpenNarrowsPermissions(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	s, dir := openStore(t)
+	key := newKey()
+	put(t, s, key, randomBytes(t, 40<<10))
+	if _, err := s.BindStoreID(t.Context(), facevault.NewStoreID()); err != nil {
+		t.Fatal(err)
+	}
+	other := newKey()
+	put(t, s, other, randomBytes(t, 40<<10))
+	if err := s.Quarantine(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	foreign := filepath.Join(dir, "README.txt")
+	if err := os.WriteFile(foreign, []byte("not the store's"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+		}
+		return os.Chmod(path, mode)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := fs.FileMode(0o600)
+		switch {
+		case path == foreign:
+			want = 0o644
+		case d.IsDir():
+			want = 0o700
+		}
+		if got := info.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %#o after Open, want %#o", path, got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A sticky directory (a shared one, such as /tmp) keeps its mode.
+	shared := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(shared, 0o777|fs.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777|fs.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := Open(shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3.Close()
+	if info, _ := os.Stat(shared); info.Mode().Perm() != 0o777 {
+		t.Errorf("a sticky directory's mode became %#o, want it left 0777", info.Mode().Perm())
+	}
 }

@@ -10,6 +10,12 @@
 // removed after Commit and on Abort; spool files left by a process that died
 // are destroyed the same way by the next Open on the same spool directory.
 //
+// The store's marker, the object <prefix>/facevault-store-id, holds the id of
+// the FaceVault store the prefix belongs to. The orphan sweep sets images
+// aside under <prefix>/quarantine/<id> (a server-side copy, then the
+// original is deleted as Delete deletes), whence they are restored or
+// purged.
+//
 // Delete removes the object. On a bucket with versioning (enabled or
 // suspended when the store was opened), it removes every version and delete
 // marker of the key and checks none is left, so that the bytes are really
@@ -82,7 +88,11 @@ type Store struct {
 	staleSpool int
 }
 
-var _ facevault.BlobStore = (*Store)(nil)
+var (
+	_ facevault.BlobStore  = (*Store)(nil)
+	_ facevault.Identity   = (*Store)(nil)
+	_ facevault.Quarantine = (*Store)(nil)
+)
 
 // Open parses rawURL (see ParseURL), connects, and checks the bucket exists
 // and is reachable with the credentials. It also reads whether the bucket
@@ -383,6 +393,160 @@ func (s *Store) Keys(ctx context.Context, before time.Time, fn func(key string) 
 		return fmt.Errorf("s3blob: list %s: %w", dir, err)
 	}
 	return nil
+}
+
+// StoreID returns the id held by the store's marker object, or "" if there
+// is none. A marker that does not hold a store id is an error, never taken
+// for no marker.
+func (s *Store) StoreID(ctx context.Context) (string, error) {
+	object := s.cfg.markerKey()
+	body, _, _, err := s.core.GetObject(ctx, s.cfg.Bucket, object, minio.GetObjectOptions{})
+	if isNotFound(err) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("s3blob: read store marker %s: %w", object, err)
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, 128))
+	if err != nil {
+		return "", fmt.Errorf("s3blob: read store marker %s: %w", object, err)
+	}
+	id := strings.TrimSuffix(string(b), "\n")
+	if !facevault.ValidStoreID(id) {
+		return "", fmt.Errorf("s3blob: store marker %s does not hold a store id: %.40q", object, b)
+	}
+	return id, nil
+}
+
+// BindStoreID writes the marker object unless it exists, and returns the id
+// it holds. The PUT is conditional (If-None-Match: *) where the server
+// supports it; the marker is read back in any case.
+func (s *Store) BindStoreID(ctx context.Context, id string) (string, error) {
+	if !facevault.ValidStoreID(id) {
+		return "", fmt.Errorf("s3blob: bind store id: invalid id %q", id)
+	}
+	if got, err := s.StoreID(ctx); err != nil || got != "" {
+		return got, err
+	}
+	object := s.cfg.markerKey()
+	body := id + "\n"
+	opts := minio.PutObjectOptions{ContentType: "text/plain", DisableMultipart: true}
+	opts.SetMatchETagExcept("*")
+	_, err := s.client.PutObject(ctx, s.cfg.Bucket, object, strings.NewReader(body), int64(len(body)), opts)
+	if err != nil && minio.ToErrorResponse(err).StatusCode != http.StatusPreconditionFailed {
+		return "", fmt.Errorf("s3blob: write store marker %s: %w", object, err)
+	}
+	got, err := s.StoreID(ctx)
+	if err == nil && got == "" {
+		err = fmt.Errorf("s3blob: store marker %s: missing after it was written", object)
+	}
+	return got, err
+}
+
+func (s *Store) quarantineKey(key string) (string, error) {
+	if !facevault.ValidID(key) {
+		return "", fmt.Errorf("s3blob: invalid key %q", key)
+	}
+	return s.cfg.quarantineDir() + key, nil
+}
+
+// move copies object src to dst on the server, checks the copy (its size,
+// and its SHA-256 where the server keeps one), then removes src as Delete
+// does, with every version. An error wrapping ErrNotFound if src does not
+// exist.
+func (s *Store) move(ctx context.Context, src, dst string) error {
+	from, err := s.client.StatObject(ctx, s.cfg.Bucket, src, statOptions(""))
+	if isNotFound(err) {
+		return fmt.Errorf("s3blob: move %s: %w", src, facevault.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("s3blob: move %s: %w", src, err)
+	}
+	info, err := s.client.CopyObject(ctx,
+		minio.CopyDestOptions{Bucket: s.cfg.Bucket, Object: dst},
+		minio.CopySrcOptions{Bucket: s.cfg.Bucket, Object: src, VersionID: from.VersionID})
+	if err != nil {
+		return fmt.Errorf("s3blob: copy %s to %s: %w", src, dst, err)
+	}
+	to, err := s.client.StatObject(ctx, s.cfg.Bucket, dst, statOptions(info.VersionID))
+	switch {
+	case err != nil:
+		err = fmt.Errorf("s3blob: move %s: check the copy %s: %w", src, dst, err)
+	case to.Size != from.Size:
+		err = fmt.Errorf("s3blob: move %s: the copy %s has %d bytes, want %d", src, dst, to.Size, from.Size)
+	case from.ChecksumSHA256 != "" && to.ChecksumSHA256 != "" && to.ChecksumSHA256 != from.ChecksumSHA256:
+		err = fmt.Errorf("s3blob: move %s: the copy %s has SHA-256 %s, want %s", src, dst, to.ChecksumSHA256, from.ChecksumSHA256)
+	}
+	if err != nil {
+		return err // src is still there: the move can be tried again
+	}
+	return s.remove(ctx, src)
+}
+
+// Quarantine moves the blob to <prefix>/quarantine/<key>: a server-side
+// copy (whose LastModified says when it was set aside), then the original
+// is removed with every version.
+func (s *Store) Quarantine(ctx context.Context, key string) error {
+	object, err := s.objectKey(key)
+	if err != nil {
+		return err
+	}
+	q, _ := s.quarantineKey(key)
+	return s.move(ctx, object, q)
+}
+
+// Restore moves a quarantined blob back under its key. It refuses, with
+// ErrExist, while a blob with the key exists.
+func (s *Store) Restore(ctx context.Context, key string) error {
+	object, err := s.objectKey(key)
+	if err != nil {
+		return err
+	}
+	q, _ := s.quarantineKey(key)
+	if _, err := s.client.StatObject(ctx, s.cfg.Bucket, q, minio.StatObjectOptions{}); isNotFound(err) {
+		return fmt.Errorf("s3blob: restore %s: not in quarantine: %w", key, facevault.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("s3blob: restore %s: %w", key, err)
+	}
+	if _, err := s.client.StatObject(ctx, s.cfg.Bucket, object, minio.StatObjectOptions{}); err == nil {
+		return fmt.Errorf("s3blob: restore %s: a blob with that key exists: %w", key, facevault.ErrExist)
+	} else if !isNotFound(err) {
+		return fmt.Errorf("s3blob: restore %s: %w", key, err)
+	}
+	if err := s.move(ctx, q, object); err != nil {
+		return fmt.Errorf("s3blob: restore %s: %w", key, err)
+	}
+	return nil
+}
+
+// Quarantined calls fn for every quarantined blob; Since is the
+// LastModified of its copy in the quarantine.
+func (s *Store) Quarantined(ctx context.Context, fn func(facevault.QuarantinedBlob) error) error {
+	dir := s.cfg.quarantineDir()
+	for o := range s.client.ListObjectsIter(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: dir}) {
+		if o.Err != nil {
+			return fmt.Errorf("s3blob: list %s: %w", dir, o.Err)
+		}
+		id, ok := strings.CutPrefix(o.Key, dir)
+		if !ok || !facevault.ValidID(id) {
+			continue
+		}
+		if err := fn(facevault.QuarantinedBlob{Key: id, Size: o.Size, Since: o.LastModified}); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("s3blob: list %s: %w", dir, err)
+	}
+	return nil
+}
+
+// DestroyQuarantined destroys a quarantined blob: every version of it is removed.
+func (s *Store) DestroyQuarantined(ctx context.Context, key string) error {
+	q, err := s.quarantineKey(key)
+	if err != nil {
+		return err
+	}
+	return s.remove(ctx, q)
 }
 
 // isNotFound reports whether err is S3's answer for a missing key.

@@ -682,3 +682,88 @@ func TestStalledCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestQuarantineLayout: the marker and the quarantine live under the
+// prefix, outside livephotos/; on a versioned bucket, quarantining and
+// purging leave no version of the image behind, under either key.
+func TestQuarantineLayout(t *testing.T) {
+	endpoint, bucket := s3test.Bucket(t)
+	enableVersioning(t, bucket)
+	c := s3test.Client(t)
+	ctx := t.Context()
+	s := openStore(t, storeURL(endpoint, bucket, "tenant/a"), Options{})
+	versions := func(name string) int {
+		t.Helper()
+		n := 0
+		for o := range c.ListObjectsIter(ctx, bucket, minio.ListObjectsOptions{Prefix: name, WithVersions: true, Recursive: true}) {
+			if o.Err != nil {
+				t.Fatalf("list versions: %v", o.Err)
+			}
+			if o.Key == name {
+				n++
+			}
+		}
+		return n
+	}
+	id := facevault.NewStoreID()
+	if got, err := s.BindStoreID(ctx, id); err != nil || got != id {
+		t.Fatalf("BindStoreID = %q, %v", got, err)
+	}
+	o, err := c.GetObject(ctx, bucket, "tenant/a/"+MarkerName, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(o); err != nil || string(b) != id+"\n" {
+		t.Errorf("marker object holds %q, %v; want %q", b, err, id+"\n")
+	}
+	o.Close()
+	// Another prefix of the bucket is another store.
+	if got, err := openStore(t, storeURL(endpoint, bucket, "tenant/b"), Options{}).StoreID(ctx); err != nil || got != "" {
+		t.Errorf("StoreID under another prefix = %q, %v; want none", got, err)
+	}
+
+	key := newKey()
+	data := blobtest.Data(40 << 10)
+	blobtest.Put(t, s, key, data)
+	blobtest.Put(t, s, key, data) // two versions
+	if err := s.Quarantine(ctx, key); err != nil {
+		t.Fatalf("Quarantine: %v", err)
+	}
+	if n := versions("tenant/a/livephotos/" + key); n != 0 {
+		t.Errorf("after Quarantine the image key has %d versions, want none", n)
+	}
+	if n := versions("tenant/a/quarantine/" + key); n != 1 {
+		t.Errorf("after Quarantine the quarantine key has %d versions, want 1", n)
+	}
+	if err := s.Restore(ctx, key); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if got := blobtest.Get(t, s, key); !bytes.Equal(got, data) {
+		t.Fatalf("restored blob differs")
+	}
+	if n := versions("tenant/a/quarantine/" + key); n != 0 {
+		t.Errorf("after Restore the quarantine key has %d versions, want none", n)
+	}
+	if err := s.Quarantine(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DestroyQuarantined(ctx, key); err != nil {
+		t.Fatalf("Purge: %v", err)
+	}
+	for _, name := range []string{"tenant/a/livephotos/" + key, "tenant/a/quarantine/" + key} {
+		if n := versions(name); n != 0 {
+			t.Errorf("after Purge %s has %d versions, want none", name, n)
+		}
+	}
+
+	// A marker holding anything but a store id is an error.
+	if _, err := c.PutObject(ctx, bucket, "tenant/a/"+MarkerName, strings.NewReader("garbage"), 7, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.StoreID(ctx); err == nil {
+		t.Errorf("StoreID with a garbage marker = %q, nil; want an error", got)
+	}
+	if got, err := s.BindStoreID(ctx, facevault.NewStoreID()); err == nil {
+		t.Errorf("BindStoreID over a garbage marker = %q, nil; want an error", got)
+	}
+}

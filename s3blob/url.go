@@ -49,6 +49,27 @@ func (c Config) objectKey(id string) string {
 	return c.dir() + id
 }
 
+// MarkerName is the name, under the prefix, of the object that holds the id
+// of the FaceVault store the prefix belongs to.
+const MarkerName = "facevault-store-id"
+
+// markerKey is the S3 key of the store marker: <prefix>/facevault-store-id.
+func (c Config) markerKey() string {
+	if c.Prefix == "" {
+		return MarkerName
+	}
+	return c.Prefix + "/" + MarkerName
+}
+
+// quarantineDir is the key prefix of quarantined blobs, ending in a slash:
+// <prefix>/quarantine/.
+func (c Config) quarantineDir() string {
+	if c.Prefix == "" {
+		return "quarantine/"
+	}
+	return c.Prefix + "/quarantine/"
+}
+
 // dir is the key prefix every blob key starts with, ending in a slash.
 func (c Config) dir() string {
 	if c.Prefix == "" {

@@ -53,12 +53,21 @@ var _ facevault.Store = (*DB)(nil)
 
 // Open opens the database file at path, creating it and its parent directory
 // if they do not exist, and applies any pending migrations.
+//
+// The database holds personal data: a new file is created 0600 (and a new
+// directory 0700) before the driver opens it, since SQLite gives the -wal
+// and -shm files it creates the mode of the database file; an existing
+// database, -wal, -shm or -journal file readable or writable by group or
+// others is narrowed to its owner (0644 becomes 0600).
 func Open(ctx context.Context, path string) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := ownerOnly(abs); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 
@@ -103,6 +112,35 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// ownerOnly creates the database file at path (0600) if it does not exist,
+// and takes group and other permissions away from it and from its -wal,
+// -shm and -journal files.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err == nil {
+		err = f.Close()
+	} else if errors.Is(err, fs.ErrExist) {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		info, err := os.Stat(path + suffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 && info.Mode().IsRegular() {
+			if err := os.Chmod(path+suffix, perm&^0o077); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // dsn is the driver's data source name for the file at path (absolute). The

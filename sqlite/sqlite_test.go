@@ -1,12 +1,15 @@
 package sqlite
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -356,6 +359,61 @@ func TestJSONPath(t *testing.T) {
 	} {
 		if got := jsonPath(tc.keys...); got != tc.want {
 			t.Errorf("jsonPath(%q) = %q, want %q", tc.keys, got, tc.want)
+		}
+	}
+}
+
+// TestFileModes runs with umask 0: a new database, its -wal and -shm files
+// are 0600 and its new directory 0700; files left 0644 are narrowed by the
+// next Open.
+func TestFileModes(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	path := tempPath(t)
+	mode := func(p string) fs.FileMode {
+		t.Helper()
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("stat %s: %v", p, err)
+		}
+		return info.Mode().Perm()
+	}
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.EnsureAccount(t.Context(), "acme", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if got := mode(p); got != 0o600 {
+			t.Errorf("%s: mode %#o, want 0600", filepath.Base(p), got)
+		}
+	}
+	if got := mode(filepath.Dir(path)); got != 0o700 {
+		t.Errorf("new directory: mode %#o, want 0700", got)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db = mustOpen(t, path)
+	if _, err := db.EnsureAccount(t.Context(), "globex", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if got := mode(p); got != 0o600 {
+			t.Errorf("%s left 0644: mode %#o after Open, want 0600", filepath.Base(p), got)
 		}
 	}
 }

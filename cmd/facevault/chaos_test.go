@@ -242,11 +242,11 @@ func sweepShared(t *testing.T, dbURL, blobsURL, spool string) string {
 		t.Fatal(err)
 	}
 	vault := facevault.NewVault(db, blobs, slog.New(slog.DiscardHandler))
-	n, err := vault.Sweep(ctx, time.Now().Add(time.Minute))
+	res, err := vault.Sweep(ctx, facevault.SweepOptions{Before: time.Now().Add(time.Minute), QuarantineFor: defaultQuarantineFor})
 	if err != nil {
 		t.Fatalf("sweep the shared stores: %v", err)
 	}
-	return fmt.Sprintf("Vault.Sweep removed %d orphan images.", n)
+	return fmt.Sprintf("Vault.Sweep moved %d orphan images to quarantine.", res.Quarantined)
 }
 
 // chaosScope is an account and mode, with its key.

@@ -35,7 +35,7 @@ func (c *KeysCreateCommand) Run(ctx context.Context, args []string) error {
 	if *account == "" {
 		return fmt.Errorf("%w: --account must not be empty", errUsage)
 	}
-	db, err := openStore(ctx, stores.dbURL(), checkSchema)
+	db, err := stores.openRecords(ctx, checkSchema)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (c *KeysListCommand) Run(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openStore(ctx, stores.dbURL(), checkSchema)
+	db, err := stores.openRecords(ctx, checkSchema)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (c *KeysRevokeCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: keys revoke takes one key id (see 'facevault keys list')", errUsage)
 	}
 	id := fs.Arg(0)
-	db, err := openStore(ctx, stores.dbURL(), checkSchema)
+	db, err := stores.openRecords(ctx, checkSchema)
 	if err != nil {
 		return err
 	}

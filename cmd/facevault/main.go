@@ -4,7 +4,9 @@
 //	facevault keys create --mode test|live [--account NAME] [--data DIR]
 //	facevault keys list [--data DIR]
 //	facevault keys revoke [--data DIR] KEY_ID
-//	facevault sweep [--data DIR]
+//	facevault sweep [--data DIR] [--force] [--quarantine-for D]
+//	facevault quarantine list [--data DIR]
+//	facevault quarantine restore [--data DIR] KEY...|--all
 //	facevault migrate --db postgres://…
 //
 // Every command takes --db and --blobs URLs to choose its back ends
@@ -55,7 +57,9 @@ Commands:
   keys create    create an API key (prints it once)
   keys list      list API keys (never the keys themselves)
   keys revoke    revoke an API key by its id
-  sweep          remove stored images that have no record
+  sweep          move stored images that have no record to quarantine
+  quarantine list     list the images the sweep set aside
+  quarantine restore  bring quarantined images back (KEY... or --all)
   migrate        bring the record store's schema up to date
 
 Run 'facevault <command> -h' for the flags of a command. Every flag can
@@ -88,6 +92,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	case "sweep":
 		return (&SweepCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "quarantine":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return errUsage
+		}
+		switch args[1] {
+		case "list":
+			return (&QuarantineListCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "restore":
+			return (&QuarantineRestoreCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		}
 	case "migrate":
 		return (&MigrateCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "help", "-h", "--help":

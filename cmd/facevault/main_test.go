@@ -890,19 +890,25 @@ func TestSweepCommand(t *testing.T) {
 	s := startServe(t, serveArgs(dir)...)
 	key := s.bootstrapKeys(t).test
 	img := testimage.JPEG(256, 256, 1)
-	photoID := s.uploadPhoto(t, key, s.createClient(t, key), img)
+	clientID := s.createClient(t, key)
+	photoID := s.uploadPhoto(t, key, clientID, img)
+	// Two orphans among five images: within what a sweep removes unforced
+	// (facevault.SweepLimit).
+	for range 2 {
+		s.uploadPhoto(t, key, clientID, img)
+	}
 	s.stop(t)
 
 	orphans := []string{plantOrphan(t, dir), plantOrphan(t, dir)}
-	if out := mustRun(t, "sweep", "--data", dir); out != "Removed 2 orphan images.\n" {
-		t.Errorf("sweep printed %q, want %q", out, "Removed 2 orphan images.\n")
+	if out := mustRun(t, "sweep", "--data", dir); out != sweptOut(2) {
+		t.Errorf("sweep printed %q, want %q", out, sweptOut(2))
 	}
 	for _, o := range orphans {
 		assertGone(t, o, "orphan image")
 	}
 	assertFileBytes(t, blobFile(dir, photoID), img)
-	if out := mustRun(t, "sweep", "--data", dir); out != "Removed 0 orphan images.\n" {
-		t.Errorf("second sweep printed %q, want %q", out, "Removed 0 orphan images.\n")
+	if out := mustRun(t, "sweep", "--data", dir); out != sweptOut(0) {
+		t.Errorf("second sweep printed %q, want %q", out, sweptOut(0))
 	}
 
 	// While serve runs it owns the directory: sweep must refuse.
@@ -924,6 +930,12 @@ func TestSweepCommand(t *testing.T) {
 	if got := s.download(t, key, photoID); !bytes.Equal(got, img) {
 		t.Errorf("download after the refused sweep: got %d bytes differing from the %d uploaded", len(got), len(img))
 	}
+}
+
+// sweptOut is what sweep prints after moving n orphans to quarantine for
+// the default time.
+func sweptOut(n int) string {
+	return fmt.Sprintf("Moved %d orphan images to quarantine for 168h0m0s ('facevault quarantine list' shows them).\n", n)
 }
 
 func TestServeTwiceOnOneDirectory(t *testing.T) {

@@ -8,7 +8,10 @@ import (
 
 // MigrateCommand brings a record store's schema up to the version this
 // binary knows. Run it before starting serve on a new or upgraded
-// PostgreSQL database; it is safe to run from several nodes at once.
+// PostgreSQL database; it is safe to run from several nodes at once. It
+// opens no image store, and so binds the database to none: its store id is
+// recorded by the first command that opens it with its image store (see
+// facevault.Bind), which checks the two belong together.
 type MigrateCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -23,7 +26,7 @@ func (c *MigrateCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	db, err := openStore(ctx, stores.dbURL(), migrateSchema)
+	db, err := stores.openRecords(ctx, migrateSchema)
 	if err != nil {
 		return err
 	}

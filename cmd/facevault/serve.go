@@ -38,6 +38,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often to remove images that have no record; 0 disables the periodic sweep")
 	purgeEvery := fs.Duration("purge-interval", 10*time.Second, "how often to retry destroying images of deleted photos and clients "+
 		"that could not be destroyed yet (each key also backs off, from 1s to 15m)")
+	quarantineFor := fs.Duration("quarantine-for", defaultQuarantineFor, "how long the sweep keeps the images it removes in quarantine "+
+		"('facevault quarantine restore' brings them back) before it destroys them; 0 destroys them at once")
 	refuse := fs.Bool("liveness-refusals", true, "refuse live-mode uploads in which the liveness check finds no face, several faces "+
 		"or unreadable pixels (422); false records those findings like any other. Test-mode uploads are never refused")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -56,15 +58,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
-	db, err := openStore(ctx, stores.dbURL(), checkSchema)
+	if *quarantineFor < 0 {
+		return fmt.Errorf("%w: --quarantine-for must not be negative", errUsage)
+	}
+	db, blobs, storeID, err := stores.openPair(ctx, checkSchema, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	blobs, err := openBlobStore(ctx, stores.blobsURL())
-	if err != nil {
-		return err
-	}
 	defer blobs.close()
 	analyzer, err := liveness.New(liveness.DefaultConfig())
 	if err != nil {
@@ -74,10 +75,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	vault.Analyzer = analyzer
 	vault.RefuseLive = *refuse
 	sweeper := &sweeper{vault: vault, leases: db, logger: logger, holder: leaseHolder(), exclusive: blobs.exclusive,
-		keepFor: 2 * *sweepEvery}
+		keepFor: 2 * *sweepEvery, quarantineFor: *quarantineFor}
 
-	// Images whose upload died before its record committed.
-	if _, _, err := sweeper.sweep(ctx, true); err != nil {
+	// Images whose upload died before its record committed. A sweep
+	// refused for finding too many does not keep the service from
+	// starting: it removed nothing, and says so in the log.
+	if _, _, err := sweeper.sweep(ctx, true); err != nil && !sweeper.logRefusal(ctx, err) {
 		return fmt.Errorf("start-up sweep: %w", err)
 	}
 	api := fvhttp.NewServer(vault, db, logger, fvhttp.Config{
@@ -106,7 +109,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err := c.bootstrap(ctx, db, ln.Addr().String()); err != nil {
 		return err
 	}
-	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "db", redact(stores.dbURL()), "blobs", stores.blobsURL())
+	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "db", redact(stores.dbURL()), "blobs", stores.blobsURL(), "store", storeID)
 	if c.OnListen != nil {
 		c.OnListen(ln.Addr().String())
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -50,6 +52,92 @@ func (f *storeFlags) blobsURL() string {
 	return "file://" + filepath.Join(*f.data, "blobs")
 }
 
+// narrowData takes group and other permissions away from the data
+// directory, if it exists and the record store or the image store lies in
+// it by default: it holds personal data. A directory with the sticky bit
+// (such as /tmp) is shared, and left alone. The database and image files in
+// it are narrowed by the stores that own them.
+func (f *storeFlags) narrowData() error {
+	if *f.db != "" && *f.blobs != "" {
+		return nil
+	}
+	info, err := os.Lstat(*f.data)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("data directory %s: %w", *f.data, err)
+	}
+	mode := info.Mode()
+	if !mode.IsDir() || mode&fs.ModeSticky != 0 || mode.Perm()&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(*f.data, mode.Perm()&^0o077); err != nil {
+		return fmt.Errorf("data directory %s: narrow its permissions: %w", *f.data, err)
+	}
+	return nil
+}
+
+// openRecords opens the record store alone, for the commands that need no
+// images.
+func (f *storeFlags) openRecords(ctx context.Context, mode schemaMode) (facevault.Store, error) {
+	if err := f.narrowData(); err != nil {
+		return nil, err
+	}
+	return openStore(ctx, f.dbURL(), mode)
+}
+
+// openPair opens the image store and the record store, and checks with
+// facevault.Bind that they belong to one FaceVault store, recording the
+// store id where it is missing (force as facevault.Bind takes it). A SQLite
+// database that does not exist is not created next to an image store in
+// use (one with a store id or with images): that is a mistyped --db or
+// --data, and the refusal leaves no file behind. It returns the store id.
+func (f *storeFlags) openPair(ctx context.Context, mode schemaMode, force bool) (facevault.Store, *blobStore, string, error) {
+	if err := f.narrowData(); err != nil {
+		return nil, nil, "", err
+	}
+	dbURL, blobsURL := f.dbURL(), f.blobsURL()
+	blobs, err := openBlobStore(ctx, blobsURL)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if path, ok := sqlitePath(dbURL); ok {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			id, has, err := facevault.InUse(ctx, blobs)
+			if err != nil {
+				blobs.close()
+				return nil, nil, "", fmt.Errorf("image store %s: %w", redact(blobsURL), err)
+			}
+			if id != "" || has {
+				blobs.close()
+				return nil, nil, "", &facevault.PairError{NoDatabase: true, RecordsAt: redact(dbURL), ImagesAt: redact(blobsURL), ImagesID: id}
+			}
+		}
+	}
+	db, err := openStore(ctx, dbURL, mode)
+	if err != nil {
+		blobs.close()
+		return nil, nil, "", err
+	}
+	id, err := facevault.Bind(ctx, facevault.Pair{Records: db, RecordsAt: redact(dbURL), Images: blobs, ImagesAt: redact(blobsURL)}, force)
+	if err != nil {
+		db.Close()
+		blobs.close()
+		return nil, nil, "", err
+	}
+	return db, blobs, id, nil
+}
+
+// sqlitePath returns the file a sqlite: URL names.
+func sqlitePath(rawURL string) (string, bool) {
+	scheme, rest, ok := strings.Cut(rawURL, ":")
+	if !ok || scheme != "sqlite" {
+		return "", false
+	}
+	path := strings.TrimPrefix(rest, "//")
+	return path, path != ""
+}
+
 // schemaMode says what opening a record store does about its schema.
 type schemaMode int
 
@@ -64,13 +152,13 @@ const (
 
 // openStore opens the record store a URL names.
 func openStore(ctx context.Context, rawURL string, mode schemaMode) (facevault.Store, error) {
-	scheme, rest, ok := strings.Cut(rawURL, ":")
+	scheme, _, ok := strings.Cut(rawURL, ":")
 	if !ok {
 		return nil, fmt.Errorf("%w: --db %q is not a URL: want sqlite:///path or postgres://host/dbname", errUsage, rawURL)
 	}
 	switch scheme {
 	case "sqlite":
-		path := strings.TrimPrefix(rest, "//")
+		path, _ := sqlitePath(rawURL)
 		if path == "" {
 			return nil, fmt.Errorf("%w: --db %q names no file: want sqlite:///path/facevault.db", errUsage, rawURL)
 		}
@@ -107,11 +195,19 @@ func openStore(ctx context.Context, rawURL string, mode schemaMode) (facevault.S
 	return nil, fmt.Errorf("%w: --db %q: unknown scheme %q: want sqlite or postgres", errUsage, redact(rawURL), scheme)
 }
 
+// imageStore is what the commands need of an image store: the blobs, the
+// store id, and the quarantine.
+type imageStore interface {
+	facevault.BlobStore
+	facevault.Identity
+	facevault.Quarantine
+}
+
 // blobStore is an opened image store. exclusive is true when this process
 // owns it alone (local files, locked), so that no upload of another process
 // can be in flight in it.
 type blobStore struct {
-	facevault.BlobStore
+	imageStore
 	exclusive bool
 	close     func() error
 }
@@ -132,7 +228,7 @@ func openBlobStore(ctx context.Context, rawURL string) (*blobStore, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open image directory %s: %w", path, err)
 		}
-		return &blobStore{BlobStore: b, exclusive: true, close: b.Close}, nil
+		return &blobStore{imageStore: b, exclusive: true, close: b.Close}, nil
 	case "s3":
 		if _, err := s3blob.ParseURL(rawURL); err != nil {
 			return nil, fmt.Errorf("%w: --blobs: %v", errUsage, err)
@@ -141,7 +237,7 @@ func openBlobStore(ctx context.Context, rawURL string) (*blobStore, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open S3 image store %s: %w", rawURL, err)
 		}
-		return &blobStore{BlobStore: b, close: func() error { return nil }}, nil
+		return &blobStore{imageStore: b, close: func() error { return nil }}, nil
 	}
 	return nil, fmt.Errorf("%w: --blobs %q: unknown scheme %q: want file or s3", errUsage, redact(rawURL), scheme)
 }

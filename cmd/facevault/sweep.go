@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,11 +10,15 @@ import (
 	"github.com/facevault/facevault"
 )
 
-// SweepCommand finishes destroying the images of deleted photos and clients,
-// then removes stored images that have no record. On the embedded
+// SweepCommand first finishes destroying the images of deleted photos and
+// clients (the purge queue), then removes stored images that have no
+// record: it moves them to the image store's quarantine (or destroys them,
+// with --quarantine-for 0) and destroys what was quarantined longer ago than
+// --quarantine-for. It refuses when the orphans are more than
+// facevault.SweepLimit of the images, unless --force. On the embedded
 // default it needs the data directory to itself (stop serve first); on a
-// shared store it takes the sweep lease. serve sweeps on its own, at start-up
-// and periodically.
+// shared store it takes the sweep lease. serve sweeps on its own, at
+// start-up and periodically.
 type SweepCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -22,21 +27,24 @@ type SweepCommand struct {
 func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("sweep", c.Stderr)
 	stores := addStoreFlags(fs)
+	quarantineFor := fs.Duration("quarantine-for", defaultQuarantineFor, "how long removed images are kept in quarantine before "+
+		"a sweep destroys them; 0 destroys them at once")
+	force := fs.Bool("force", false, "remove the orphans even if they are many (more than max(1%, min(16, half)) of the images), "+
+		"and bind a record store and an image store whose only disagreement is that the images have no record")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	db, err := openStore(ctx, stores.dbURL(), checkSchema)
+	if *quarantineFor < 0 {
+		return fmt.Errorf("%w: --quarantine-for must not be negative", errUsage)
+	}
+	db, blobs, _, err := stores.openPair(ctx, checkSchema, *force)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	blobs, err := openBlobStore(ctx, stores.blobsURL())
-	if err != nil {
-		return err
-	}
 	defer blobs.close()
 	logger := slog.New(slog.NewTextHandler(c.Stderr, nil))
 	vault := facevault.NewVault(db, blobs, logger)
@@ -51,14 +59,26 @@ func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 			purged.Destroyed, purged.Failed)
 	}
 	sw := &sweeper{vault: vault, leases: db, logger: logger,
-		holder: leaseHolder(), exclusive: blobs.exclusive}
-	n, ran, err := sw.sweep(ctx, true)
+		holder: leaseHolder(), exclusive: blobs.exclusive, quarantineFor: *quarantineFor, force: *force}
+	res, ran, err := sw.sweep(ctx, true)
+	if res.Expired > 0 {
+		fmt.Fprintf(c.Stdout, "Destroyed %d images quarantined more than %v ago.\n", res.Expired, *quarantineFor)
+	}
+	var refused *facevault.SweepRefusedError
+	if errors.As(err, &refused) {
+		return fmt.Errorf("%w: %d of the %d images of %s have no record in %s. %s", err, refused.Orphans, refused.Examined,
+			redact(stores.blobsURL()), redact(stores.dbURL()), refusalHint(*quarantineFor))
+	}
 	if err != nil {
 		return err
 	}
 	if !ran {
 		return fmt.Errorf("another node holds the %q lease: a running serve sweeps this store every --sweep-interval on its own; run sweep by hand only while no node sweeps", sweepLease)
 	}
-	fmt.Fprintf(c.Stdout, "Removed %d orphan images.\n", n)
+	if *quarantineFor > 0 {
+		fmt.Fprintf(c.Stdout, "Moved %d orphan images to quarantine for %v ('facevault quarantine list' shows them).\n", res.Quarantined, *quarantineFor)
+	} else {
+		fmt.Fprintf(c.Stdout, "Removed %d orphan images.\n", res.Destroyed)
+	}
 	return nil
 }

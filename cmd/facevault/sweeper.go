@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +17,10 @@ import (
 // of a shared store removes it: far longer than any upload takes between
 // writing its bytes and committing its record.
 const sweepGrace = 10 * time.Minute
+
+// defaultQuarantineFor is how long the sweep keeps orphans in quarantine
+// unless --quarantine-for says otherwise.
+const defaultQuarantineFor = 7 * 24 * time.Hour
 
 // sweepLease is the lease that lets one node at a time sweep a shared store.
 const sweepLease = "sweep"
@@ -36,7 +41,10 @@ func leaseHolder() string {
 // process owns (local files, locked) it can remove every orphan; on a shared
 // one it leaves recent images alone, since another node's upload may be
 // between its bytes and its record, and it sweeps only while it holds the
-// sweep lease, so that one node sweeps at a time.
+// sweep lease, so that one node sweeps at a time. It moves orphans to the
+// image store's quarantine for quarantineFor (0: destroys them), purges what
+// was quarantined longer ago, and removes nothing when orphans are more than
+// facevault.SweepLimit of the images, unless force.
 type sweeper struct {
 	vault     *facevault.Vault
 	leases    facevault.Leaser
@@ -46,13 +54,16 @@ type sweeper struct {
 	// keepFor, when positive, keeps the lease between sweeps: each sweep
 	// renews it for this long, so that the node that sweeps periodically
 	// stays the one. Otherwise each sweep releases the lease when done.
-	keepFor time.Duration
+	keepFor       time.Duration
+	quarantineFor time.Duration
+	force         bool
 }
 
 // sweep runs one sweep, atStart marking the one at start-up (or by hand).
-// It reports how many images it removed, and whether it ran at all: it does
-// not while another node holds the sweep lease.
-func (s *sweeper) sweep(ctx context.Context, atStart bool) (removed int, ran bool, err error) {
+// It reports what it did, and whether it ran at all: it does not while
+// another node holds the sweep lease. A sweep that found too many orphans
+// returns a *facevault.SweepRefusedError.
+func (s *sweeper) sweep(ctx context.Context, atStart bool) (res facevault.SweepResult, ran bool, err error) {
 	now := time.Now()
 	before := now.Add(-sweepGrace)
 	if s.exclusive {
@@ -66,21 +77,47 @@ func (s *sweeper) sweep(ctx context.Context, atStart bool) (removed int, ran boo
 		}
 		ok, err := s.leases.AcquireLease(ctx, sweepLease, s.holder, now, ttl)
 		if err != nil {
-			return 0, false, fmt.Errorf("take sweep lease: %w", err)
+			return res, false, fmt.Errorf("take sweep lease: %w", err)
 		}
 		if !ok {
 			s.logger.DebugContext(ctx, "another node holds the sweep lease")
-			return 0, false, nil
+			return res, false, nil
 		}
 		if s.keepFor <= 0 {
 			defer s.release(context.WithoutCancel(ctx))
 		}
 	}
-	n, err := s.vault.Sweep(ctx, before)
-	if n > 0 {
-		s.logger.InfoContext(ctx, "sweep removed orphan images", "count", n, "startup", atStart)
+	res, err = s.vault.Sweep(ctx, facevault.SweepOptions{Before: before, QuarantineFor: s.quarantineFor, Force: s.force})
+	if n := res.Quarantined + res.Destroyed; n > 0 {
+		s.logger.InfoContext(ctx, "sweep removed orphan images", "count", n, "startup", atStart,
+			"quarantined", res.Quarantined, "quarantineFor", s.quarantineFor.String())
 	}
-	return n, true, err
+	if res.Expired > 0 {
+		s.logger.InfoContext(ctx, "sweep destroyed images whose quarantine was over", "count", res.Expired, "quarantineFor", s.quarantineFor.String())
+	}
+	return res, true, err
+}
+
+// logRefusal logs a sweep that found too many orphans, and says what to do.
+// It reports whether err was such a refusal.
+func (s *sweeper) logRefusal(ctx context.Context, err error) bool {
+	var refused *facevault.SweepRefusedError
+	if !errors.As(err, &refused) {
+		return false
+	}
+	s.logger.ErrorContext(ctx, "sweep refused", "err", err, "orphans", refused.Orphans, "examined", refused.Examined,
+		"limit", refused.Limit, "hint", refusalHint(s.quarantineFor))
+	return true
+}
+
+// refusalHint says what to do about a refused sweep.
+func refusalHint(quarantineFor time.Duration) string {
+	keep := "they are destroyed at once (--quarantine-for 0)"
+	if quarantineFor > 0 {
+		keep = fmt.Sprintf("they go to quarantine for %v, whence 'facevault quarantine restore' brings them back", quarantineFor)
+	}
+	return "check that --db and --blobs (or --data) name the record store and the image store of one FaceVault store. " +
+		"If they do and these images really have no record, run 'facevault sweep --force' with the same flags: " + keep
 }
 
 // release gives the sweep lease up: renewing it to expire now lets any other
@@ -104,7 +141,7 @@ func (s *sweeper) run(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		if _, _, err := s.sweep(ctx, false); err != nil && ctx.Err() == nil {
+		if _, _, err := s.sweep(ctx, false); err != nil && ctx.Err() == nil && !s.logRefusal(ctx, err) {
 			s.logger.ErrorContext(ctx, "sweep failed", "err", err)
 		}
 	}

@@ -21,7 +21,8 @@ import (
 
 // Run runs the suite. Each subtest calls open for a new, empty store of its
 // own (it is told the subtest's *testing.T, for cleanup) and runs in
-// parallel with the others.
+// parallel with the others. The store must also implement
+// facevault.Identity and facevault.Quarantine: the suite fails if not.
 func Run(t *testing.T, open func(t *testing.T) facevault.BlobStore) {
 	tests := []struct {
 		name string
@@ -39,6 +40,11 @@ func Run(t *testing.T, open func(t *testing.T) facevault.BlobStore) {
 		{"KeysStops", testKeysStops},
 		{"InvalidKeys", testInvalidKeys},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"Identity", testIdentity},
+		{"QuarantineRestore", testQuarantineRestore},
+		{"RestoreNeverOverwrites", testRestoreNeverOverwrites},
+		{"Purge", testPurge},
+		{"QuarantineInvalidKeys", testQuarantineInvalidKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

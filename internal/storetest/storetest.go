@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"Chunks", testChunks},
 		{"ScopeIsolation", testScopeIsolation},
 		{"Leases", testLeases},
+		{"StoreIdentity", testStoreIdentity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
