@@ -39,8 +39,8 @@ type Config struct {
 	MaxUploadsPerAccount int
 	// MaxUploadsInFlight bounds the uploads in flight on the node, all
 	// accounts together (default 8 × MaxUploads). Each holds a temporary
-	// file of up to 4 MiB, two file descriptors and about 200 KB of
-	// buffers until it is answered.
+	// file of up to 4 MiB, two file descriptors and the parser's 140 KB
+	// of buffers until it is answered.
 	MaxUploadsInFlight int
 	// MinBodyRate is the slowest a request body may arrive, in bytes per
 	// second on average, once BodyGrace has passed since the request's
