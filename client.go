@@ -119,7 +119,7 @@ func (p *ClientPatch) Apply(c *Client) error {
 		}
 		for k, v := range p.Metadata {
 			if v == nil {
-				return Invalid("metadata", "Metadata value of '%s' must be a string", k)
+				return Invalid("metadata", "Metadata value of '%s' must be a string", Clip(k))
 			}
 			c.Metadata[k] = *v
 		}

@@ -3,6 +3,8 @@ package facevault
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Error codes. Each is the `type` string FaceVault puts on the wire; the http
@@ -11,6 +13,7 @@ const (
 	EInvalid      = "invalid_request"       // 400: a field, header or parameter is wrong
 	EUnauthorized = "unauthorized"          // 401: missing, unknown or revoked key
 	ENotFound     = "resource_not_found"    // 404: unknown route or id
+	ETimeout      = "request_timeout"       // 408: the request body did not arrive in time
 	ETooLarge     = "request_too_large"     // 413: body larger than any legal request
 	ERateLimited  = "rate_limit_exceeded"   // 429: too many requests
 	EInternal     = "internal_server_error" // 500: anything unexpected
@@ -63,12 +66,46 @@ var ErrNotFound = errors.New("facevault: not found")
 // image over an image of the same key.
 var ErrExist = errors.New("facevault: already exists")
 
-// ErrClientNotFound returns the contract's 404 for a client id.
+// ErrClientNotFound returns the contract's 404 for a client id. The id is
+// quoted as Clip shortens it.
 func ErrClientNotFound(id string) *Error {
-	return Errorf(ENotFound, "Invalid client id '%s'", id)
+	return Errorf(ENotFound, "Invalid client id '%s'", Clip(id))
 }
 
-// ErrLivePhotoNotFound returns the contract's 404 for a live photo id.
+// ErrLivePhotoNotFound returns the contract's 404 for a live photo id. The
+// id is quoted as Clip shortens it.
 func ErrLivePhotoNotFound(id string) *Error {
-	return Errorf(ENotFound, "Invalid live photo id '%s'", id)
+	return Errorf(ENotFound, "Invalid live photo id '%s'", Clip(id))
+}
+
+// MaxClip is the most characters of a caller's string that an error message
+// repeats: ids are 24, paths of the API's routes at most 48.
+const MaxClip = 64
+
+// Clip returns a caller's string (an id, a path, a method, a field name) as
+// an error message may repeat it: unchanged if it is valid UTF-8 of at most
+// MaxClip characters; otherwise its first MaxClip characters followed by
+// "…", and with each run of invalid bytes replaced by U+FFFD. A caller cannot make
+// an answer grow with what it sent.
+func Clip(s string) string {
+	if len(s) <= MaxClip && utf8.ValidString(s) {
+		return s
+	}
+	const maxBytes = 4*MaxClip + 4 // more than MaxClip characters of any kind
+	cut := len(s) > maxBytes
+	if cut {
+		s = s[:maxBytes]
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	n := 0
+	for i := range s {
+		if n == MaxClip {
+			return s[:i] + "…"
+		}
+		n++
+	}
+	if cut {
+		return s + "…"
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -188,5 +189,79 @@ func BenchmarkDeleteClient(b *testing.B) {
 			b.ReportMetric(mean(pmax), "upload-max-ms")
 			b.ReportMetric(0, "ns/op")
 		})
+	}
+}
+
+// BenchmarkUploadFairness measures the latency of account B's uploads (a
+// 40 KiB JPEG, one at a time) on a server with the default configuration:
+// alone (slowA=0), and while account A runs 16 uploads of a 1 MiB JPEG
+// whose bodies trickle in just above the minimum rate, 20 KiB/s against
+// 16 KiB/s (slowA=16). It reports B's p50 and p99 in milliseconds, so the
+// two print side by side, and slowA-answered: how many of A's uploads were
+// answered before B's were all done (0: they were all still arriving).
+// Before issue 7, B's uploads waited 10s for a slot and got 429.
+func BenchmarkUploadFairness(b *testing.B) {
+	imgA := testimage.JPEGSize(1<<20, 77) // 1.4 MB of body: over a minute at 20 KiB/s
+	for _, be := range backends {
+		for _, slow := range []int{0, 16} {
+			b.Run(fmt.Sprintf("%s/slowA=%d", be.name, slow), func(b *testing.B) {
+				env := newTestEnv(b, be)
+				clientA := env.newClientID(b, env.KeyA)
+				clientB := env.newClientID(b, env.KeyB)
+				bodyA := uploadJSON(clientA, imgA)
+				stop := make(chan struct{})
+				conns := make([]*rawConn, slow)
+				sent := make([]<-chan error, slow)
+				for i := range conns {
+					conns[i] = env.dial(b, "")
+					conns[i].mustWrite(b, head("POST", "/v1/livePhotos", env.KeyA, len(bodyA)))
+					sent[i] = conns[i].trickle(bodyA, 2<<10, 100*time.Millisecond, stop)
+				}
+				waitUntil(b, "A's slow uploads to be receiving", func() bool { return len(env.tempObjects(b)) == slow })
+
+				bodyB := uploadJSON(clientB, images().jpeg)
+				var lat []time.Duration
+				for b.Loop() {
+					req, err := env.newRequest("POST", "/v1/livePhotos", env.KeyB, bodyB)
+					if err != nil {
+						b.Fatal(err)
+					}
+					start := time.Now()
+					res, err := env.client.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					lat = append(lat, time.Since(start))
+					if res.StatusCode != http.StatusOK {
+						b.Fatalf("B's upload: status %d", res.StatusCode)
+					}
+				}
+				answered := 0
+				for _, c := range conns {
+					if c.hasAnswered() {
+						answered++
+					}
+				}
+				slices.Sort(lat)
+				pct := func(p float64) float64 {
+					return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+				}
+				b.ReportMetric(pct(0.50), "p50-ms")
+				b.ReportMetric(pct(0.99), "p99-ms")
+				b.ReportMetric(float64(answered), "slowA-answered")
+
+				close(stop)
+				for i, c := range conns {
+					if err := <-sent[i]; err != nil {
+						b.Fatalf("send the rest of A's upload %d: %v", i, err)
+					}
+					if r := c.answer(b); r.Status != http.StatusOK {
+						b.Fatalf("A's upload %d: %d %s", i, r.Status, r.Body)
+					}
+				}
+			})
+		}
 	}
 }

@@ -152,6 +152,7 @@ type testEnv struct {
 	backend string
 	URL     string
 	srv     *httptest.Server
+	api     *fvhttp.Server
 	client  *http.Client
 	vault   *facevault.Vault
 	store   facevault.Store
@@ -170,16 +171,38 @@ type testEnv struct {
 // database and blob store. After fn the server must still answer.
 func forEachBackend(t *testing.T, fn func(t *testing.T, env *testEnv)) {
 	t.Helper()
+	forEachBackendWith(t, envOptions{}, fn)
+}
+
+// forEachBackendWith is forEachBackend with a server built as opts says.
+func forEachBackendWith(t *testing.T, opts envOptions, fn func(t *testing.T, env *testEnv)) {
+	t.Helper()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			env := newTestEnv(t, b)
+			env := newTestEnvWith(t, b, opts)
 			fn(t, env)
 			env.assertAlive(t)
 		})
 	}
 }
 
+// envOptions change the server of a test environment.
+type envOptions struct {
+	cfg fvhttp.Config
+	// store, if set, wraps the record store the vault uses; keys, if
+	// set, the key store the server authenticates callers with.
+	store func(facevault.Store) facevault.Store
+	keys  func(facevault.KeyStore) facevault.KeyStore
+}
+
 func newTestEnv(t testing.TB, b backend) *testEnv {
+	t.Helper()
+	return newTestEnvWith(t, b, envOptions{})
+}
+
+// newTestEnvWith starts the API as serve does (NewHTTPServer, NewListener)
+// over one backend pair.
+func newTestEnvWith(t testing.TB, b backend, opts envOptions) *testEnv {
 	t.Helper()
 	st := b.open(t)
 	if st.objects == nil {
@@ -191,9 +214,21 @@ func newTestEnv(t testing.TB, b backend) *testEnv {
 	logs := &testLogHandler{t: t, state: &logState{quiet: quiet}}
 	logger := slog.New(logs)
 	clk := &clock{}
-	vault := facevault.NewVault(st.store, st.blobs, logger)
+	var store facevault.Store = st.store
+	if opts.store != nil {
+		store = opts.store(store)
+	}
+	var keyStore facevault.KeyStore = st.store
+	if opts.keys != nil {
+		keyStore = opts.keys(keyStore)
+	}
+	vault := facevault.NewVault(store, st.blobs, logger)
 	vault.Now = clk.Now
-	srv := httptest.NewServer(fvhttp.Logged(fvhttp.NewServer(vault, st.store, logger, fvhttp.Config{}), logger))
+	api := fvhttp.NewServer(vault, keyStore, logger, opts.cfg)
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = fvhttp.NewHTTPServer(fvhttp.Logged(api, logger), opts.cfg, logger)
+	srv.Listener = fvhttp.NewListener(srv.Listener, logger)
+	srv.Start()
 	// The background purge, as serve runs it.
 	purgeCtx, stopPurge := context.WithCancel(context.Background())
 	purging := make(chan struct{})
@@ -211,7 +246,7 @@ func newTestEnv(t testing.TB, b backend) *testEnv {
 		}
 	})
 	env := &testEnv{
-		t: t, backend: b.name, URL: srv.URL, srv: srv, vault: vault,
+		t: t, backend: b.name, URL: srv.URL, srv: srv, api: api, vault: vault,
 		store: st.store, blobs: st.blobs, objects: st.objects, clock: clk, logs: logs.state,
 		client: &http.Client{
 			// A redirect is an answer under test, not something to follow.
@@ -288,18 +323,65 @@ type testLogHandler struct {
 }
 
 type logState struct {
-	mu        sync.Mutex
-	quiet     bool // log only records of level Warn and above
-	stopped   bool
-	nerrors   int
-	nrequests int // request log lines: requests whose handler has returned
+	mu      sync.Mutex
+	quiet   bool // log only records of level Warn and above
+	stopped bool
+	nerrors int
+	records []logRecord // every record, quiet or not
+}
+
+// logRecord is one record the server logged, its attributes as text.
+type logRecord struct {
+	level slog.Level
+	msg   string
+	attrs map[string]string
+}
+
+// find returns the records with the message whose attributes include
+// every name/value pair of attrs.
+func (s *logState) find(msg string, attrs ...string) []logRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var found []logRecord
+next:
+	for _, r := range s.records {
+		if r.msg != msg {
+			continue
+		}
+		for i := 0; i+1 < len(attrs); i += 2 {
+			if r.attrs[attrs[i]] != attrs[i+1] {
+				continue next
+			}
+		}
+		found = append(found, r)
+	}
+	return found
+}
+
+// atLeast returns the records of level l or above.
+func (s *logState) atLeast(l slog.Level) []logRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var found []logRecord
+	for _, r := range s.records {
+		if r.level >= l {
+			found = append(found, r)
+		}
+	}
+	return found
 }
 
 // requests counts the requests whose handler has returned (and logged).
 func (s *logState) requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.nrequests
+	n := 0
+	for _, r := range s.records {
+		if r.msg == "request" {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *logState) stop() {
@@ -317,14 +399,7 @@ func (s *logState) errors() int {
 func (h *testLogHandler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h *testLogHandler) Handle(_ context.Context, r slog.Record) error {
-	if h.state.quiet && r.Level < slog.LevelWarn {
-		if r.Message == "request" {
-			h.state.mu.Lock()
-			h.state.nrequests++
-			h.state.mu.Unlock()
-		}
-		return nil
-	}
+	rec := logRecord{level: r.Level, msg: r.Message, attrs: map[string]string{}}
 	var b strings.Builder
 	fmt.Fprintf(&b, "server: %s %s", r.Level, r.Message)
 	write := func(a slog.Attr) bool {
@@ -332,6 +407,7 @@ func (h *testLogHandler) Handle(_ context.Context, r slog.Record) error {
 			a.Key = h.group + "." + a.Key
 		}
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		rec.attrs[a.Key] = a.Value.String()
 		return true
 	}
 	for _, a := range h.attrs {
@@ -340,11 +416,15 @@ func (h *testLogHandler) Handle(_ context.Context, r slog.Record) error {
 	r.Attrs(write)
 	h.state.mu.Lock()
 	defer h.state.mu.Unlock()
+	if !h.state.quiet {
+		// Benchmarks keep none: they log a line per request.
+		h.state.records = append(h.state.records, rec)
+	}
+	if h.state.quiet && r.Level < slog.LevelWarn {
+		return nil
+	}
 	if r.Level >= slog.LevelError {
 		h.state.nerrors++
-	}
-	if r.Message == "request" {
-		h.state.nrequests++
 	}
 	if !h.state.stopped {
 		h.t.Log(b.String())
@@ -373,6 +453,7 @@ type response struct {
 	Header http.Header
 	Body   []byte
 	JSON   map[string]any // the body, if it is a JSON object
+	Close  bool           // the server said "Connection: close"
 }
 
 // do sends a request and reads the whole answer. key "" sends no
@@ -442,7 +523,7 @@ func (e *testEnv) send(t testing.TB, req *http.Request) *response {
 	if err != nil {
 		t.Fatalf("%s %s: read body: %v", req.Method, req.URL.Path, err)
 	}
-	r := &response{Status: res.StatusCode, Header: res.Header, Body: body}
+	r := &response{Status: res.StatusCode, Header: res.Header, Body: body, Close: res.Close}
 	if res.StatusCode == http.StatusNoContent {
 		if len(body) != 0 {
 			t.Errorf("%s %s: 204 with a body: %q", req.Method, req.URL, body)
@@ -593,6 +674,19 @@ func (e *testEnv) photoIDs(t testing.TB, key, clientID string) []string {
 	t.Helper()
 	_, ids := e.list(t, key, "/v1/livePhotos?pageSize=1000&clientId="+clientID)
 	return ids
+}
+
+// tempObjects lists the blob store's objects of uploads not committed:
+// temporary files, spool files, unfinished multipart uploads.
+func (e *testEnv) tempObjects(t testing.TB) []string {
+	t.Helper()
+	var tmp []string
+	for _, o := range e.snapshot(t) {
+		if strings.HasPrefix(o, "tmp/") || strings.HasPrefix(o, "spool:") || strings.HasPrefix(o, "multipart:") {
+			tmp = append(tmp, o)
+		}
+	}
+	return tmp
 }
 
 // snapshot lists the blob store's objects.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/internal/upload"
@@ -18,6 +19,13 @@ import (
 // uploadLivePhoto streams the body: the base64 "data" is decoded as it
 // arrives and written, checked and hashed, straight into the blob store's
 // temporary file. Nothing holds the whole body or image in memory.
+//
+// Receiving and processing are bounded apart. While its body arrives an
+// upload holds only its place among the uploads in flight (per account and
+// per node, refused at once when full); only once the body is in does it
+// take a processing slot for the costly part (liveness check, commit),
+// shared fairly between accounts. So a slow client holds nothing that
+// other accounts wait for.
 func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
 	if err := requireJSON(r); err != nil {
 		return err
@@ -26,14 +34,12 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 		// Refuse without reading a byte of it.
 		return tooLarge(MaxUploadBody)
 	}
-	release, err := s.acquireUpload(r.Context())
+	leave, err := s.inflight.enter(sc)
 	if err != nil {
-		if facevault.ErrorCode(err) == facevault.ERateLimited {
-			w.Header().Set("Retry-After", "1")
-		}
+		setRetryAfter(w, time.Second)
 		return err
 	}
-	defer release()
+	defer leave()
 
 	ctx := r.Context()
 	up, err := s.vault.BeginUpload(ctx)
@@ -55,6 +61,14 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 	if !req.HasData {
 		return facevault.Invalid("data", "The 'data' field is required")
 	}
+	release, err := s.slots.acquire(ctx, sc, s.cfg.UploadQueueTimeout)
+	if errors.Is(err, errQueueTimeout) {
+		setRetryAfter(w, time.Second)
+		return facevault.Errorf(facevault.ERateLimited, "Too many uploads in progress; retry shortly")
+	} else if err != nil {
+		return err
+	}
+	defer release()
 	p, err := s.vault.FinishUpload(ctx, sc, up, req.ClientID, req.PerformLivenessCheck)
 	if err != nil {
 		return err

@@ -6,17 +6,27 @@ import (
 	"time"
 )
 
-// Logged wraps h with a log line per request: method, path, status, bytes
-// and duration.
+// StatusClientClosedRequest is the status logged for a request whose client
+// went away before it was answered (nginx's 499). It is never sent: there
+// is nobody to send it to. It is not a server error.
+const StatusClientClosedRequest = 499
+
+// Logged wraps h with a log line per request, at info level: method, path,
+// status, bytes and duration. A request whose client went away is logged
+// with status 499.
 func Logged(h http.Handler, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
+			status := sw.status
+			if sw.gone && status == 0 {
+				status = StatusClientClosedRequest
+			}
 			logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.EscapedPath()),
-				slog.Int("status", sw.status),
+				slog.Int("status", status),
 				slog.Int64("bytes", sw.n),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("remote", r.RemoteAddr))
@@ -29,6 +39,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	n      int64
+	gone   bool // the client went away; nothing was answered
 }
 
 func (w *statusWriter) WriteHeader(status int) {
@@ -47,5 +58,23 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+func (w *statusWriter) clientGone() { w.gone = true }
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// noteClientGone tells the log, if w is (or wraps) its writer, that the
+// request is not answered because its client went away.
+func noteClientGone(w http.ResponseWriter) {
+	for {
+		switch t := w.(type) {
+		case interface{ clientGone() }:
+			t.clientGone()
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return
+		}
+	}
+}

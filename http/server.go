@@ -5,13 +5,15 @@ package http
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
+	"net/netip"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,17 +25,87 @@ import (
 
 // Config tunes a Server. The zero value of a field means its default.
 type Config struct {
-	// MaxUploads bounds the uploads processed at once (default 16). Each
-	// holds a file descriptor, a temporary file and a few buffers.
+	// MaxUploads bounds the uploads processed at once: the liveness check
+	// and the commit, after the body has arrived (default 16). When all
+	// are busy, a freed slot goes to the waiting account that holds the
+	// fewest, so no account can keep the others out.
 	MaxUploads int
-	// UploadQueueTimeout is how long an upload waits for a slot before it
-	// is answered 429 (default 10s).
+	// UploadQueueTimeout is how long an upload whose body has arrived
+	// waits for a processing slot before it is answered 429 (default 10s).
 	UploadQueueTimeout time.Duration
+	// MaxUploadsPerAccount bounds the uploads one (account, mode) has in
+	// flight, from the first byte of the body to the answer (default
+	// MaxUploads). More are answered 429 at once, their body unread.
+	MaxUploadsPerAccount int
+	// MaxUploadsInFlight bounds the uploads in flight on the node, all
+	// accounts together (default 8 × MaxUploads). Each holds a temporary
+	// file of up to 4 MiB, two file descriptors and the parser's 140 KB
+	// of buffers until it is answered.
+	MaxUploadsInFlight int
+	// MinBodyRate is the slowest a request body may arrive, in bytes per
+	// second on average, once BodyGrace has passed since the request's
+	// headers (default 16 KiB/s; negative: no minimum). A body that falls
+	// behind is answered 408 and its connection closed.
+	MinBodyRate float64
+	// BodyGrace is how long a body may take before MinBodyRate applies
+	// (default 10s).
+	BodyGrace time.Duration
+	// BodyTimeout is the longest any body may take, whatever its rate
+	// (default 2 minutes). NewHTTPServer gives the http.Server the same
+	// ReadTimeout.
+	BodyTimeout time.Duration
 	// RateLimit, if positive, is the number of requests per second allowed
 	// to each (account, mode); RateBurst is the bucket size (default
 	// RateLimit). Excess requests get 429 with Retry-After.
 	RateLimit float64
 	RateBurst int
+	// AuthFailuresPerMinute, if positive, limits failed authentications
+	// per source address (an IPv4 address, an IPv6 /64): a token bucket
+	// refilled at this rate, of AuthFailuresBurst tokens (default twice
+	// the rate per minute), that only failures take. A source with no
+	// token left gets 429 with Retry-After before its key is looked up.
+	AuthFailuresPerMinute float64
+	AuthFailuresBurst     int
+	// AuthFailuresSources bounds the sources tracked at once (default
+	// 65536: about 13 MiB when all are in use, some 210 bytes each);
+	// beyond, the one whose last failure is oldest is forgotten.
+	AuthFailuresSources int
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (its rightmost hop that is not itself a trusted proxy). From any
+	// other peer the header is ignored.
+	TrustedProxies []netip.Prefix
+}
+
+// withDefaults fills the zero fields of c with their defaults.
+func (c Config) withDefaults() Config {
+	if c.MaxUploads <= 0 {
+		c.MaxUploads = 16
+	}
+	if c.UploadQueueTimeout <= 0 {
+		c.UploadQueueTimeout = 10 * time.Second
+	}
+	if c.MaxUploadsPerAccount <= 0 {
+		c.MaxUploadsPerAccount = c.MaxUploads
+	}
+	if c.MaxUploadsInFlight <= 0 {
+		c.MaxUploadsInFlight = 8 * c.MaxUploads
+	}
+	if c.MinBodyRate == 0 {
+		c.MinBodyRate = 16 << 10
+	}
+	if c.BodyGrace <= 0 {
+		c.BodyGrace = 10 * time.Second
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = 2 * time.Minute
+	}
+	if c.AuthFailuresBurst <= 0 {
+		c.AuthFailuresBurst = max(1, int(2*c.AuthFailuresPerMinute))
+	}
+	if c.AuthFailuresSources <= 0 {
+		c.AuthFailuresSources = 65536
+	}
+	return c
 }
 
 // Body bounds. The largest legal upload is 4 MiB of image: 5.6 MB of base64,
@@ -47,38 +119,64 @@ const (
 
 // Server is the API's HTTP handler.
 type Server struct {
-	vault   *facevault.Vault
-	keys    facevault.KeyStore
-	logger  *slog.Logger
-	mux     *http.ServeMux
-	uploads chan struct{}
-	queue   time.Duration
-	limiter *limiter
+	vault     *facevault.Vault
+	keys      facevault.KeyStore
+	logger    *slog.Logger
+	mux       *http.ServeMux
+	cfg       Config
+	slots     *fairSlots[facevault.Scope]
+	inflight  *inflight
+	limiter   *limiter
+	authFails *failureLimiter
 }
 
 // NewServer returns the API handler over a vault and the key store that
 // authenticates its callers.
 func NewServer(v *facevault.Vault, keys facevault.KeyStore, logger *slog.Logger, cfg Config) *Server {
-	if cfg.MaxUploads <= 0 {
-		cfg.MaxUploads = 16
-	}
-	if cfg.UploadQueueTimeout <= 0 {
-		cfg.UploadQueueTimeout = 10 * time.Second
-	}
+	cfg = cfg.withDefaults()
 	s := &Server{
-		vault:   v,
-		keys:    keys,
-		logger:  logger,
-		mux:     http.NewServeMux(),
-		uploads: make(chan struct{}, cfg.MaxUploads),
-		queue:   cfg.UploadQueueTimeout,
+		vault:    v,
+		keys:     keys,
+		logger:   logger,
+		mux:      http.NewServeMux(),
+		cfg:      cfg,
+		slots:    newFairSlots[facevault.Scope](cfg.MaxUploads),
+		inflight: newInflight(cfg.MaxUploadsPerAccount, cfg.MaxUploadsInFlight),
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst)
 	}
+	if cfg.AuthFailuresPerMinute > 0 {
+		s.authFails = newFailureLimiter(cfg.AuthFailuresPerMinute, cfg.AuthFailuresBurst, cfg.AuthFailuresSources)
+	}
 	s.routes()
 	return s
 }
+
+// NewHTTPServer returns the net/http server for h, an API handler (a
+// Server, usually inside Logged): the timeouts the API needs, with cfg's
+// body timeout as ReadTimeout, and "OPTIONS *" left to h like any other
+// request. Serve it on a listener wrapped by NewListener.
+func NewHTTPServer(h http.Handler, cfg Config, logger *slog.Logger) *http.Server {
+	cfg = cfg.withDefaults()
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Request bodies have their own deadlines (bodyReader), within
+		// this one.
+		ReadTimeout: cfg.BodyTimeout,
+		// Counted from the end of the headers: the body, the wait for an
+		// upload slot, the work and the answer must all fit.
+		WriteTimeout:                 cfg.BodyTimeout + cfg.UploadQueueTimeout + 2*time.Minute,
+		IdleTimeout:                  2 * time.Minute,
+		MaxHeaderBytes:               MaxHeaderBytes,
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// MaxHeaderBytes bounds a request's line and headers; larger ones get 431.
+const MaxHeaderBytes = 64 << 10
 
 func (s *Server) routes() {
 	// Collections answer with and without a trailing slash: the Node SDK
@@ -115,11 +213,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, fmt.Errorf("panic: %v", v))
 		}
 	}()
+	r = s.wrapBody(w, r)
 	// The escaped path, as ServeMux matches it: "%2F" inside an id is part
 	// of the id, not a separator, so "/v1/clients/..%2Fx" names the
 	// (malformed) id "../x" and gets the contract's "Invalid client id".
 	if !clean(r.URL.EscapedPath()) {
-		s.writeError(w, r, facevault.Errorf(facevault.ENotFound, "Unknown route %s %s", r.Method, r.URL.Path))
+		s.writeError(w, r, unknownRoute(r))
 		return
 	}
 	h, pattern := s.mux.Handler(r)
@@ -133,10 +232,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rec.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", rec.header.Get("Allow"))
 		s.writeErrorStatus(w, r, http.StatusMethodNotAllowed, facevault.Errorf(facevault.EInvalid,
-			"The method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, rec.header.Get("Allow")))
+			"The method %s is not allowed on %s; allowed: %s", facevault.Clip(r.Method), facevault.Clip(r.URL.Path), rec.header.Get("Allow")))
 		return
 	}
-	s.writeError(w, r, facevault.Errorf(facevault.ENotFound, "Unknown route %s %s", r.Method, r.URL.Path))
+	s.writeError(w, r, unknownRoute(r))
+}
+
+// unknownRoute is the contract's 404 for a request that names no route.
+func unknownRoute(r *http.Request) error {
+	return facevault.Errorf(facevault.ENotFound, "Unknown route %s %s", facevault.Clip(r.Method), facevault.Clip(r.URL.Path))
 }
 
 // clean reports whether p is a clean path: no "." or ".." elements, no
@@ -174,17 +278,31 @@ func (r *recorder) WriteHeader(status int) {
 // for writeError instead of writing one.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s facevault.Scope) error
 
-// authed authenticates the caller, applies the rate limit and runs h.
+// authed authenticates the caller, applies the rate limits and runs h. A
+// source address with too many failed authentications is refused before
+// its key is looked up; only failures count against it.
 func (s *Server) authed(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var src netip.Prefix
+		if s.authFails != nil {
+			src = sourceKey(clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies))
+			if wait, ok := s.authFails.allow(src, time.Now()); !ok {
+				setRetryAfter(w, wait)
+				s.writeError(w, r, facevault.Errorf(facevault.ERateLimited, "Too many failed authentications from your address; retry later"))
+				return
+			}
+		}
 		scope, err := s.authenticate(r)
 		if err != nil {
+			if s.authFails != nil && facevault.ErrorCode(err) == facevault.EUnauthorized {
+				s.authFails.fail(src, time.Now())
+			}
 			s.writeError(w, r, err)
 			return
 		}
 		if s.limiter != nil {
 			if wait, ok := s.limiter.allow(scope, time.Now()); !ok {
-				w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
+				setRetryAfter(w, wait)
 				s.writeError(w, r, facevault.Errorf(facevault.ERateLimited, "You have exceeded the rate limit prescribed to your plan"))
 				return
 			}
@@ -201,6 +319,11 @@ func (s *Server) authenticate(r *http.Request) (facevault.Scope, error) {
 		key = strings.TrimSpace(key[7:])
 	}
 	return facevault.Authenticate(r.Context(), s.keys, key)
+}
+
+// setRetryAfter tells the caller how many seconds to wait (at least 1).
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.Seconds())))))
 }
 
 // requireJSON checks that a request body is declared as JSON.
@@ -225,8 +348,12 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxJSONBody)); err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var fe *facevault.Error
+		switch {
+		case errors.As(err, &mbe):
 			return tooLarge(MaxJSONBody)
+		case errors.As(err, &fe), errors.Is(err, errClientGone):
+			return err // 408, 400 or 499, as bodyReader decided
 		}
 		return facevault.Invalid("", "The request body could not be read")
 	}
@@ -244,7 +371,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			if strings.HasPrefix(param, "metadata.") {
 				return facevault.Invalid("metadata", "Metadata values must be strings")
 			}
-			return facevault.Invalid(param, "'%s' has the wrong type", param)
+			return facevault.Invalid(facevault.Clip(param), "'%s' has the wrong type", facevault.Clip(param))
 		}
 		return facevault.Invalid("", "The request body is not valid JSON")
 	}
@@ -267,23 +394,4 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
-}
-
-// acquireUpload takes an upload slot, waiting at most the queue timeout.
-func (s *Server) acquireUpload(ctx context.Context) (release func(), err error) {
-	select {
-	case s.uploads <- struct{}{}:
-		return func() { <-s.uploads }, nil
-	default:
-	}
-	t := time.NewTimer(s.queue)
-	defer t.Stop()
-	select {
-	case s.uploads <- struct{}{}:
-		return func() { <-s.uploads }, nil
-	case <-t.C:
-		return nil, facevault.Errorf(facevault.ERateLimited, "Too many uploads in progress; retry shortly")
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }

@@ -372,6 +372,20 @@ func TestEnvironment(t *testing.T) {
 		}
 	})
 
+	t.Run("invalid trusted proxies variable", func(t *testing.T) {
+		clearEnv(t)
+		dir := filepath.Join(t.TempDir(), "data")
+		t.Setenv("FACEVAULT_TRUSTED_PROXIES", "10.0.0.0/8,lb.internal")
+		_, _, err := runCLI(t, "serve", "--data", dir, "--addr", "127.0.0.1:0")
+		assertUsageError(t, err)
+		if err == nil || !strings.Contains(err.Error(), "FACEVAULT_TRUSTED_PROXIES") || !strings.Contains(err.Error(), "lb.internal") {
+			t.Errorf("error %v does not name FACEVAULT_TRUSTED_PROXIES and its value", err)
+		}
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("serve touched the data directory: stat got %v, want ErrNotExist", err)
+		}
+	})
+
 	t.Run("serve configured by the environment only", func(t *testing.T) {
 		clearEnv(t)
 		dir := filepath.Join(t.TempDir(), "data")
@@ -986,6 +1000,25 @@ func TestServeBadFlags(t *testing.T) {
 		{"extra argument", []string{"now"}, true, `"now"`},
 		{"non-numeric flag value", []string{"--max-uploads", "abc"}, true, "max-uploads"},
 		{"unknown flag", []string{"--colour", "blue"}, true, "colour"},
+		{"no upload slot", []string{"--max-uploads", "0"}, true, "--max-uploads must be at least 1"},
+		{"zero queue timeout", []string{"--upload-queue-timeout", "0s"}, true, "--upload-queue-timeout must be positive"},
+		{"negative uploads per account", []string{"--max-uploads-per-account", "-1"}, true, "--max-uploads-per-account must not be negative"},
+		{"negative uploads in flight", []string{"--max-uploads-in-flight", "-1"}, true, "--max-uploads-in-flight must not be negative"},
+		{"per account above the default node bound", []string{"--max-uploads-per-account", "200"}, true,
+			"--max-uploads-per-account (200) must not exceed --max-uploads-in-flight (128)"},
+		{"per account above the node bound", []string{"--max-uploads-per-account", "10", "--max-uploads-in-flight", "5"}, true,
+			"--max-uploads-per-account (10) must not exceed --max-uploads-in-flight (5)"},
+		{"default per account above the node bound", []string{"--max-uploads", "32", "--max-uploads-in-flight", "20"}, true,
+			"--max-uploads (32), the default of --max-uploads-per-account, must not exceed --max-uploads-in-flight (20)"},
+		{"negative body rate", []string{"--min-body-rate", "-1"}, true, "--min-body-rate must not be negative"},
+		{"body rate with a unit", []string{"--min-body-rate", "16KiB"}, true, "min-body-rate"},
+		{"zero body grace", []string{"--body-grace", "0s"}, true, "--body-grace must be positive"},
+		{"negative auth failure rate", []string{"--auth-failures-per-minute", "-1"}, true, "--auth-failures-per-minute must not be negative"},
+		{"zero auth failure burst", []string{"--auth-failures-burst", "0"}, true, "--auth-failures-burst must be at least 1"},
+		{"zero auth failure sources", []string{"--auth-failures-sources", "0"}, true, "--auth-failures-sources must be at least 1"},
+		{"negative rate limit", []string{"--rate-limit", "-1"}, true, "--rate-limit must not be negative"},
+		{"trusted proxy prefix too long", []string{"--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"}, true, "trusted-proxies"},
+		{"trusted proxy by name", []string{"--trusted-proxies", "lb.internal"}, true, "trusted-proxies"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)

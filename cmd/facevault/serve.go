@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +34,24 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("serve", c.Stderr)
 	stores := addStoreFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	maxUploads := fs.Int("max-uploads", 16, "uploads processed at once; more wait up to --upload-queue-timeout, then get 429")
-	queueTimeout := fs.Duration("upload-queue-timeout", 10*time.Second, "how long an upload waits for a free slot")
+	maxUploads := fs.Int("max-uploads", 16, "uploads processed at once (liveness check and commit, once the body has arrived); "+
+		"more wait up to --upload-queue-timeout, a freed slot going to the waiting account that holds the fewest, then get 429")
+	queueTimeout := fs.Duration("upload-queue-timeout", 10*time.Second, "how long an upload whose body has arrived waits for a processing slot")
+	perAccount := fs.Int("max-uploads-per-account", 0, "uploads one account (and mode) may have in flight, from the first byte of the body "+
+		"to the answer; more get 429 at once, unread (default: --max-uploads)")
+	inFlight := fs.Int("max-uploads-in-flight", 0, "uploads in flight on this node, all accounts together; more get 429 at once, unread "+
+		"(default: 8 × --max-uploads)")
+	minBodyRate := fs.Int("min-body-rate", 16<<10, "slowest average rate, in bytes per second, at which a request body may arrive once "+
+		"--body-grace has passed; a slower one gets 408 and its connection is closed. 0 disables")
+	bodyGrace := fs.Duration("body-grace", 10*time.Second, "how long a request body may take before --min-body-rate applies")
+	authRate := fs.Float64("auth-failures-per-minute", 10, "failed authentications allowed per minute from one source address "+
+		"(IPv4 address, IPv6 /64); beyond the burst, requests from it get 429 before their key is looked up. 0 disables")
+	authBurst := fs.Int("auth-failures-burst", 20, "failed authentications a source address may make at once, before --auth-failures-per-minute applies")
+	authSources := fs.Int("auth-failures-sources", 65536, "source addresses whose failed authentications are remembered at once; "+
+		"beyond, the one whose last failure is oldest is forgotten")
+	var trustedProxies prefixesFlag
+	fs.Var(&trustedProxies, "trusted-proxies", "comma-separated CIDR prefixes of reverse proxies and load balancers: "+
+		"only from these peers is the client address taken from X-Forwarded-For (its rightmost untrusted hop)")
 	rateLimit := fs.Float64("rate-limit", 0, "requests per second allowed per account and mode; 0 disables the limit")
 	rateBurst := fs.Int("rate-burst", 0, "requests allowed in a burst above --rate-limit (default: the rate)")
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often to remove images that have no record; 0 disables the periodic sweep")
@@ -56,6 +75,45 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	logger, err := newLogger(c.Stderr, *logFormat, *logLevel)
 	if err != nil {
 		return err
+	}
+	apiCfg := fvhttp.Config{
+		MaxUploads:            *maxUploads,
+		UploadQueueTimeout:    *queueTimeout,
+		MaxUploadsPerAccount:  *perAccount,
+		MaxUploadsInFlight:    *inFlight,
+		MinBodyRate:           float64(*minBodyRate),
+		BodyGrace:             *bodyGrace,
+		RateLimit:             *rateLimit,
+		RateBurst:             *rateBurst,
+		AuthFailuresPerMinute: *authRate,
+		AuthFailuresBurst:     *authBurst,
+		AuthFailuresSources:   *authSources,
+		TrustedProxies:        trustedProxies,
+	}
+	if *minBodyRate == 0 {
+		apiCfg.MinBodyRate = -1 // no minimum
+	}
+	if err := checkLimits(
+		limitFlag{name: "max-uploads", value: float64(*maxUploads), least: 1},
+		limitFlag{name: "upload-queue-timeout", value: queueTimeout.Seconds(), positive: true},
+		limitFlag{name: "max-uploads-per-account", value: float64(*perAccount)},
+		limitFlag{name: "max-uploads-in-flight", value: float64(*inFlight)},
+		limitFlag{name: "min-body-rate", value: float64(*minBodyRate)},
+		limitFlag{name: "body-grace", value: bodyGrace.Seconds(), positive: true},
+		limitFlag{name: "rate-limit", value: *rateLimit},
+		limitFlag{name: "rate-burst", value: float64(*rateBurst)},
+		limitFlag{name: "auth-failures-per-minute", value: *authRate},
+		limitFlag{name: "auth-failures-burst", value: float64(*authBurst), least: 1},
+		limitFlag{name: "auth-failures-sources", value: float64(*authSources), least: 1},
+	); err != nil {
+		return err
+	}
+	if per, all := cmp.Or(*perAccount, *maxUploads), cmp.Or(*inFlight, 8**maxUploads); per > all {
+		what := fmt.Sprintf("--max-uploads-per-account (%d)", per)
+		if *perAccount == 0 {
+			what = fmt.Sprintf("--max-uploads (%d), the default of --max-uploads-per-account,", per)
+		}
+		return fmt.Errorf("%w: %s must not exceed --max-uploads-in-flight (%d)", errUsage, what, all)
 	}
 
 	if *quarantineFor < 0 {
@@ -83,24 +141,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if _, _, err := sweeper.sweep(ctx, true); err != nil && !sweeper.logRefusal(ctx, err) {
 		return fmt.Errorf("start-up sweep: %w", err)
 	}
-	api := fvhttp.NewServer(vault, db, logger, fvhttp.Config{
-		MaxUploads:         *maxUploads,
-		UploadQueueTimeout: *queueTimeout,
-		RateLimit:          *rateLimit,
-		RateBurst:          *rateBurst,
-	})
-	srv := &http.Server{
-		Handler:           fvhttp.Logged(api, logger),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		// Requests keep ctx's values but not its cancellation: when ctx is
-		// cancelled, Shutdown lets requests in flight finish.
-		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	api := fvhttp.NewServer(vault, db, logger, apiCfg)
+	srv := fvhttp.NewHTTPServer(fvhttp.Logged(api, logger), apiCfg, logger)
+	// Requests keep ctx's values but not its cancellation: when ctx is
+	// cancelled, Shutdown lets requests in flight finish.
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
@@ -115,7 +160,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(fvhttp.NewListener(ln, logger)) }()
 	// The periodic sweep must be over before the deferred closes run,
 	// however Run returns.
 	sweepCtx, stopSweep := context.WithCancel(ctx)
@@ -145,6 +190,53 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// prefixesFlag is a flag holding a comma-separated list of CIDR prefixes.
+type prefixesFlag []netip.Prefix
+
+func (f *prefixesFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	s := make([]string, len(*f))
+	for i, p := range *f {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (f *prefixesFlag) Set(v string) error {
+	ps, err := fvhttp.ParsePrefixes(v)
+	if err != nil {
+		return err
+	}
+	*f = ps
+	return nil
+}
+
+// limitFlag is a numeric flag's value and the least it may be.
+type limitFlag struct {
+	name     string
+	value    float64
+	least    float64
+	positive bool // more than least (0), not just as much
+}
+
+// checkLimits refuses a limit below its least value (or, if positive, not
+// above it).
+func checkLimits(flags ...limitFlag) error {
+	for _, f := range flags {
+		switch {
+		case f.positive && f.value <= f.least:
+			return fmt.Errorf("%w: --%s must be positive", errUsage, f.name)
+		case f.value < f.least && f.least == 0:
+			return fmt.Errorf("%w: --%s must not be negative", errUsage, f.name)
+		case f.value < f.least:
+			return fmt.Errorf("%w: --%s must be at least %v", errUsage, f.name, f.least)
+		}
 	}
 	return nil
 }
