@@ -155,10 +155,10 @@ type jpegDecoder struct {
 	kh, kv      [maxComponents]int  // each component's scaled block width and height
 	sx, sy      [maxComponents]uint // each component's upsampling to the first's scale, as shifts
 	nz          [maxComponents]int  // coefficients kept per block in coefficient mode, in zig-zag order
-	coefMode    bool // scans are kept as coefficients, reconstructed at the end
-	done        bool // strip mode: the image is complete
-	mxx, myy    int  // MCUs across and down
-	cm          int  // colour model
+	coefMode    bool                // scans are kept as coefficients, reconstructed at the end
+	done        bool                // strip mode: the image is complete
+	mxx, myy    int                 // MCUs across and down
+	cm          int                 // colour model
 	strip       [maxComponents][]byte
 	stripStride [maxComponents]int
 	coef        [maxComponents][]int16  // nz per block

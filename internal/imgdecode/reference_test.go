@@ -230,4 +230,3 @@ func boxGeneric(img image.Image, dst *image.RGBA) {
 		}
 	}
 }
-
