@@ -140,6 +140,7 @@ func checkJPEG(t *testing.T, name string, data []byte, w, h int, bounds jpegBoun
 		}
 		want := reference(t, data, ow, oh)
 		mean, worst := diffStats(got, want)
+		decodeWithinCost(t, name, data, ow, oh)
 		r := hdr.Reduction(ow, oh)
 		meanMax, worstMax := bounds.meanR, bounds.worstR
 		if r == 1 {
@@ -359,6 +360,7 @@ func TestPNGMatchesStandardDecoder(t *testing.T) {
 				if mean, worst := diffStats(got, want); worst != 0 {
 					t.Errorf("%s to %v: differs from image/png + scaleDown: mean %.3f, worst %d", name, size, mean, worst)
 				}
+				decodeWithinCost(t, name, data, size[0], size[1])
 			}
 		}
 	}

@@ -148,6 +148,7 @@ type jpegDecoder struct {
 	// Set by readJPEGHeader: stop at the first scan's header.
 	headerOnly    bool
 	firstScanComp int // components in the first scan; 0 before it
+	scans         int // scans so far
 
 	// The scaled decode, set up at the first scan (setup).
 	ow, oh      int
@@ -527,6 +528,11 @@ func (d *jpegDecoder) processApp14Marker(n int) error {
 	}
 	return nil
 }
+
+// maxScans bounds the scans of an image: libjpeg's progressive scripts use
+// about ten, and a thousand scans of a 50-megapixel image are already
+// seconds of work for a few kilobytes of input.
+const maxScans = 1000
 
 // errHeaderDone stops a header-only read at the first scan.
 var errHeaderDone = jpegFormatError("header read")

@@ -112,6 +112,11 @@ func (d *jpegDecoder) processSOS(n int) error {
 		d.firstScanComp = nComp
 		return errHeaderDone
 	}
+	// Every scan walks all the image's blocks, even when its data is a few
+	// bytes of end-of-band runs: bound the work a small file can ask for.
+	if d.scans++; d.scans > maxScans {
+		return jpegUnsupportedError("more than 1000 scans")
+	}
 	if d.acc == nil {
 		if err := d.setup(nComp); err != nil {
 			return err

@@ -290,6 +290,18 @@ func (e *encoder) transform(px Pixels) {
 
 // fdct writes the quantized DCT of b to out.
 func fdct(b *[64]float64, out []int16, q *[64]int) {
+	flat := true
+	for _, v := range b {
+		if v != b[0] {
+			flat = false
+			break
+		}
+	}
+	if flat { // DC only: 8 times the mean
+		clear(out)
+		out[0] = int16(math.Round(8 * b[0] / float64(q[0])))
+		return
+	}
 	var tmp [64]float64 // tmp[y*8+u]
 	for y := range 8 {
 		for u := range 8 {
@@ -517,6 +529,13 @@ func (e *encoder) scan(s JPEGScan) {
 
 // acFirst writes the first (or only) scan of coefficients ss..se.
 func (e *encoder) acFirst(c []int16, ss, se, al int, sequential bool) {
+	if zeroAC(c) {
+		e.eob++
+		if sequential || e.eob == 0x7FFF {
+			e.flushEOB()
+		}
+		return
+	}
 	r := 0
 	for k := ss; k <= se; k++ {
 		v := int(c[zigzag[k]])
@@ -551,6 +570,13 @@ func (e *encoder) acFirst(c []int16, ss, se, al int, sequential bool) {
 // acRefine writes a refinement scan of coefficients ss..se (G.1.2.3, as
 // libjpeg's encode_mcu_AC_refine).
 func (e *encoder) acRefine(c []int16, ss, se, al int) {
+	if zeroAC(c) {
+		e.eob++
+		if e.eob == 0x7FFF {
+			e.flushEOB()
+		}
+		return
+	}
 	var abs [64]int
 	eob := 0
 	for k := ss; k <= se; k++ {
@@ -604,4 +630,14 @@ func (e *encoder) acRefine(c []int16, ss, se, al int) {
 			e.flushEOB()
 		}
 	}
+}
+
+// zeroAC reports whether a block's AC coefficients are all zero.
+func zeroAC(c []int16) bool {
+	for _, v := range c[1:] {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
 }
