@@ -29,7 +29,7 @@ var (
 //     content is the sample scaled up to 3000×4000 (face about 2,300 px);
 //   - 640x480: a webcam-sized selfie, the sample scaled to 384×480 on a
 //     light background.
-func benchImages(b *testing.B) []benchInput {
+func benchImages(b testing.TB) []benchInput {
 	benchOnce.Do(func() {
 		sample := fixtureRGBA(b, "pigo-sample.jpg")
 		big := resizeBilinear(sample, 3000, 4000)
@@ -76,7 +76,7 @@ func BenchmarkAnalyze(b *testing.B) {
 			}
 			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
 			b.ReportMetric(ms(total.decode), "decode-ms/op")
-			b.ReportMetric(ms(total.orientScale), "orient+scale-ms/op")
+			b.ReportMetric(ms(total.orientScale), "orient+gray-ms/op")
 			b.ReportMetric(ms(total.detect), "detect-ms/op")
 			b.ReportMetric(ms(total.measure), "measure-ms/op")
 			b.ReportMetric(ms(total.models), "models-ms/op")
@@ -90,13 +90,16 @@ func BenchmarkStage(b *testing.B) {
 	a := analyzer(b)
 	cfg := &a.cfg
 	for _, in := range benchImages(b) {
-		dec, err := decodeImage(in.data, cfg)
+		p, err := probeImage(in.data, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		sb := dec.img.Bounds()
-		ww, wh := workingSize(sb.Dx(), sb.Dy(), cfg.WorkingSize)
-		work := orient(scaleDown(dec.img, ww, wh), dec.orientation)
+		ww, wh := workingSize(p.hdr.Width, p.hdr.Height, cfg.WorkingSize)
+		img, err := decodeWorking(in.data, ww, wh)
+		if err != nil {
+			b.Fatal(err)
+		}
+		work := orient(img, p.orientation)
 		g := gray{pix: grayOf(work), w: work.Rect.Dx(), h: work.Rect.Dy()}
 		faces := a.det.faces(g, cfg)
 		if len(faces) != 1 {
@@ -106,15 +109,19 @@ func BenchmarkStage(b *testing.B) {
 		b.Run(in.name+"/decode", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := decodeImage(in.data, cfg); err != nil {
+				if _, err := probeImage(in.data, cfg); err != nil {
 					b.Fatal(err)
 				}
+				if _, err := decodeWorking(in.data, ww, wh); err != nil {
+					b.Fatal(err)
+				}
+
 			}
 		})
-		b.Run(in.name+"/orient+scale", func(b *testing.B) {
+		b.Run(in.name+"/orient+gray", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				m := orient(scaleDown(dec.img, ww, wh), dec.orientation)
+				m := orient(img, p.orientation)
 				_ = grayOf(m)
 			}
 		})
