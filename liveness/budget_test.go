@@ -93,7 +93,7 @@ func TestAnalyzeWithinReservation(t *testing.T) {
 
 // withBudget returns an analyzer sharing the shared one's detector and
 // models, with a budget of its own.
-func withBudget(t *testing.T, size int64) *Analyzer {
+func withBudget(t testing.TB, size int64) *Analyzer {
 	shared := analyzer(t)
 	a := *shared
 	a.cfg.MemoryBudget = size
@@ -103,7 +103,7 @@ func withBudget(t *testing.T, size int64) *Analyzer {
 
 // waitFor polls cond until it holds (synchronisation, not a timing
 // assertion: it gives up only after a minute).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); !cond(); {
 		if time.Now().After(deadline) {
