@@ -8,29 +8,40 @@
 // upload therefore costs hundreds of megabytes, however small its file. This
 // package never holds more than a few rows of the full-size image:
 //
-//   - JPEG (a fork of image/jpeg, see jpeg.go): the image is decoded at 1/1,
-//     1/2, 1/4 or 1/8 scale with a scaled inverse DCT (the largest reduction
-//     whose result still covers the output size), and then area-averaged to
-//     the exact output size. A sequential JPEG whose first scan holds every
-//     component is decoded one MCU row at a time into a strip buffer. A
-//     progressive JPEG (or a sequential one with one scan per component)
-//     keeps between scans only the coefficients the chosen scale needs, as
-//     int16 (one DC value per block at 1/8, the first 5 or 25 in zig-zag
-//     order at 1/4 or 1/2, plus one bit per further coefficient so that
-//     refinement scans can be followed), and AC scans that carry nothing the
-//     scale needs are skipped without Huffman decoding.
+//   - JPEG (a fork of image/jpeg, see jpeg.go): the first component is
+//     decoded at 1/1, 1/2, 1/4 or 1/8 scale with a scaled inverse DCT (the
+//     largest reduction whose result still covers the output size), each
+//     subsampled component at the scale that makes it no coarser than the
+//     first (4:2:0 chroma at 1/8 is decoded at 2×2 per block, as libjpeg
+//     does), and the result is area-averaged to the exact output size,
+//     each scaled pixel weighted by the full-size pixels it stands for. A
+//     sequential JPEG whose first scan holds every component is decoded
+//     one MCU row at a time into a strip buffer. A progressive JPEG (or a
+//     sequential one with one scan per component) keeps between scans only
+//     the coefficients each component's scale needs, as int16 (1, 5, 25 or
+//     64 per block in zig-zag order), plus 64 bits a block of refinement
+//     history when a kept prefix is shorter than the block; AC scans that
+//     carry none of the kept coefficients, and whose history no decoded
+//     refinement scan reads, are skipped without Huffman decoding (at 1/8
+//     that is every AC scan of a component decoded DC only).
 //   - PNG (a fork of image/png, see png.go): rows are inflated and unfiltered
 //     one at a time into two row buffers, and each pixel is added to an area
 //     accumulator of the output size (one output row of it for a
 //     non-interlaced image; all of it for an Adam7-interlaced one, whose
 //     passes each cover the whole image).
 //
-// Header reads the header only and Header.Cost tells, from the header fields
-// and the output size alone, how many bytes Decode will allocate at most, so
-// that a caller can reserve that much memory before decoding. Cost is linear
-// in the output size, in the image width (row buffers) and, for progressive
-// JPEGs, in the number of 8×8 blocks divided by the square of the reduction;
-// it never depends on the file's length or on anything after the header.
+// ReadHeader reads the header only, and Header.Cost tells, from the header
+// fields and the output size alone, how many bytes Decode will allocate at
+// most, so that a caller can reserve that much memory before decoding. Cost
+// is linear in the output size, in the image width (row buffers) and, for
+// progressive JPEGs, in the number of 8×8 blocks divided by the square of
+// the reduction (the reduction grows with the image, so for a given output
+// size this stays bounded: at most about 46 MB for any image of at most
+// 50 megapixels decoded to 960 px). It never depends on the file's length or
+// on anything after the header, and the tests check that no decode
+// allocates more. Decoding time is not bounded by the output size: it is
+// linear in the file's entropy-coded data and in the number of 8×8 blocks
+// times the number of scans (at most 1000).
 //
 // Colours match the standard decoders followed by an area filter that
 // averages non-premultiplied 8-bit colour and ignores alpha (the semantics of
