@@ -6,6 +6,8 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"runtime"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +31,7 @@ var (
 //     content is the sample scaled up to 3000×4000 (face about 2,300 px);
 //   - 640x480: a webcam-sized selfie, the sample scaled to 384×480 on a
 //     light background.
-func benchImages(b *testing.B) []benchInput {
+func benchImages(b testing.TB) []benchInput {
 	benchOnce.Do(func() {
 		sample := fixtureRGBA(b, "pigo-sample.jpg")
 		big := resizeBilinear(sample, 3000, 4000)
@@ -47,17 +49,23 @@ func benchImages(b *testing.B) []benchInput {
 
 // BenchmarkAnalyze measures the whole check per input, with the time of
 // each stage reported as a metric (ms/op averaged over the iterations) and
-// the allocations of the whole call.
+// the allocations of the whole call. Besides the two photos, it runs the
+// worst-case uploads for memory (worstImages), which have no face.
 func BenchmarkAnalyze(b *testing.B) {
 	a := analyzer(b)
-	for _, in := range benchImages(b) {
+	inputs := append(benchImages(b), worstImages()...)
+	for i, in := range inputs {
 		b.Run(in.name, func(b *testing.B) {
 			r, err := a.Analyze(context.Background(), bytes.NewReader(in.data))
 			if err != nil {
 				b.Fatal(err)
 			}
-			if n := r.Breakdown.IntegrityAnalysis.Breakdown.FaceCount; n != 1 {
-				b.Fatalf("benchmark image has %d faces: %s", n, describe(r))
+			faces := 0
+			if i < 2 {
+				faces = 1
+			}
+			if n := r.Breakdown.IntegrityAnalysis.Breakdown.FaceCount; n != faces || !r.Breakdown.IntegrityAnalysis.Breakdown.ImageReadable {
+				b.Fatalf("benchmark image has %d faces, want %d: %s", n, faces, describe(r))
 			}
 			b.Logf("%d bytes: %s", len(in.data), describe(r))
 			var total stageTimes
@@ -76,7 +84,7 @@ func BenchmarkAnalyze(b *testing.B) {
 			}
 			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
 			b.ReportMetric(ms(total.decode), "decode-ms/op")
-			b.ReportMetric(ms(total.orientScale), "orient+scale-ms/op")
+			b.ReportMetric(ms(total.orientScale), "orient+gray-ms/op")
 			b.ReportMetric(ms(total.detect), "detect-ms/op")
 			b.ReportMetric(ms(total.measure), "measure-ms/op")
 			b.ReportMetric(ms(total.models), "models-ms/op")
@@ -90,13 +98,16 @@ func BenchmarkStage(b *testing.B) {
 	a := analyzer(b)
 	cfg := &a.cfg
 	for _, in := range benchImages(b) {
-		dec, err := decodeImage(in.data, cfg)
+		p, err := probeImage(in.data, cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		sb := dec.img.Bounds()
-		ww, wh := workingSize(sb.Dx(), sb.Dy(), cfg.WorkingSize)
-		work := orient(scaleDown(dec.img, ww, wh), dec.orientation)
+		ww, wh := workingSize(p.hdr.Width, p.hdr.Height, cfg.WorkingSize)
+		img, err := decodeWorking(in.data, ww, wh)
+		if err != nil {
+			b.Fatal(err)
+		}
+		work := orient(img, p.orientation)
 		g := gray{pix: grayOf(work), w: work.Rect.Dx(), h: work.Rect.Dy()}
 		faces := a.det.faces(g, cfg)
 		if len(faces) != 1 {
@@ -106,15 +117,19 @@ func BenchmarkStage(b *testing.B) {
 		b.Run(in.name+"/decode", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := decodeImage(in.data, cfg); err != nil {
+				if _, err := probeImage(in.data, cfg); err != nil {
 					b.Fatal(err)
 				}
+				if _, err := decodeWorking(in.data, ww, wh); err != nil {
+					b.Fatal(err)
+				}
+
 			}
 		})
-		b.Run(in.name+"/orient+scale", func(b *testing.B) {
+		b.Run(in.name+"/orient+gray", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				m := orient(scaleDown(dec.img, ww, wh), dec.orientation)
+				m := orient(img, p.orientation)
 				_ = grayOf(m)
 			}
 		})
@@ -143,6 +158,71 @@ func BenchmarkStage(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkConcurrentPeakHeap runs 16 analyses of the same worst-case upload
+// at once, as 16 concurrent uploads would, and reports the peak of the Go
+// heap while they run (peak-heap-MB: heap spans in use, HeapInuse; sampled
+// every 200 µs from runtime/metrics) and the peak of the memory the runtime
+// had mapped and not returned to the system (peak-mapped-MB, close to the
+// process's resident set). The budget bounds what the analyses reserve;
+// the figures include the garbage collector's slack and the 16 copies of
+// the input bytes. Run it alone (-bench ConcurrentPeakHeap) for meaningful
+// peaks: other benchmarks' garbage counts too.
+func BenchmarkConcurrentPeakHeap(b *testing.B) {
+	const n = 16
+	for _, in := range worstImages() {
+		b.Run(in.name, func(b *testing.B) {
+			a := withBudget(b, DefaultConfig().MemoryBudget)
+			var peakHeap, peakMapped uint64
+			for b.Loop() {
+				runtime.GC()
+				stop := make(chan struct{})
+				sampled := make(chan struct{})
+				go func() {
+					defer close(sampled)
+					samples := []metrics.Sample{
+						{Name: "/memory/classes/heap/objects:bytes"},
+						{Name: "/memory/classes/heap/unused:bytes"},
+						{Name: "/memory/classes/total:bytes"},
+						{Name: "/memory/classes/heap/released:bytes"},
+					}
+					t := time.NewTicker(200 * time.Microsecond)
+					defer t.Stop()
+					for {
+						metrics.Read(samples)
+						heap := samples[0].Value.Uint64() + samples[1].Value.Uint64()
+						mapped := samples[2].Value.Uint64() - samples[3].Value.Uint64()
+						peakHeap, peakMapped = max(peakHeap, heap), max(peakMapped, mapped)
+						select {
+						case <-stop:
+							return
+						case <-t.C:
+						}
+					}
+				}()
+				var wg sync.WaitGroup
+				errs := make(chan error, n)
+				for range n {
+					wg.Go(func() {
+						if _, err := a.Analyze(context.Background(), bytes.NewReader(in.data)); err != nil {
+							errs <- err
+						}
+					})
+				}
+				wg.Wait()
+				close(stop)
+				<-sampled
+				close(errs)
+				for err := range errs {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MB")
+			b.ReportMetric(float64(peakMapped)/(1<<20), "peak-mapped-MB")
+			b.ReportMetric(float64(a.budget.state().peak)/(1<<20), "peak-reserved-MB")
 		})
 	}
 }

