@@ -2,6 +2,7 @@ package facevault
 
 import (
 	"context"
+	"errors"
 	"io"
 )
 
@@ -17,7 +18,16 @@ const (
 	ENoFace        = "no_face_detected"
 	EMultipleFaces = "multiple_faces_detected"
 	EUnreadable    = "image_unreadable"
+	// EOverBudget: checking the image would need more memory than the
+	// server allows the liveness check in all (impossible for a legal
+	// image with the default budget).
+	EOverBudget = "image_too_large_to_check"
 )
+
+// ErrOverBudget is returned (wrapped) by an Analyzer for an image whose
+// check would need more memory than it may use in all, so that it could
+// never run. Uploads answer it 422 EOverBudget.
+var ErrOverBudget = errors.New("the image needs more memory than the liveness check's budget")
 
 // LivenessCheck is what the liveness check found in a live photo. It is
 // stored with the photo and returned with it, shaped as ComplyCube shapes a
@@ -95,7 +105,8 @@ type AuthenticityBreakdown struct {
 	LivenessCheckScore int `json:"livenessCheckScore"`
 }
 
-// Analyzer runs the liveness check on an image (JPEG or PNG bytes).
+// Analyzer runs the liveness check on an image (JPEG or PNG bytes). An
+// image it can never afford to check is an error wrapping ErrOverBudget.
 type Analyzer interface {
 	Analyze(ctx context.Context, img io.Reader) (*LivenessCheck, error)
 }

@@ -122,6 +122,10 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 	var check *LivenessCheck
 	if performLivenessCheck && v.Analyzer != nil {
 		check, err = v.Analyzer.Analyze(ctx, io.NewSectionReader(u.blob, 0, info.Size))
+		if errors.Is(err, ErrOverBudget) {
+			return nil, Errorf(EOverBudget, "The image needs more memory to check than this server allows the liveness check; "+
+				"send a smaller image, or upload it with performLivenessCheck false")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("liveness check: %w", err)
 		}

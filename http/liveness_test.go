@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 
@@ -156,6 +157,43 @@ func TestLivenessPolicy(t *testing.T) {
 					t.Errorf("list livenessCheck = %v, want the upload's %v", item["livenessCheck"], r.JSON["livenessCheck"])
 				}
 			})
+		}
+	})
+}
+
+// TestLivenessOverBudget: on a server whose liveness check may use too
+// little memory for an image, its upload is refused with the 422 that says
+// so, in either mode, and nothing is stored; the same image without the
+// check is stored.
+func TestLivenessOverBudget(t *testing.T) {
+	imgs, err := livenessImages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := liveness.DefaultConfig()
+	cfg.MemoryBudget = 1 << 20
+	a, err := liveness.New(cfg)
+	if err != nil {
+		t.Fatalf("liveness.New: %v", err)
+	}
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		env.vault.Analyzer = a
+		for _, key := range []string{env.KeyA, env.KeyALive} {
+			clientID := env.newClientID(t, key)
+			before := env.snapshot(t)
+			r := env.do(t, "POST", "/v1/livePhotos", key, map[string]any{"clientId": clientID, "data": b64(imgs["face"])})
+			wantError(t, r, http.StatusUnprocessableEntity, facevault.EOverBudget,
+				"The image needs more memory to check than this server allows the liveness check; "+
+					"send a smaller image, or upload it with performLivenessCheck false", "")
+			if got := env.snapshot(t); !slices.Equal(got, before) {
+				t.Errorf("a refused upload left %v", got)
+			}
+			if ids := env.photoIDs(t, key, clientID); len(ids) != 0 {
+				t.Errorf("a refused upload is listed: %v", ids)
+			}
+			r = env.do(t, "POST", "/v1/livePhotos", key, map[string]any{"clientId": clientID, "data": b64(imgs["face"]),
+				"performLivenessCheck": false})
+			wantStatus(t, r, http.StatusOK)
 		}
 	})
 }

@@ -3,8 +3,9 @@ package liveness
 import (
 	"container/list"
 	"context"
-	"errors"
 	"sync"
+
+	"github.com/facevault/facevault"
 )
 
 // ErrOverBudget is returned (wrapped) by Analyze for an image whose
@@ -13,7 +14,7 @@ import (
 // Config.MaxSide, MaxPixels, MaxBytes) is refused; a caller should answer
 // it as a client error (the image is too demanding for this server), not as
 // a server failure.
-var ErrOverBudget = errors.New("image needs more memory than the liveness check's budget")
+var ErrOverBudget = facevault.ErrOverBudget
 
 // budget is a weighted semaphore over bytes of memory: analyses reserve
 // what they will allocate before they allocate it, and wait, first come

@@ -1019,6 +1019,11 @@ func TestServeBadFlags(t *testing.T) {
 		{"negative rate limit", []string{"--rate-limit", "-1"}, true, "--rate-limit must not be negative"},
 		{"trusted proxy prefix too long", []string{"--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"}, true, "trusted-proxies"},
 		{"trusted proxy by name", []string{"--trusted-proxies", "lb.internal"}, true, "trusted-proxies"},
+		{"zero purge interval", []string{"--purge-interval", "0s"}, true, "--purge-interval must be positive"},
+		{"memory budget too small", []string{"--max-memory", "64MiB"}, true, "--max-memory must be at least 128MiB"},
+		{"memory budget not a size", []string{"--max-memory", "lots"}, true, "max-memory"},
+		{"memory budget in an unknown unit", []string{"--max-memory", "1TB"}, true, "max-memory"},
+		{"negative memory budget", []string{"--max-memory", "-1GiB"}, true, "max-memory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -1077,5 +1082,32 @@ func TestServeLivenessRefusals(t *testing.T) {
 			// A test key's upload is recorded, never refused.
 			s.uploadPhoto(t, keys.test, s.createClient(t, keys.test), noFace)
 		})
+	}
+}
+
+func TestBytesFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		text string
+	}{
+		{"536870912", 512 << 20, "512MiB"},
+		{"512MiB", 512 << 20, "512MiB"},
+		{"1GiB", 1 << 30, "1GiB"},
+		{"1536MiB", 1536 << 20, "1536MiB"},
+		{"100KiB", 100 << 10, "100KiB"},
+		{"1000B", 1000, "1000"},
+		{" 2 GiB", 2 << 30, "2GiB"},
+	} {
+		var f bytesFlag
+		if err := f.Set(tc.in); err != nil || int64(f) != tc.want || f.String() != tc.text {
+			t.Errorf("Set(%q) = %d %q, %v; want %d %q", tc.in, int64(f), f.String(), err, tc.want, tc.text)
+		}
+	}
+	for _, in := range []string{"", "MiB", "1.5GiB", "-1", "1TB", "9999999999999GiB"} {
+		var f bytesFlag
+		if err := f.Set(in); err == nil {
+			t.Errorf("Set(%q) = %d, want an error", in, int64(f))
+		}
 	}
 }

@@ -5,11 +5,8 @@ package main
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"io"
@@ -205,12 +202,15 @@ func worstCaseUploads(tb testing.TB) []worstCase {
 	tb.Helper()
 	start := time.Now()
 	cases := []worstCase{
-		// 400 MB of pixels in a few hundred KB of file.
-		{"PNG16bit50MP", png16Zeros(tb, 10000, 5000)},
+		// 400 MB of pixels in under 1 MB of file.
+		{"PNG16bit50MP", testimage.WorstPNG16()},
 		// A smooth 50 MP picture: under 1 MB of file.
 		{"JPEG50MP", jpeg50MP(tb)},
+		// 50 MP whose coefficients arrive scan by scan: a full decoder
+		// keeps them all until the last.
+		{"ProgressiveJPEG50MP", testimage.WorstProgressiveJPEG()},
 		// A file as large as allowed that compresses nothing.
-		{"NoiseJPEG4MB", noiseJPEG4MB(tb)},
+		{"NoiseJPEG4MB", testimage.NoiseJPEG4MB()},
 	}
 	for _, c := range cases {
 		if n := len(c.image); n < 34<<10 || n > 4<<20 {
@@ -219,43 +219,6 @@ func worstCaseUploads(tb testing.TB) []worstCase {
 	}
 	tb.Logf("made the worst cases in %v", time.Since(start).Round(time.Millisecond))
 	return cases
-}
-
-// png16Zeros encodes a w×h 16-bit RGBA PNG of zeros, row by row, without
-// holding its pixels: a decoder allocates 8 bytes a pixel for it.
-func png16Zeros(tb testing.TB, w, h int) []byte {
-	tb.Helper()
-	var idat bytes.Buffer
-	z, err := zlib.NewWriterLevel(&idat, zlib.BestCompression)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	row := make([]byte, 1+8*w) // filter type 0, then zeros
-	for range h {
-		z.Write(row)
-	}
-	if err := z.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(kind string, data []byte) {
-		binary.Write(&out, binary.BigEndian, uint32(len(data)))
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(kind))
-		crc.Write(data)
-		out.WriteString(kind)
-		out.Write(data)
-		binary.Write(&out, binary.BigEndian, crc.Sum32())
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 16, 6 // 16 bits per sample, RGBA; compression, filter, interlace 0
-	chunk("IHDR", ihdr)
-	chunk("IDAT", idat.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
 }
 
 // jpeg50MP encodes a 10000×5000 baseline JPEG of smooth gradients.
@@ -275,20 +238,6 @@ func jpeg50MP(tb testing.TB) []byte {
 	var b bytes.Buffer
 	if err := jpeg.Encode(&b, m, &jpeg.Options{Quality: 75}); err != nil {
 		tb.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// noiseJPEG4MB encodes random pixels at quality 100 in a JPEG just under 4
-// MiB.
-func noiseJPEG4MB(tb testing.TB) []byte {
-	tb.Helper()
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, testimage.Noise(1448, 1448, 4), &jpeg.Options{Quality: 100}); err != nil {
-		tb.Fatal(err)
-	}
-	if n := b.Len(); n > 4<<20 || n < 4<<20-64<<10 {
-		tb.Fatalf("the noise JPEG is %d bytes, want just under 4 MiB: change its size", n)
 	}
 	return b.Bytes()
 }

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +62,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		"that could not be destroyed yet (each key also backs off, from 1s to 15m)")
 	quarantineFor := fs.Duration("quarantine-for", defaultQuarantineFor, "how long the sweep keeps the images it removes in quarantine "+
 		"('facevault quarantine restore' brings them back) before it destroys them; 0 destroys them at once")
+	maxMemory := bytesFlag(512 << 20)
+	fs.Var(&maxMemory, "max-memory", "memory budget of the process (bytes, or with a KiB, MiB or GiB suffix): the Go runtime's soft "+
+		"memory limit, half of which the liveness checks in progress may reserve for decoding and analysis; uploads wait for it")
 	refuse := fs.Bool("liveness-refusals", true, "refuse live-mode uploads in which the liveness check finds no face, several faces "+
 		"or unreadable pixels (422); false records those findings like any other. Test-mode uploads are never refused")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -119,13 +125,23 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *quarantineFor < 0 {
 		return fmt.Errorf("%w: --quarantine-for must not be negative", errUsage)
 	}
+	if maxMemory < minMaxMemory {
+		min := bytesFlag(minMaxMemory)
+		return fmt.Errorf("%w: --max-memory must be at least %s", errUsage, min.String())
+	}
+	// The runtime collects harder as the heap nears the budget; the
+	// liveness checks, whose decoding is the one large allocation, reserve
+	// from half of it and wait rather than exceed it.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(maxMemory)))
+	livenessCfg := liveness.DefaultConfig()
+	livenessCfg.MemoryBudget = int64(maxMemory) / 2
 	db, blobs, storeID, err := stores.openPair(ctx, checkSchema, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	defer blobs.close()
-	analyzer, err := liveness.New(liveness.DefaultConfig())
+	analyzer, err := liveness.New(livenessCfg)
 	if err != nil {
 		return fmt.Errorf("load the liveness check: %w", err)
 	}
@@ -191,6 +207,49 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	return nil
+}
+
+// minMaxMemory is the least --max-memory: room for the service itself and
+// for the largest liveness check (about 60 MB) in half of it.
+const minMaxMemory = 128 << 20
+
+// bytesFlag is a flag holding a size in bytes, written as a number of
+// bytes or with a KiB, MiB or GiB suffix.
+type bytesFlag int64
+
+func (f *bytesFlag) String() string {
+	if f == nil {
+		return "0"
+	}
+	v := int64(*f)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if v >= u.size && v%u.size == 0 {
+			return strconv.FormatInt(v/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(v, 10)
+}
+
+func (f *bytesFlag) Set(s string) error {
+	num, unit := s, int64(1)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, unit = n, u.size
+			break
+		}
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || v < 0 || v > math.MaxInt64/unit {
+		return fmt.Errorf("%q is not a size: want bytes, or a number with KiB, MiB or GiB", s)
+	}
+	*f = bytesFlag(v * unit)
 	return nil
 }
 
