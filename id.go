@@ -25,12 +25,15 @@ func NewID(now time.Time) string {
 
 // ValidID reports whether id has the shape of an object ID. IDs are checked
 // with it before they reach a query or a file path.
-func ValidID(id string) bool {
-	if len(id) != IDLen {
+func ValidID(id string) bool { return lowerHex(id, IDLen) }
+
+// lowerHex reports whether s is n lowercase hexadecimal digits.
+func lowerHex(s string, n int) bool {
+	if len(s) != n {
 		return false
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}

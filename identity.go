@@ -23,18 +23,7 @@ func NewStoreID() string {
 }
 
 // ValidStoreID reports whether id has the shape of a store id.
-func ValidStoreID(id string) bool {
-	if len(id) != StoreIDLen {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+func ValidStoreID(id string) bool { return lowerHex(id, StoreIDLen) }
 
 // BindRecords is what Bind needs of a record store.
 type BindRecords interface {

@@ -50,6 +50,28 @@ type ListOptions struct {
 	After *Cursor
 }
 
+// Chunk returns the LIMIT and OFFSET of the chunk a store call for o reads:
+// the first o.Limit items of the page (all of it if Limit is 0), or, when
+// o.After is set, o.Limit items from there (the offset is then 0). A page
+// below 1 is the first page; a page size below 1 is the default.
+func (o ListOptions) Chunk() (limit, offset int) {
+	p := o.Page
+	if p.PageSize < 1 {
+		p.PageSize = DefaultPageSize
+	}
+	if p.Page < 1 {
+		p.Page = 1
+	}
+	limit = p.PageSize
+	if o.Limit > 0 {
+		limit = min(limit, o.Limit)
+	}
+	if o.After != nil {
+		return limit, 0
+	}
+	return limit, p.Offset()
+}
+
 // Filtered reports whether any time filter is set: an unfiltered list's
 // total is a count the stores keep, a filtered one must be counted.
 func (o ListOptions) Filtered() bool { return o.TimeRange != TimeRange{} }

@@ -297,11 +297,16 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	return destroyDurably(path)
+}
+
+// destroyDurably destroys the file at path and makes the unlink durable. A
+// missing file, even in a directory that was never created, is not an
+// error.
+func destroyDurably(path string) error {
 	if err := destroy(path); err != nil {
 		return err
 	}
-	// A key whose shard directory was never created has nothing to sync:
-	// deleting a missing blob is not an error.
 	if err := syncDir(filepath.Dir(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -524,13 +529,7 @@ func (s *Store) DestroyQuarantined(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	if err := destroy(q); err != nil {
-		return err
-	}
-	if err := syncDir(filepath.Dir(q)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
+	return destroyDurably(q)
 }
 
 func syncFile(path string) error {

@@ -327,7 +327,7 @@ func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.Client
 	if f.After != nil {
 		q.after(*f.After)
 	}
-	limit, offset := chunk(f.ListOptions)
+	limit, offset := f.Chunk()
 	total := -1
 	err := db.inTx(ctx, "list clients", readOnly(), func(tx pgx.Tx) error {
 		if f.After == nil {

@@ -185,7 +185,7 @@ func (db *DB) LivePhotos(ctx context.Context, s facevault.Scope, clientID string
 		return photos, 0, nil
 	}
 	q := livePhotosWhere(s, clientID, o)
-	limit, offset := chunk(o)
+	limit, offset := o.Chunk()
 	total := -1
 	err := db.inTx(ctx, "list live photos", readOnly(), func(tx pgx.Tx) error {
 		var kept int

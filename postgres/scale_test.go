@@ -342,7 +342,7 @@ func TestScale(t *testing.T) {
 			t.Run(tc.name+"/"+page.name, func(t *testing.T) {
 				o := facevault.ListOptions{Page: page.page, TimeRange: tc.r}
 				q := livePhotosWhere(s, big, o)
-				limit, offset := chunk(o)
+				limit, offset := o.Chunk()
 				query, args := livePhotosPage(q, limit, offset)
 
 				start := time.Now()

@@ -265,7 +265,7 @@ func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.Client
 	if !ok {
 		return clients, 0, nil
 	}
-	limit, offset := chunk(f.ListOptions)
+	limit, offset := f.Chunk()
 	total := -1
 	err := db.inRead(ctx, "list clients", func(tx *sql.Tx) error {
 		if f.After == nil {

@@ -178,7 +178,7 @@ func (db *DB) LivePhotos(ctx context.Context, s facevault.Scope, clientID string
 		return photos, 0, nil
 	}
 	q := livePhotosWhere(s, clientID, o)
-	limit, offset := chunk(o)
+	limit, offset := o.Chunk()
 	total := -1
 	err := db.inRead(ctx, "list live photos", func(tx *sql.Tx) error {
 		var kept int

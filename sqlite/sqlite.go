@@ -342,25 +342,3 @@ func (q *query) after(c facevault.Cursor) {
 
 // String is the WHERE clause, without the keyword.
 func (q *query) String() string { return strings.Join(q.where, " AND ") }
-
-// chunk returns LIMIT and OFFSET for the chunk of a list o asks for: the
-// first o.Limit items of the page (all of it if Limit is 0), or, when
-// o.After is set, o.Limit items from there (the offset is then 0). A page
-// below 1 is the first page; a page size below 1 is the default.
-func chunk(o facevault.ListOptions) (limit, offset int) {
-	p := o.Page
-	if p.PageSize < 1 {
-		p.PageSize = facevault.DefaultPageSize
-	}
-	if p.Page < 1 {
-		p.Page = 1
-	}
-	limit = p.PageSize
-	if o.Limit > 0 {
-		limit = min(limit, o.Limit)
-	}
-	if o.After != nil {
-		return limit, 0
-	}
-	return limit, p.Offset()
-}

@@ -195,7 +195,7 @@ func TestLivePhotosQueryPlan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := livePhotosWhere(s, facevault.NewID(now), tc.o)
-			limit, offset := chunk(tc.o)
+			limit, offset := tc.o.Chunk()
 			plan := queryPlan(t, db, livePhotosPage(q), append(q.args, limit, offset)...)
 			// Without bounds on updatedAt the page's IDs come from the
 			// index alone; with them, rows are read to check the bound.
