@@ -255,9 +255,10 @@ func tooLarge(limit int64) error {
 	return facevault.Errorf(facevault.ETooLarge, "The request body is larger than the largest legal request (%d bytes)", limit)
 }
 
-// writeJSON writes v as the response body.
+// writeJSON writes v as the response body. Invalid UTF-8 (a caller's bytes
+// echoed in an error message) is written as U+FFFD.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	body, err := json.Marshal(v, json.Deterministic(true))
+	body, err := json.Marshal(v, json.Deterministic(true), jsontext.AllowInvalidUTF8(true))
 	if err != nil {
 		s.logger.ErrorContext(r.Context(), "encode response", "err", err)
 		status = http.StatusInternalServerError
