@@ -994,10 +994,14 @@ func FuzzPathID(f *testing.F) {
 	for _, s := range []string{"{a}", "{b}", "{l}", "{p}", "{q}", "{a}x", "x{a}", "{a}%00", "{a}%2F", "..%2F{a}", "%2E%2E", ".", "..",
 		"nonexistent", "5EB1B5F231778A0008D1C3F6", "000000000000000000000000", "{a}/download", "{p}/", "%7Ba%7D", "{a}?x=1", "{a}#x",
 		strings.Repeat("a", 10000), "%zz", "%", "ü", "{a};x", "{a}%20", "+{a}"} {
-		for route := range uint8(7) {
+		for _, route := range []uint8{0, 2} {
 			f.Add(s, uint32(0), route)
 		}
-		f.Add(s, uint32(0x00ffff00), uint8(0x80))
+		f.Add(s, uint32(0x00ffff00), uint8(0x80|(len(s)%7)))
+	}
+	for route := range uint8(7) {
+		f.Add("{a}", uint32(0x5), route)
+		f.Add("{p}", uint32(0xa0000), route)
 	}
 	e := newFuzzEnv(f)
 	exists := map[string]bool{}
