@@ -74,3 +74,29 @@ func TestInvalidUTF8Echo(t *testing.T) {
 		}
 	})
 }
+
+// TestEscapedSlashID holds a regression FuzzPathID found: ServeMux takes a
+// path element that is an escaped slash alone for the trailing slash of a
+// collection, so that POST /v1/clients/%2F created a client and GET listed
+// them. Such an id names nothing: 404.
+func TestEscapedSlashID(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		for _, c := range []struct{ method, path string }{
+			{"GET", "/v1/clients/%2F"}, {"POST", "/v1/clients/%2f"}, {"DELETE", "/v1/clients/%2F"},
+			{"GET", "/v1/livePhotos/%2F"}, {"DELETE", "/v1/livePhotos/%2f"}, {"GET", "/v1/livePhotos/%2F/download"},
+			{"POST", "/v1/livePhotos/%2F/redact"},
+		} {
+			var body any
+			if c.method == "POST" {
+				body = map[string]any{"type": "person", "email": "a@b.c", "personDetails": map[string]any{"firstName": "A", "lastName": "B"}}
+			}
+			r := env.do(t, c.method, c.path, env.KeyA, body)
+			wantError(t, r, http.StatusNotFound, "resource_not_found", "", "")
+		}
+		e, _ := env.list(t, env.KeyA, "/v1/clients")
+		wantEnvelope(t, e, 1, 100, 0, 0, 0)
+		// An escaped slash inside an id is still part of it.
+		r := env.do(t, "GET", "/v1/clients/a%2Fb", env.KeyA, nil)
+		wantError(t, r, http.StatusNotFound, "resource_not_found", "", "")
+	})
+}

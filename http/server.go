@@ -141,13 +141,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // clean reports whether p is a clean path: no "." or ".." elements, no
 // empty elements. ServeMux would redirect an unclean path; an API has no use
-// for that.
+// for that. Nor is an element that is an escaped slash alone ("%2F") clean:
+// ServeMux would take it for the trailing slash of a collection, so that
+// POST /v1/clients/%2F would create a client.
 func clean(p string) bool {
 	c := path.Clean(p)
 	if strings.HasSuffix(p, "/") && c != "/" {
 		c += "/"
 	}
-	return c == p
+	return c == p && !strings.Contains(strings.ToLower(p)+"/", "/%2f/")
 }
 
 // recorder captures what ServeMux's own 404, 405 and redirect handlers
