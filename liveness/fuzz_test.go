@@ -112,6 +112,7 @@ func FuzzOrientationEXIF(f *testing.F) {
 	f.Add(true, uint16(tiffShort), uint32(0), uint32(3), make([]byte, 12), uint8(1), uint8(2))
 	f.Add(false, uint16(2), uint32(1), uint32(5), []byte("0123456789ab"), uint8(0), uint8(3))
 	f.Add(true, uint16(tiffLong), uint32(1), uint32(0x10003), []byte{}, uint8(0), uint8(1))
+	f.Add(false, uint16(tiffShort), uint32(2), uint32(7), bytes.Repeat([]byte{0x01, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0}, 15), uint8(15), uint8(3))
 	f.Fuzz(func(t *testing.T, bigEndian bool, typ uint16, count, value uint32, others []byte, at, before uint8) {
 		var bo binary.AppendByteOrder = binary.LittleEndian
 		var rd binary.ByteOrder = binary.LittleEndian

@@ -295,7 +295,7 @@ func FuzzBase64Decoder(f *testing.F) {
 		enc(payload(48, 1)), enc(payload(100, 2)), enc(payload(1000, 3)), enc(payload(61, 4)),
 		strings.Repeat("A", 32) + "-" + strings.Repeat("A", 31), strings.Repeat("QUJD", 10) + "\r\n" + strings.Repeat("QUJD", 10),
 		strings.Repeat("QUJD", 8) + "QQ==" + strings.Repeat("QUJD", 8), strings.Repeat("/+/+", 16) + "=", "", "A", "AA==", "=",
-		strings.Repeat("QUJD", 9) + "é" + strings.Repeat("QUJD", 9),
+		strings.Repeat("QUJD", 9) + "é" + strings.Repeat("QUJD", 9), "00\n00000", "QUJD\rQUJD",
 	} {
 		f.Add([]byte(s))
 	}
