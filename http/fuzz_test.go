@@ -12,9 +12,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net/http"
@@ -37,7 +40,9 @@ import (
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/fsblob"
 	fvhttp "github.com/facevault/facevault/http"
+	"github.com/facevault/facevault/imagecheck"
 	"github.com/facevault/facevault/internal/testimage"
+	"github.com/facevault/facevault/internal/upload"
 	"github.com/facevault/facevault/sqlite"
 )
 
@@ -48,6 +53,7 @@ type fuzzEnv struct {
 	vault *facevault.Vault
 	clock *fuzzClock
 	log   *errorLog
+	blobs string // the blob store's directory
 
 	keyA, keyALive, keyB, keyRevoked string
 	scopeA, scopeALive, scopeB       facevault.Scope
@@ -130,12 +136,13 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		f.Fatalf("sqlite.Open: %v", err)
 	}
 	f.Cleanup(func() { db.Close() })
-	blobs, err := fsblob.Open(filepath.Join(dir, "blobs"))
+	blobDir := filepath.Join(dir, "blobs")
+	blobs, err := fsblob.Open(blobDir)
 	if err != nil {
 		f.Fatalf("fsblob.Open: %v", err)
 	}
 	f.Cleanup(func() { blobs.Close() })
-	e := &fuzzEnv{clock: &fuzzClock{}, log: &errorLog{}, clients: map[facevault.Scope][]*facevault.Client{}}
+	e := &fuzzEnv{clock: &fuzzClock{}, log: &errorLog{}, blobs: blobDir, clients: map[facevault.Scope][]*facevault.Client{}}
 	e.clock.Set(fx0)
 	logger := slog.New(e.log)
 	e.vault = facevault.NewVault(db, blobs, logger)
@@ -1183,6 +1190,132 @@ func FuzzHeaders(f *testing.F) {
 			t.Fatalf("POST %s with Content-Type %q: refused (%s)", target, v, r.body)
 		case p != param && p != "Content-Type":
 			t.Fatalf("POST %s with Content-Type %q: %s", target, v, r.body)
+		}
+	})
+}
+
+// blobFiles lists the files of the blob store, committed or temporary.
+func (e *fuzzEnv) blobFiles(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(e.blobs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if rel, _ := filepath.Rel(e.blobs, p); !d.IsDir() && rel != "LOCK" {
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("list blob files: %v", err)
+	}
+	slices.Sort(files)
+	return files
+}
+
+// FuzzUpload fuzzes upload bodies through the server (the streaming parser,
+// the image check, the blob store and the record) against a reference
+// made of the parts checked on their own: upload.Parse into a buffer, then
+// an imagecheck.Checker on the bytes. {img} and {png} in the body stand for
+// the base64 of a valid JPEG and PNG of 34 KB, {a}, {b} and {l} for client
+// ids (see newFuzzEnv). The answer is the reference's: a 400 naming the
+// parameter at fault, a 404 for a client not the caller's, or 200 with the
+// photo, which downloads as exactly the decoded bytes. Whatever the answer,
+// the blob store holds no file it did not hold before, other than the
+// accepted photo's (which is then deleted).
+func FuzzUpload(f *testing.F) {
+	for _, s := range []string{
+		`{"clientId":"{a}","data":"{img}"}`,
+		`{"clientId":"{a}","data":"data:image/jpeg;base64,{img}","performLivenessCheck":false}`,
+		`{"data":"{png}","clientId":"{a}","x":[1,{"y":null}]}`,
+		`{"clientId":"{b}","data":"{img}"}`, `{"clientId":"{l}","data":"{img}"}`, `{"clientId":"nope","data":"{img}"}`,
+		`{"clientId":"{a}","data":"{img}","data":"{img}"}`, `{"clientId":"{a}"}`, `{"data":"{img}"}`, `{"clientId":"","data":"{img}"}`,
+		`{"clientId":"{a}","data":"AAAA"}`, `{"clientId":"{a}","data":"R0lGODlh{img}"}`, `{"clientId":"{a}","data":"{img}{img}"}`,
+		`{"clientId":"{a}","data":"{img}","performLivenessCheck":"no"}`, `{"clientId":"{a}","data":"{img}"} x`, `{"clientId":"{a}","data":"{img}`,
+		`{"clientId":5,"data":"{img}"}`, `[]`, ``, `{"clientId":"{a}","data":"{img}=="}`, `{"clientId":"{a}","data":"/9j/{img}"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	e := newFuzzEnv(f)
+	jpeg, png := testimage.JPEGSize(34<<10, 2), testimage.PNGSize(40<<10, 3)
+	expand := strings.NewReplacer("{img}", base64.StdEncoding.EncodeToString(jpeg), "{png}", base64.StdEncoding.EncodeToString(png),
+		"{a}", e.photoClient, "{b}", e.clients[e.scopeB][0].ID, "{l}", e.clients[e.scopeALive][0].ID)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b := []byte(expand.Replace(string(body)))
+		before := e.blobFiles(t)
+		r := e.do(t, rawRequest("POST", "/v1/livePhotos", b, "Authorization", e.keyA, "Content-Type", "application/json"))
+		if r == nil {
+			t.Fatalf("net/http refuses an upload with body %q", body)
+		}
+		after := e.blobFiles(t)
+
+		// The reference.
+		var img bytes.Buffer
+		req, perr := upload.Parse(bytes.NewReader(b), &img)
+		check := imagecheck.New(imagecheck.DefaultLimits())
+		_, ierr := check.Write(img.Bytes())
+		info, ferr := check.Finish()
+		if ierr == nil {
+			ierr = ferr
+		}
+		// The params a 400 may name: a body can have several faults, and
+		// which is found first depends on where it is in the stream (an
+		// image is refused as it streams, before the fields after it are
+		// read).
+		want := map[string]bool{}
+		var fe *facevault.Error
+		if perr != nil {
+			if !errors.As(perr, &fe) {
+				t.Fatalf("upload.Parse(%q): %v", body, perr)
+			}
+			want[fe.Param] = true
+			if req.HasData {
+				want["data"] = true
+			}
+		} else {
+			if !req.HasClientID || req.ClientID == "" {
+				want["clientId"] = true
+			}
+			if !req.HasData || ierr != nil {
+				want["data"] = true
+			}
+		}
+		status := http.StatusBadRequest
+		switch {
+		case len(want) > 0:
+		case req.ClientID != e.photoClient:
+			status = http.StatusNotFound
+		default:
+			status = http.StatusOK
+		}
+		if r.status != status || status == http.StatusBadRequest && !want[r.param()] {
+			t.Fatalf("upload %q: %d %s; want %d naming one of %v", body, r.status, r.body, status, want)
+		}
+		if status != http.StatusOK {
+			if !slices.Equal(after, before) {
+				t.Fatalf("refused upload %q left files: before %v, after %v", body, before, after)
+			}
+			return
+		}
+		id, _ := r.json["id"].(string)
+		format := map[string]string{imagecheck.JPEG: facevault.ContentTypeJPEG, imagecheck.PNG: facevault.ContentTypePNG}[info.Format]
+		if r.json["clientId"] != e.photoClient || r.json["size"] != float64(img.Len()) || r.json["contentType"] != format ||
+			r.json["performLivenessCheck"] != req.PerformLivenessCheck {
+			t.Fatalf("upload %q: %s; want %d bytes of %s", body, r.body, img.Len(), format)
+		}
+		if len(after) != len(before)+1 || !slices.ContainsFunc(after, func(f string) bool { return strings.HasSuffix(f, "/"+id) }) {
+			t.Fatalf("upload %q: files before %v, after %v; want the photo's only", body, before, after)
+		}
+		d := e.do(t, rawRequest("GET", "/v1/livePhotos/"+id+"/download", nil, "Authorization", e.keyA))
+		if data, _ := base64.StdEncoding.DecodeString(fmt.Sprint(d.json["data"])); d.status != http.StatusOK || !bytes.Equal(data, img.Bytes()) {
+			t.Fatalf("upload %q: the download (%d) differs from the bytes sent", body, d.status)
+		}
+		if del := e.do(t, rawRequest("DELETE", "/v1/livePhotos/"+id, nil, "Authorization", e.keyA)); del.status != http.StatusNoContent {
+			t.Fatalf("delete: %d %s", del.status, del.body)
+		}
+		if files := e.blobFiles(t); !slices.Equal(files, before) {
+			t.Fatalf("after the delete, files %v; before the upload %v", files, before)
 		}
 	})
 }
