@@ -100,3 +100,19 @@ func TestEscapedSlashID(t *testing.T) {
 		wantError(t, r, http.StatusNotFound, "resource_not_found", "", "")
 	})
 }
+
+// TestClientBodyNotJSON holds a regression FuzzClientBody found: a client
+// body cut short after a value of the wrong type ({"type":{}) was answered
+// as that field's fault, with its param, rather than as a body that is not
+// JSON.
+func TestClientBodyNotJSON(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		id := env.newClientID(t, env.KeyA)
+		for _, body := range []string{`{"type":{}`, `{"email":5,`, `{"metadata":{"a":1}`, `{"personDetails":[] x`, `{"type":"person","type":5}`} {
+			for _, path := range []string{"/v1/clients", "/v1/clients/" + id} {
+				r := env.do(t, "POST", path, env.KeyA, body)
+				wantError(t, r, http.StatusBadRequest, "invalid_request", "The request body is not valid JSON", "")
+			}
+		}
+	})
+}

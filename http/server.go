@@ -233,7 +233,9 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return facevault.Invalid("", "The request body could not be read")
 	}
 	data := bytes.TrimSpace(buf.Bytes())
-	if len(data) == 0 || data[0] != '{' {
+	// Syntax first: Unmarshal may report a field of the wrong type before
+	// it finds that the body is not JSON at all.
+	if len(data) == 0 || data[0] != '{' || !jsontext.Value(data).IsValid() {
 		if jsontext.Value(data).IsValid() {
 			return facevault.Invalid("", "The request body must be a JSON object")
 		}
