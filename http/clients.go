@@ -55,12 +55,13 @@ func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request, sc facevau
 }
 
 func (s *Server) listClients(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
-	q := r.URL.Query()
+	q, ok := listQuery(r)
 	o, err := parseListOptions(q)
 	if err != nil {
 		return err
 	}
 	f := facevault.ClientFilter{ListOptions: o, Fields: map[string]string{}}
+	f.Impossible = f.Impossible || !ok
 	for name, vs := range q {
 		if listParams[name] {
 			continue

@@ -78,7 +78,7 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 }
 
 func (s *Server) listLivePhotos(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
-	q := r.URL.Query()
+	q, ok := listQuery(r)
 	clientID := q.Get("clientId")
 	if clientID == "" {
 		return facevault.Invalid("clientId", "The query parameter 'clientId' is required")
@@ -87,6 +87,7 @@ func (s *Server) listLivePhotos(w http.ResponseWriter, r *http.Request, sc facev
 	if err != nil {
 		return err
 	}
+	o.Impossible = o.Impossible || !ok
 	for name := range q {
 		if name != "clientId" && !listParams[name] {
 			o.Impossible = true // live photos have no other filters

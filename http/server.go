@@ -245,13 +245,15 @@ func unknownRoute(r *http.Request) error {
 
 // clean reports whether p is a clean path: no "." or ".." elements, no
 // empty elements. ServeMux would redirect an unclean path; an API has no use
-// for that.
+// for that. Nor is an element that is an escaped slash alone ("%2F") clean:
+// ServeMux would take it for the trailing slash of a collection, so that
+// POST /v1/clients/%2F would create a client.
 func clean(p string) bool {
 	c := path.Clean(p)
 	if strings.HasSuffix(p, "/") && c != "/" {
 		c += "/"
 	}
-	return c == p
+	return c == p && !strings.Contains(strings.ToLower(p)+"/", "/%2f/")
 }
 
 // recorder captures what ServeMux's own 404, 405 and redirect handlers
@@ -358,7 +360,9 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return facevault.Invalid("", "The request body could not be read")
 	}
 	data := bytes.TrimSpace(buf.Bytes())
-	if len(data) == 0 || data[0] != '{' {
+	// Syntax first: Unmarshal may report a field of the wrong type before
+	// it finds that the body is not JSON at all.
+	if len(data) == 0 || data[0] != '{' || !jsontext.Value(data).IsValid() {
 		if jsontext.Value(data).IsValid() {
 			return facevault.Invalid("", "The request body must be a JSON object")
 		}
@@ -382,9 +386,10 @@ func tooLarge(limit int64) error {
 	return facevault.Errorf(facevault.ETooLarge, "The request body is larger than the largest legal request (%d bytes)", limit)
 }
 
-// writeJSON writes v as the response body.
+// writeJSON writes v as the response body. Invalid UTF-8 (a caller's bytes
+// echoed in an error message) is written as U+FFFD.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	body, err := json.Marshal(v, json.Deterministic(true))
+	body, err := json.Marshal(v, json.Deterministic(true), jsontext.AllowInvalidUTF8(true))
 	if err != nil {
 		s.logger.ErrorContext(r.Context(), "encode response", "err", err)
 		status = http.StatusInternalServerError

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"iter"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -171,9 +173,21 @@ func parseListOptions(q map[string][]string) (facevault.ListOptions, error) {
 			o.Impossible = true
 			continue
 		}
+		if t.IsZero() && strings.HasSuffix(f.name, "Before") {
+			// The zero time means no bound; nothing is before it.
+			o.Impossible = true
+		}
 		*f.dst = t
 	}
 	return o, nil
+}
+
+// listQuery parses the query of a list. A part that does not parse (a bad
+// escape, a semicolon, too many parameters) is not dropped, which would
+// widen the list: ok is false and the list must match nothing.
+func listQuery(r *http.Request) (q url.Values, ok bool) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	return q, err == nil
 }
 
 func intParam(q map[string][]string, name string, def, lo, hi int) (int, error) {
@@ -203,7 +217,14 @@ var timeLayouts = []string{
 	time.DateOnly,
 }
 
+// isoShape is the strict shape of timeLayouts: time.Parse alone also takes
+// one-digit hours and offsets of 24 hours or more.
+var isoShape = regexp.MustCompile(`^\d{4}-\d\d-\d\d(T([01]\d|2[0-3]):\d\d(:\d\d([.,]\d+)?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)?$`)
+
 func parseTime(s string) (time.Time, bool) {
+	if !isoShape.MatchString(s) {
+		return time.Time{}, false
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), true
