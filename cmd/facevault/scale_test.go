@@ -379,6 +379,8 @@ func TestScaleTwoNodes(t *testing.T) {
 	if status, body := a.do(t, "GET", "/v1/livePhotos/"+third, key, nil); status != http.StatusNotFound {
 		t.Errorf("get through A of a photo of the client deleted through B: got %d %s, want 404", status, body)
 	}
+	// Its bytes go with the background purge, moments after the answer.
+	waitPurged(t, st.dbURL)
 	assertObject(t, st.bucket, third, false, nil)
 	if recs := assertOneToOne(t, st); len(recs) != 0 {
 		t.Errorf("records left after every photo went: %v", recs)
