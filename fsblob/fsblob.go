@@ -108,7 +108,10 @@ func (s *Store) Close() error {
 // ownerOnly takes group and other permissions away from the directory
 // (unless it is sticky) and from every file and directory of the store in
 // it. Other entries of the directory are not the store's, and are left
-// alone.
+// alone. A directory of the store that is owner-only already is not walked:
+// no one else can reach what is in it, and the store itself creates every
+// file 0600, so that a store whose modes are right costs a look at its
+// directories, not at its every image, on each start.
 func (s *Store) ownerOnly() error {
 	narrow := func(path string, info fs.FileInfo) error {
 		mode := info.Mode()
@@ -148,7 +151,13 @@ func (s *Store) ownerOnly() error {
 			} else if err != nil {
 				return err
 			}
-			return narrow(path, info)
+			if err := narrow(path, info); err != nil {
+				return err
+			}
+			if d.IsDir() && info.Mode().Perm()&0o077 == 0 {
+				return fs.SkipDir // owner-only already: nothing in it was exposed
+			}
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("fsblob: narrow permissions: %w", err)
