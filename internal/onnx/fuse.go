@@ -10,70 +10,80 @@ import "slices"
 // the intermediate values.
 func (c *compiler) fuse() {
 	p := c.p
-	for {
-		uses := c.slotUses()
-		producer := make(map[int]int)
-		consumer := make(map[int]int) // value id -> the last step reading it
-		for i, st := range p.steps {
-			producer[st.writes()] = i
-			for _, id := range st.reads() {
-				consumer[id] = i
-			}
+	uses := c.slotUses()
+	producer := make(map[int]int) // value id -> the step writing it
+	consumer := make(map[int]int) // value id -> the last step reading it
+	for i, st := range p.steps {
+		producer[st.writes()] = i
+		for _, id := range st.reads() {
+			consumer[id] = i
 		}
-		changed := false
-		for i, st := range p.steps {
-			ep, out := fusable(st)
-			if ep == nil || uses[p.values[*out].slot] != 1 {
-				continue
-			}
+	}
+	// One pass in order; each fusable step absorbs the chain of steps
+	// after it. Absorbed steps become nil. The producer indices of values
+	// written by a fused chain stay those of its last step, which only
+	// makes the residual check below more cautious.
+	for i, st := range p.steps {
+		ep, out := fusable(st)
+		if ep == nil {
+			continue
+		}
+		for uses[p.values[*out].slot] == 1 {
 			j, ok := consumer[*out]
-			if !ok {
-				continue
+			if !ok || j <= i || p.steps[j] == nil {
+				break
 			}
 			e, ok := p.steps[j].(*eltStep)
 			if !ok || e.a != *out && e.b != *out {
-				continue
+				break
 			}
-			ov := p.values[*out]
-			switch {
-			case e.op == eltAffine && e.a == *out && ep.res < 0 && ep.act == actNone && (ov.cl && e.inner == 1 || !ov.cl && e.inner == 1 && len(e.vec) == ov.shape[len(ov.shape)-1]):
-				foldAffine(st, e.vec, e.vec2)
-			case e.op == eltAdd && e.b >= 0 && !e.bVec && ep.res < 0 && ep.act == actNone && ov.cl:
-				other := e.a
-				if other == *out {
-					other = e.b
-				}
-				if other == *out {
-					continue // x + x
-				}
-				if pi, ok := producer[other]; ok && pi >= i {
-					continue // computed after the convolution
-				}
-				ep.res = other
-			case e.op == eltRelu && ep.act == actNone:
-				ep.act = actRelu
-			case e.op == eltPRelu && ep.act == actNone && ov.cl && e.inner <= 1:
-				ep.act = actPRelu
-				ep.slope = make([]float32, ov.cs)
-				for ch := range ov.shape[1] {
-					if e.inner == 0 {
-						ep.slope[ch] = e.vec[0]
-					} else {
-						ep.slope[ch] = e.vec[ch]
-					}
-				}
-			default:
-				continue
+			if !absorb(st, ep, e, p.values[*out], *out, i, producer) {
+				break
 			}
 			*out = e.out
-			p.steps = slices.Delete(p.steps, j, j+1)
-			changed = true
-			break
-		}
-		if !changed {
-			return
+			p.steps[j] = nil
 		}
 	}
+	p.steps = slices.DeleteFunc(p.steps, func(st step) bool { return st == nil })
+}
+
+// absorb merges elementwise step e, which reads out (the output of step
+// st, at index i), into st's epilogue, and reports whether it could.
+func absorb(st step, ep *epilogue, e *eltStep, ov *value, out, i int, producer map[int]int) bool {
+	switch {
+	case e.op == eltAffine && e.a == out && ep.res < 0 && ep.act == actNone && e.inner == 1 &&
+		(ov.cl || len(e.vec) == ov.shape[len(ov.shape)-1]):
+		foldAffine(st, e.vec, e.vec2)
+		return true
+	case e.op == eltAdd && e.b >= 0 && !e.bVec && ep.res < 0 && ep.act == actNone && ov.cl:
+		other := e.a
+		if other == out {
+			other = e.b
+		}
+		if other == out {
+			return false // x + x
+		}
+		if pi, ok := producer[other]; ok && pi >= i {
+			return false // computed after the convolution
+		}
+		ep.res = other
+		return true
+	case e.op == eltRelu && ep.act == actNone:
+		ep.act = actRelu
+		return true
+	case e.op == eltPRelu && ep.act == actNone && ov.cl && e.inner <= 1:
+		ep.act = actPRelu
+		ep.slope = make([]float32, ov.cs)
+		for ch := range ov.shape[1] {
+			if e.inner == 0 {
+				ep.slope[ch] = e.vec[0]
+			} else {
+				ep.slope[ch] = e.vec[ch]
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // fusable returns the epilogue and output of a step that can absorb the

@@ -71,7 +71,7 @@ func load(data []byte, opt options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
-	p, err := compile(mp, opt)
+	p, err := compile(mp, len(data), opt)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}

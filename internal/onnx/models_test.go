@@ -1,11 +1,15 @@
 package onnx
 
 import (
+	"context"
 	"image"
 	_ "image/jpeg"
 	_ "image/png"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -162,13 +166,44 @@ func TestModelsAgainstORT(t *testing.T) {
 		for _, in := range m.inputs {
 			id := m.name + "-" + in.name
 			t.Run(id, func(t *testing.T) {
-				for name, w := range ref[id].outputs {
+				for _, name := range slices.Sorted(maps.Keys(ref[id].outputs)) {
+					w := ref[id].outputs[name]
 					s := compare(t, id, ref[id+"-noopt"].outputs[name], w)
 					t.Logf("%s: onnxruntime with graph optimisations disabled differs from its default by up to %.3g in %q (%d values by more than %g)", id, s.maxAbs, name, s.beyondAbs, absTol)
 				}
 				d, r := compareRun(t, id, data, in.feeds, ref[id])
 				t.Logf("%s: max |Go - onnxruntime| = %.3g, relative to max(1, |onnxruntime|) %.3g", id, d, r)
+				if m.name == "blazeface-back" {
+					checkScores(t, data, in.feeds, ref[id])
+				}
 			})
 		}
 	}
+}
+
+// checkScores compares the face scores BlazeFace's logits stand for,
+// sigmoid(logit), which the detector thresholds: they must agree with
+// onnxruntime's to 1e-5.
+func checkScores(t *testing.T, data []byte, feeds map[string]*Tensor, want *ortResult) {
+	t.Helper()
+	m, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Run(context.Background(), feeds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigmoid := func(x float32) float64 { return 1 / (1 + math.Exp(-float64(x))) }
+	worst := 0.0
+	for _, name := range []string{"Identity:0", "Identity_1:0"} {
+		g, w := got[name].Data, want.outputs[name].Data
+		for i := range g {
+			worst = max(worst, math.Abs(sigmoid(g[i])-sigmoid(w[i])))
+		}
+	}
+	if worst > 1e-5 {
+		t.Errorf("face scores differ from onnxruntime's by up to %g, more than 1e-5", worst)
+	}
+	t.Logf("face scores (sigmoid of the logits): max |Go - onnxruntime| = %.3g", worst)
 }

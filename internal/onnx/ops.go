@@ -158,6 +158,9 @@ func planConstantOfShape(c *compiler, n *nodeProto, ins []int, out string) error
 	if cnt > maxFold {
 		return fmt.Errorf("shape %v has more than %d elements", dims, maxFold)
 	}
+	if err := c.charge(cnt); err != nil {
+		return err
+	}
 	shape, _ := smallInts("shape", dims)
 	a, err := attrOf(n, "value", attrTensor)
 	if err != nil {
@@ -246,6 +249,9 @@ func planGather(c *compiler, n *nodeProto, ins []int, out string) error {
 	}
 	if cnt > maxFold {
 		return fmt.Errorf("result has more than %d elements", maxFold)
+	}
+	if err := c.charge(cnt); err != nil {
+		return err
 	}
 	outer := numElements(data.shape[:axis])
 	inner := numElements(data.shape[axis+1:])
@@ -464,6 +470,9 @@ func planTranspose(c *compiler, n *nodeProto, ins []int, out string) error {
 		if v.dtype != dtFloat {
 			return errors.New("transposing an INT64 constant is not supported")
 		}
+		if err := c.charge(v.n); err != nil {
+			return err
+		}
 		d := make([]float32, v.n)
 		transpose(d, v.f32, v.shape, perm)
 		c.addConst(out, shape, d, nil)
@@ -551,6 +560,9 @@ func planConcat(c *compiler, n *nodeProto, ins []int, out string) error {
 	if allConst {
 		if total > maxFold {
 			return fmt.Errorf("result has more than %d elements", maxFold)
+		}
+		if err := c.charge(total); err != nil {
+			return err
 		}
 		var f32 []float32
 		var i64 []int64
@@ -752,6 +764,16 @@ func planConv(c *compiler, n *nodeProto, ins []int, out string) error {
 	if err != nil {
 		return err
 	}
+	cost := g.csOut
+	switch {
+	case group == 1:
+		cost += win.kh * win.kw * g.csIn * roundUp(co, 8)
+	case depthwise:
+		cost += win.kh * win.kw * g.csOut
+	}
+	if err := c.charge(cost); err != nil {
+		return err
+	}
 	ep := epilogue{bias: make([]float32, g.csOut), res: -1}
 	copy(ep.bias, bias)
 	switch {
@@ -924,6 +946,9 @@ func planPRelu(c *compiler, n *nodeProto, ins []int, out string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.charge(x.cs); err != nil {
+		return err
+	}
 	vec, inner, ok := broadcastVec(x, s.shape, s.f32)
 	if !ok {
 		return fmt.Errorf("slope of shape %v against input %v: only a scalar or one vector along one axis is supported", s.shape, x.shape)
@@ -961,6 +986,9 @@ func planBinary(op eltOp) func(c *compiler, n *nodeProto, ins []int, out string)
 				c.p.steps = append(c.p.steps, &eltStep{op: op, a: ia, b: -1, out: id, vec: b.f32, inner: -1})
 				return nil
 			}
+			if err := c.charge(a.cs); err != nil {
+				return err
+			}
 			vec, inner, ok := broadcastVec(a, b.shape, b.f32)
 			if !ok {
 				return fmt.Errorf("constant of shape %v against input %v: only a scalar, one vector along one axis, or the same shape is supported", b.shape, a.shape)
@@ -973,20 +1001,17 @@ func planBinary(op eltOp) func(c *compiler, n *nodeProto, ins []int, out string)
 			return nil
 		}
 		if slices.Equal(a.shape, b.shape) {
-			var err error
-			if a.cl != b.cl || (a.cl && a.cs != b.cs) {
-				if a.cl {
-					ib, err = c.channelsLast(ib)
-				} else {
-					ia, err = c.channelsLast(ia)
-				}
-				if err != nil {
+			if a.cl || b.cl {
+				// Both channels-last, with the same channel stride.
+				cs := max(a.cs, b.cs)
+				var err error
+				if ia, err = c.channelsLastCS(ia, cs); err != nil {
 					return err
 				}
-				a, b = c.val(ia), c.val(ib)
-				if a.cs != b.cs {
-					return fmt.Errorf("inputs stored with channel strides %d and %d", a.cs, b.cs)
+				if ib, err = c.channelsLastCS(ib, cs); err != nil {
+					return err
 				}
+				a = c.val(ia)
 			}
 			id, err := c.addActLike(out, a)
 			if err != nil {
@@ -1051,6 +1076,9 @@ func planMatMul(c *compiler, n *nodeProto, ins []int, out string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.charge((k + 1) * roundUp(nn, 8)); err != nil {
+		return err
+	}
 	st := &matMulStep{in: in, out: id, m: m, k: k, n: nn}
 	st.packed, st.panels = packPanels(k, nn, func(kk, j int) float32 { return b.f32[kk*nn+j] })
 	st.ep = epilogue{bias: make([]float32, roundUp(nn, 8)), res: -1}
@@ -1097,6 +1125,9 @@ func planBatchNorm(c *compiler, n *nodeProto, ins []int, out string) error {
 	}
 	// As onnxruntime computes it: y = x*scale' + bias', with
 	// scale' = scale / sqrt(var + epsilon) and bias' = B - mean*scale'.
+	if err := c.charge(2 * (ch + x.cs)); err != nil {
+		return err
+	}
 	scale, shift := make([]float32, ch), make([]float32, ch)
 	for i := range ch {
 		inv := 1 / float32(math.Sqrt(float64(p[3][i]+eps)))

@@ -220,6 +220,41 @@ func opCases() []opCase {
 				{op: "Squeeze", in: []string{"u", "ax2"}, out: []string{"s"}},
 				{op: "Identity", in: []string{"s"}, out: []string{"y"}},
 			}}},
+		{name: "Add/channel-strides", model: func() *tModel {
+			// The input keeps 3 channels per pixel, the convolution's
+			// output 8: the Add must bring them to one layout.
+			m := &tModel{opset: 12, inputs: []tValue{{name: "x", shape: []int64{1, 5, 6, 3}}}, outputs: []tValue{out("z")},
+				inits: []*tTensor{fTensor("W", []int64{3, 3, 1, 1}, randomData(120, 9, -0.5, 0.5))}}
+			m.nodes = []tNode{
+				{op: "Transpose", in: []string{"x"}, out: []string{"t"}, attrs: []tAttr{aInts("perm", 0, 3, 1, 2)}},
+				{op: "Conv", in: []string{"t", "W"}, out: []string{"y"}},
+				{op: "Add", in: []string{"y", "t"}, out: []string{"z"}},
+			}
+			return m
+		}()},
+		{name: "Conv+Mul/scalar", model: func() *tModel {
+			m := convModel(121, 5, 11, 4, 5, 1, 1, 1, true, nil, tNode{op: "Mul", in: []string{"y", "k"}, out: []string{"z"}})
+			m.inits = append(m.inits, fTensor("k", []int64{1}, []float32{-1.5}))
+			return m
+		}()},
+		{name: "Conv+PRelu/scalar", model: func() *tModel {
+			m := convModel(122, 5, 11, 4, 5, 1, 1, 1, true, nil, tNode{op: "PRelu", in: []string{"y", "k"}, out: []string{"z"}})
+			m.inits = append(m.inits, fTensor("k", []int64{1}, []float32{0.2}))
+			return m
+		}()},
+		{name: "Conv+Sigmoid", lo: -3, hi: 3, model: convModel(123, 5, 11, 4, 5, 1, 1, 1, true, nil, tNode{op: "Sigmoid", in: []string{"y"}, out: []string{"z"}})},
+		{name: "PRelu/scalar-4d", model: &tModel{inputs: []tValue{in4("x", 1, 3, 4, 5)}, outputs: []tValue{out("y")},
+			inits: []*tTensor{fTensor("slope", []int64{1}, []float32{0.3})},
+			nodes: []tNode{{op: "PRelu", in: []string{"x", "slope"}, out: []string{"y"}}}}},
+		{name: "BatchNormalization/2d", model: &tModel{inputs: []tValue{{name: "x", shape: []int64{3, 5}}}, outputs: []tValue{out("y")},
+			inits: []*tTensor{
+				fTensor("s", []int64{5}, randomData(130, 5, 0.5, 1.5)), fTensor("b", []int64{5}, randomData(131, 5, -1, 1)),
+				fTensor("mean", []int64{5}, randomData(132, 5, -1, 1)), fTensor("var", []int64{5}, randomData(133, 5, 0.1, 2))},
+			nodes: []tNode{{op: "BatchNormalization", in: []string{"x", "s", "b", "mean", "var"}, out: []string{"y"}}}}},
+		{name: "MaxPool/2x2s2/pads-odd", model: &tModel{inputs: []tValue{in4("x", 1, 13, 9, 7)}, outputs: []tValue{out("y")},
+			nodes: []tNode{{op: "MaxPool", in: []string{"x"}, out: []string{"y"}, attrs: []tAttr{ksize(2, 2), strides(2, 2), pads(1, 0, 1, 1)}}}}},
+		{name: "MaxPool/2x2s2/blazeface", model: &tModel{inputs: []tValue{in4("x", 1, 24, 16, 16)}, outputs: []tValue{out("y")},
+			nodes: []tNode{{op: "MaxPool", in: []string{"x"}, out: []string{"y"}, attrs: []tAttr{ksize(2, 2), strides(2, 2)}}}}},
 		{name: "Reshape/zero-copies", model: &tModel{opset: 14, inputs: []tValue{{name: "x", shape: []int64{2, 3, 4}}}, outputs: []tValue{out("y")},
 			inits: []*tTensor{iTensor("shape", 0, -1)},
 			nodes: []tNode{{op: "Reshape", in: []string{"x", "shape"}, out: []string{"y"}}}}},

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -264,7 +265,8 @@ func compareRun(t *testing.T, what string, data []byte, feeds map[string]*Tensor
 		if len(got) != len(want.outputs) {
 			t.Fatalf("%s: %d outputs, onnxruntime %d", what, len(got), len(want.outputs))
 		}
-		for name, w := range want.outputs {
+		for _, name := range slices.Sorted(maps.Keys(want.outputs)) {
+			w := want.outputs[name]
 			g, ok := got[name]
 			if !ok {
 				t.Fatalf("%s: no output %q", what, name)

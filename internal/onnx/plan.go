@@ -114,6 +114,25 @@ type compiler struct {
 	opset  int64
 	byName map[string]int // value name -> value id
 	opt    options
+	budget int // float32s the planner may still allocate (see charge)
+}
+
+// Limits on what planning a model may cost, so that a small file cannot
+// make Load allocate without bound: the planner's own allocations (folded
+// constants, packed weights) may total loadBudget float32s plus 16 per
+// byte of the file, and one Run's buffers at most maxScratch bytes.
+const (
+	loadBudget = 1 << 22
+	maxScratch = 1 << 30
+)
+
+// charge accounts for n float32s the planner is about to allocate.
+func (c *compiler) charge(n int) error {
+	if n < 0 || n > c.budget {
+		return errors.New("the model needs too much memory to plan (folded constants or packed weights)")
+	}
+	c.budget -= n
+	return nil
 }
 
 func (c *compiler) newSlot(size int) int {
@@ -184,8 +203,8 @@ func checkedElements(shape []int) (int, error) {
 }
 
 // compile plans a decoded model.
-func compile(m *modelProto, opt options) (*plan, error) {
-	c := &compiler{p: &plan{}, byName: make(map[string]int), opt: opt}
+func compile(m *modelProto, fileSize int, opt options) (*plan, error) {
+	c := &compiler{p: &plan{}, byName: make(map[string]int), opt: opt, budget: loadBudget + 16*fileSize}
 	c.p.k = selectKernels(opt)
 	opset, ok := m.opsets[""]
 	if v, ok2 := m.opsets["ai.onnx"]; ok2 {
@@ -288,6 +307,9 @@ func compile(m *modelProto, opt options) (*plan, error) {
 	}
 	c.fuse()
 	c.allocate()
+	if n := c.p.scratchBytes(); n > maxScratch {
+		return nil, fmt.Errorf("one run would need %d bytes of working memory, more than %d", n, maxScratch)
+	}
 	return c.p, nil
 }
 
@@ -412,7 +434,11 @@ func channelStride(c int) int {
 
 // channelsLast returns an activation with the same content as id stored
 // channels-last, adding a conversion step if needed.
-func (c *compiler) channelsLast(id int) (int, error) {
+func (c *compiler) channelsLast(id int) (int, error) { return c.channelsLastCS(id, 0) }
+
+// channelsLastCS is channelsLast with channel stride cs (0: the value's
+// own if it is channels-last, else channelStride).
+func (c *compiler) channelsLastCS(id, cs int) (int, error) {
 	v := c.val(id)
 	if v.isConst {
 		return 0, errors.New("a constant where an activation is needed is not supported")
@@ -420,19 +446,22 @@ func (c *compiler) channelsLast(id int) (int, error) {
 	if len(v.shape) != 4 {
 		return 0, fmt.Errorf("input of rank %d (shape %v), want 4 (NCHW)", len(v.shape), v.shape)
 	}
-	if v.cl {
+	if v.cl && (cs == 0 || cs == v.cs) {
 		return id, nil
 	}
 	if v.shape[0] != 1 {
 		return 0, fmt.Errorf("batch size %d is not supported (only 1)", v.shape[0])
 	}
-	if v.shape[2]*v.shape[3] == 1 {
-		cs := channelStride(v.shape[1])
-		if cs == v.shape[1] {
-			return c.alias(v.name+"#cl", id, v.shape, true, cs), nil
-		}
+	if cs == 0 {
+		cs = channelStride(v.shape[1])
 	}
-	out, err := c.addAct(v.name+"#cl", v.shape, channelStride(v.shape[1]))
+	if cs < v.shape[1] {
+		return 0, fmt.Errorf("internal error: channel stride %d for %d channels", cs, v.shape[1])
+	}
+	if !v.cl && v.shape[2]*v.shape[3] == 1 && cs == v.shape[1] {
+		return c.alias(v.name+"#cl", id, v.shape, true, cs), nil
+	}
+	out, err := c.addAct(v.name+"#cl", v.shape, cs)
 	if err != nil {
 		return 0, err
 	}
@@ -527,9 +556,13 @@ func (c *compiler) allocate() {
 		p.bufSize = append(p.bufSize, p.slotSize[slot])
 		p.slotBuf[slot] = len(p.bufSize) - 1
 	}
+	endsAt := make(map[int][]int) // step -> slots last used there
+	for s := range nslots {
+		endsAt[last[s]] = append(endsAt[last[s]], s)
+	}
 	release := func(step int) {
-		for s := range nslots {
-			if p.slotBuf[s] >= 0 && last[s] == step {
+		for _, s := range endsAt[step] {
+			if p.slotBuf[s] >= 0 {
 				free = append(free, p.slotBuf[s])
 			}
 		}

@@ -26,7 +26,9 @@ const (
 	// maxRank is the largest number of dimensions of a tensor.
 	maxRank = 8
 	// maxNodes is the largest number of nodes in a graph.
-	maxNodes = 1 << 16
+	maxNodes = 1 << 13
+	// maxAttrs is the largest number of attributes of a node.
+	maxAttrs = 64
 )
 
 // ONNX TensorProto.DataType values this package knows by name.
@@ -516,6 +518,9 @@ func parseNode(w *wire) (*nodeProto, error) {
 			a, err := parseAttribute(sub)
 			if err != nil {
 				return nil, fmt.Errorf("%s %q: %w", n.op, n.name, err)
+			}
+			if len(n.attrs) >= maxAttrs {
+				return nil, fmt.Errorf("%s %q: more than %d attributes", n.op, n.name, maxAttrs)
 			}
 			for _, b := range n.attrs {
 				if b.name == a.name {

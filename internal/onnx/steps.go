@@ -38,7 +38,8 @@ func (e *epilogue) reads() []int {
 	return nil
 }
 
-// layoutStep converts between plain and channels-last storage.
+// layoutStep converts between plain and channels-last storage, or between
+// two channel strides.
 type layoutStep struct{ in, out int }
 
 func (st *layoutStep) reads() []int { return []int{st.in} }
@@ -66,8 +67,13 @@ func (st *layoutStep) exec(p *plan, s *scratch) {
 				o[px] = src[px*cs+ch]
 			}
 		}
-	default:
-		panic("onnx: bad layout step")
+	default: // channels-last to channels-last with another stride
+		ci, co := in.cs, out.cs
+		for px := range hw {
+			o := dst[px*co : px*co+co]
+			copy(o[:c], src[px*ci:px*ci+c])
+			clear(o[c:])
+		}
 	}
 }
 
