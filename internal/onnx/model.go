@@ -141,10 +141,8 @@ func (m *Model) Run(ctx context.Context, inputs map[string]*Tensor) (map[string]
 		if len(t.Data) != v.n {
 			return nil, fmt.Errorf("%w: input %q has %d values, shape %v needs %d", ErrInput, v.name, len(t.Data), v.shape, v.n)
 		}
-		for j, x := range t.Data {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return nil, fmt.Errorf("%w: input %q value %d is %v", ErrInput, v.name, j, x)
-			}
+		if j := nonFinite(t.Data); j >= 0 {
+			return nil, fmt.Errorf("%w: input %q value %d is %v", ErrInput, v.name, j, t.Data[j])
 		}
 	}
 	s := m.pool.Get().(*scratch)
@@ -185,4 +183,15 @@ func numElements(shape []int) int {
 		n *= d
 	}
 	return n
+}
+
+// nonFinite returns the index of the first NaN or infinity in d, or -1.
+func nonFinite(d []float32) int {
+	const exp = 0x7f800000 // all exponent bits set: NaN or ±Inf
+	for i, x := range d {
+		if math.Float32bits(x)&exp == exp {
+			return i
+		}
+	}
+	return -1
 }
