@@ -273,33 +273,36 @@ type dwCall struct {
 	act                  int
 }
 
-// dwGeneric is the depthwise kernel in portable Go.
+// dwGeneric is the depthwise kernel in portable Go. It sums the taps of
+// each output into the output itself, in the assembly kernel's order.
 func dwGeneric(d *dwCall) {
 	cs := d.cs
-	var acc [64]float32
 	for i := range d.npix {
-		for c0 := 0; c0 < cs; c0 += len(acc) {
-			n := min(len(acc), cs-c0)
-			a := acc[:n]
-			clear(a)
-			for ky := range d.nky {
-				for kx := range d.nkx {
-					in := d.src[i*d.pixStride+ky*d.rowStride+kx*cs+c0:][:n]
-					w := d.w[ky*d.wRowStride+kx*cs+c0:][:n]
-					for j := range a {
-						a[j] += in[j] * w[j]
+		o := d.dst[i*cs : i*cs+cs]
+		base := i * d.pixStride
+		for ky := range d.nky {
+			for kx := range d.nkx {
+				in := d.src[base+ky*d.rowStride+kx*cs:][:len(o)]
+				w := d.w[ky*d.wRowStride+kx*cs:][:len(o)]
+				if ky == 0 && kx == 0 {
+					for j := range o {
+						o[j] = in[j] * w[j]
 					}
+					continue
+				}
+				for j := range o {
+					o[j] += in[j] * w[j]
 				}
 			}
-			var res, slope []float32
-			if d.res != nil {
-				res = d.res[i*cs+c0:][:n]
-			}
-			if d.slope != nil {
-				slope = d.slope[c0:][:n]
-			}
-			finish(d.dst[i*cs+c0:][:n], a, d.bias[c0:][:n], res, slope, d.act)
 		}
+		var res, slope []float32
+		if d.res != nil {
+			res = d.res[i*cs : i*cs+cs]
+		}
+		if d.slope != nil {
+			slope = d.slope[:cs]
+		}
+		finish(o, o, d.bias[:cs], res, slope, d.act)
 	}
 }
 

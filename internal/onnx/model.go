@@ -28,6 +28,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // Tensor is a dense float32 tensor in row-major order: len(Data) is the
@@ -105,7 +106,7 @@ func cloneInfo(in []ValueInfo) []ValueInfo {
 // working buffers (kept in a pool between calls), plus the outputs it
 // returns.
 func (m *Model) ScratchBytes() int64 {
-	n := m.p.scratchBytes()
+	n := m.p.scratchBytes() + int64(unsafe.Sizeof(scratch{}))
 	for _, o := range m.outputs {
 		n += 4 * int64(numElements(o.Shape))
 	}

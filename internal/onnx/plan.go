@@ -498,12 +498,7 @@ func (c *compiler) allocate() {
 	for i := range last {
 		last[i] = -2
 	}
-	first := make([]int, nslots)
-	for i := range first {
-		first[i] = -1 << 30
-	}
 	for _, id := range p.inputs {
-		first[p.values[id].slot] = -1
 		last[p.values[id].slot] = max(last[p.values[id].slot], -1)
 	}
 	for i, st := range p.steps {
@@ -513,12 +508,9 @@ func (c *compiler) allocate() {
 			}
 		}
 		s := p.values[st.writes()].slot
-		if first[s] == -1<<30 {
-			first[s] = i
-		}
 		last[s] = max(last[s], i)
 		if t := st.temp(); t >= 0 {
-			first[t], last[t] = i, i
+			last[t] = i
 		}
 	}
 	for _, id := range p.outputs {
