@@ -13,12 +13,13 @@
 // Supported (anything else is refused by Load with an error naming it):
 // models of IR version 3 or later importing the default operator set
 // (ai.onnx) versions 7 to 22; float32 tensors, and int64 tensors for shape
-// computations that fold to constants; the operators Add, BatchNormalization,
+// computations that fold to constants; batch size 1 for the spatial
+// operators; the operators Add, BatchNormalization,
 // Concat, Constant, ConstantOfShape, Conv (2-D; dense, depthwise and
 // grouped), Gather (on constants), GlobalAveragePool, Identity, MatMul (with a
 // constant right operand), MaxPool (2-D), Mul, PRelu, Relu, Reshape, Shape,
 // Sigmoid, Squeeze, Transpose and Unsqueeze, with the attribute values
-// listed at each operator in plan.go.
+// listed at each operator in ops.go.
 package onnx
 
 import (
