@@ -130,7 +130,7 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 			return nil, fmt.Errorf("liveness check: %w", err)
 		}
 		if s.Mode == ModeLive && v.RefuseLive {
-			if err := refusal(check); err != nil {
+			if err := Refusal(check); err != nil {
 				return nil, err
 			}
 		}
@@ -171,10 +171,12 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 	return p, nil
 }
 
-// refusal returns the 422 a live-mode upload gets for what the liveness
-// check found, or nil if the photo is accepted. Every other finding is
-// recorded, not refused: the integrator decides.
-func refusal(c *LivenessCheck) error {
+// Refusal returns the 422 a live-mode upload gets for what the liveness
+// check found, or nil if the photo is accepted: an *Error with code
+// EUnreadable (the pixels do not decode), ENoFace or EMultipleFaces. Every
+// other finding is recorded, not refused: the integrator decides.
+// FinishUpload applies it when the Vault's RefuseLive is set.
+func Refusal(c *LivenessCheck) error {
 	b := c.Breakdown.IntegrityAnalysis.Breakdown
 	switch {
 	case !b.ImageReadable:

@@ -8,6 +8,7 @@
 //	facevault quarantine list [--data DIR]
 //	facevault quarantine restore [--data DIR] KEY...|--all
 //	facevault migrate --db postgres://…
+//	facevault eval --labels FILE [--plot FILE.png] [--json] DIR
 //
 // Every command takes --db and --blobs URLs to choose its back ends
 // (sqlite:///path or postgres://…; file:///path or s3://bucket?…); they
@@ -61,6 +62,7 @@ Commands:
   quarantine list     list the images the sweep set aside
   quarantine restore  bring quarantined images back (KEY... or --all)
   migrate        bring the record store's schema up to date
+  eval           measure the liveness check on a folder of labelled photos
 
 Run 'facevault <command> -h' for the flags of a command. Every flag can
 also be set as FACEVAULT_<FLAG> in the environment (--max-uploads is
@@ -105,6 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	case "migrate":
 		return (&MigrateCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "eval":
+		return (&EvalCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
