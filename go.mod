@@ -4,7 +4,6 @@ go 1.26.8
 
 require (
 	github.com/emmansun/base64 v0.7.0
-	github.com/esimov/pigo v1.4.6
 	github.com/go-json-experiment/json v0.0.0-20260820222146-c27c302e5fc3
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/minio/minio-go/v7 v7.4.1

@@ -41,7 +41,11 @@ type LivenessCheck struct {
 	Engine string `json:"engine"`
 }
 
-// LivenessBreakdown holds the three analyses of a liveness check.
+// LivenessBreakdown holds the three analyses of a liveness check. A check
+// made by this version has all three, whatever the photo: quality and
+// authenticity then say attention, without figures or score, when no face
+// was found. (They are pointers, with omitempty, so that results stored by
+// earlier versions, which left them out, read back as they were.)
 type LivenessBreakdown struct {
 	IntegrityAnalysis    IntegrityAnalysis     `json:"integrityAnalysis"`
 	QualityAnalysis      *QualityAnalysis      `json:"qualityAnalysis,omitempty"`
@@ -65,7 +69,8 @@ type IntegrityBreakdown struct {
 }
 
 // QualityAnalysis judges the largest face: its size, whether it faces the
-// camera, sharpness and exposure. It is absent when no face was found.
+// camera, sharpness and exposure. When no face was found, every verdict is
+// attention and only the image's own figures are set.
 type QualityAnalysis struct {
 	FaceSize        string           `json:"faceSize"`
 	FaceOrientation string           `json:"faceOrientation"`
@@ -79,30 +84,66 @@ type QualityBreakdown struct {
 	FaceWidthPixels   int     `json:"faceWidthPixels"`   // side of the detected face box, in pixels of the upright image
 	FaceShare         float64 `json:"faceShare"`         // face box side as a share of the image's shorter side, 0-1
 	FaceTouchesBorder bool    `json:"faceTouchesBorder"` // the face box reaches the image edge
-	PupilsFound       int     `json:"pupilsFound"`       // 0, 1 or 2
-	RollDegrees       float64 `json:"rollDegrees"`       // angle of the line between the pupils; 0 is level
+	PupilsFound       int     `json:"pupilsFound"`       // eyes located, 0, 1 or 2: the detector's eye landmarks that lie inside the image
+	RollDegrees       float64 `json:"rollDegrees"`       // angle of the line between the eyes; 0 is level, positive when the subject's left eye is lower
 	SharpnessVariance float64 `json:"sharpnessVariance"` // variance of the Laplacian over the face, resampled to a fixed size and normalised to mean luminance 128
 	MeanLuminance     float64 `json:"meanLuminance"`     // 0-255 over the face
 	ClippedShare      float64 `json:"clippedShare"`      // share of face pixels at or near 0 or 255
-	DetectionQuality  float64 `json:"detectionQuality"`  // the detector's score for the face
+	DetectionQuality  float64 `json:"detectionQuality"`  // the detector's confidence that this is a face, 0-1
 	ImageWidthPixels  int     `json:"imageWidthPixels"`  // of the upright image
 	ImageHeightPixels int     `json:"imageHeightPixels"` // of the upright image
 	ExifOrientation   int     `json:"exifOrientation"`   // 1-8 as found in the file, 1 when absent or invalid
+	// FaceBox and Landmarks locate the measured face in the upright image,
+	// in its pixels (origin top left), for drawing it or cropping it.
+	// Absent when no face was found.
+	FaceBox   *FaceBox       `json:"faceBox,omitempty"`
+	Landmarks *FaceLandmarks `json:"landmarks,omitempty"`
+}
+
+// FaceBox is a face's bounding box, in pixels of the upright image; it may
+// reach past the image's edges when the face is cut off.
+type FaceBox struct {
+	X      int `json:"x"`
+	Y      int `json:"y"`
+	Width  int `json:"width"`
+	Height int `json:"height"`
+}
+
+// Point is a position in pixels of the upright image.
+type Point struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+// FaceLandmarks are the detector's six key points of a face. Right and
+// left are the subject's: their right eye is on the left of the image.
+type FaceLandmarks struct {
+	RightEye Point `json:"rightEye"`
+	LeftEye  Point `json:"leftEye"`
+	Nose     Point `json:"nose"`  // tip of the nose
+	Mouth    Point `json:"mouth"` // centre of the mouth
+	RightEar Point `json:"rightEar"`
+	LeftEar  Point `json:"leftEar"`
 }
 
 // AuthenticityAnalysis scores whether the photo is of a live person or a
-// spoof (a photo of a photo or of a screen).
+// presentation attack (a printed photo, a screen, a mask). Both verdicts
+// come from the one presentation-attack model's score: FaceVault has no
+// second, independent signal that separates genuine from spoof.
 type AuthenticityAnalysis struct {
 	SpoofedImageAnalysis string                `json:"spoofedImageAnalysis"`
 	LivenessCheck        string                `json:"livenessCheck"`
 	Breakdown            AuthenticityBreakdown `json:"breakdown"`
 }
 
-// AuthenticityBreakdown holds the model scores, 0-100, higher meaning more
-// likely real and live.
+// AuthenticityBreakdown holds the presentation-attack model's score.
 type AuthenticityBreakdown struct {
-	AntispoofScore     int `json:"antispoofScore"`
-	LivenessCheckScore int `json:"livenessCheckScore"`
+	// LivenessCheckScore is the model's probability that the face is live
+	// (a bona fide presentation), 0-100. Absent when no face was found.
+	// (Results stored by earlier versions may also hold antispoofScore,
+	// a signal that turned out no better than chance and is no longer
+	// reported.)
+	LivenessCheckScore *int `json:"livenessCheckScore,omitempty"`
 }
 
 // Analyzer runs the liveness check on an image (JPEG or PNG bytes). An

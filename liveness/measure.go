@@ -1,21 +1,37 @@
 package liveness
 
+import (
+	"image"
+	"math"
+)
+
+// gray is a row-major 8-bit grayscale image.
+type gray struct {
+	pix  []uint8
+	w, h int
+}
+
+// intRect returns the detection's box in whole pixels (rounded outwards);
+// it may reach outside the image.
+func (d detection) intRect() image.Rectangle {
+	x0, y0, x1, y1 := d.rect()
+	return image.Rect(int(math.Floor(x0)), int(math.Floor(y0)), int(math.Ceil(x1)), int(math.Ceil(y1)))
+}
+
 // faceCrop returns the part of the face box inside the image, in
 // working-image pixels; it is empty only if the box lies wholly outside.
-func faceCrop(f face, w, h int) (x0, y0, x1, y1 int) {
-	x0, y0, x1, y1 = f.rect()
-	return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+func faceCrop(f image.Rectangle, w, h int) (x0, y0, x1, y1 int) {
+	return max(f.Min.X, 0), max(f.Min.Y, 0), min(f.Max.X, w), min(f.Max.Y, h)
 }
 
 // touchesBorder reports whether the face box reaches the image edge.
-func touchesBorder(f face, w, h int) bool {
-	x0, y0, x1, y1 := f.rect()
-	return x0 <= 0 || y0 <= 0 || x1 >= w || y1 >= h
+func touchesBorder(f image.Rectangle, w, h int) bool {
+	return f.Min.X <= 0 || f.Min.Y <= 0 || f.Max.X >= w || f.Max.Y >= h
 }
 
 // exposure returns the mean luminance over the face and the share of its
 // pixels at or below lo or at or above hi.
-func exposure(g gray, f face, lo, hi uint8) (mean, clipped float64) {
+func exposure(g gray, f image.Rectangle, lo, hi uint8) (mean, clipped float64) {
 	x0, y0, x1, y1 := faceCrop(f, g.w, g.h)
 	if x1 <= x0 || y1 <= y0 {
 		return 0, 0
@@ -40,7 +56,7 @@ func exposure(g gray, f face, lo, hi uint8) (mean, clipped float64) {
 // and scaled as if the face's mean luminance were 128, so that under- or
 // over-exposure (a gain on every pixel, judged by the exposure analysis)
 // does not also read as blur.
-func sharpness(g gray, f face, side int) float64 {
+func sharpness(g gray, f image.Rectangle, side int) float64 {
 	x0, y0, x1, y1 := faceCrop(f, g.w, g.h)
 	cw, ch := x1-x0, y1-y0
 	if cw < 3 || ch < 3 {

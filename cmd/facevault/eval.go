@@ -23,7 +23,8 @@ type EvalCommand struct {
 	Stdout, Stderr io.Writer
 }
 
-const evalUsage = `Usage: facevault eval --labels FILE [--plot FILE.png] [--json] DIR
+const evalUsage = `Usage: facevault eval --labels FILE [--plot FILE.png] [--json]
+                      [--min-liveness-score N] [--pad-model FILE --pad-manifest FILE] DIR
 
 Runs the liveness check, with the settings of 'facevault serve', on every
 photo the labels file lists in DIR, one after the other, and prints per
@@ -38,6 +39,10 @@ expected_faces (other columns are ignored): file is a path inside DIR, label
 one of genuine, spoof, multi or noface, expected_faces the number of faces
 in the photo (noface 0, genuine and spoof 1, multi 2 or more).
 
+--min-liveness-score, --pad-model and --pad-manifest choose the check as
+they do for 'facevault serve': give eval the same ones to measure what serve
+runs, or others to compare.
+
 Flags (each also FACEVAULT_<NAME> in the environment):
 `
 
@@ -51,7 +56,11 @@ func (c *EvalCommand) Run(ctx context.Context, args []string) error {
 	labelsPath := fs.String("labels", "", "the labels file, CSV with columns file,label,expected_faces (required)")
 	plotPath := fs.String("plot", "", "write the ROC curve of each score, genuine vs spoof, to this PNG file")
 	asJSON := fs.Bool("json", false, "print the report as JSON, with every photo's result, instead of Markdown")
+	livenessOpts := addLivenessFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := livenessOpts.check(); err != nil {
 		return err
 	}
 	switch {
@@ -67,6 +76,12 @@ func (c *EvalCommand) Run(ctx context.Context, args []string) error {
 		}
 	}
 
+	// The check first: a wrong --pad-model is a usage error, whatever the
+	// labels say.
+	analyzer, err := livenessOpts.analyzer(liveness.DefaultConfig())
+	if err != nil {
+		return err
+	}
 	labels, err := evaluate.ReadLabelsFile(*labelsPath)
 	if err != nil {
 		return err
@@ -80,10 +95,6 @@ func (c *EvalCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 
-	analyzer, err := liveness.New(liveness.DefaultConfig())
-	if err != nil {
-		return fmt.Errorf("load the liveness check: %w", err)
-	}
 	photos, err := evaluate.Run(ctx, analyzer, root, labels)
 	if err != nil {
 		return err

@@ -230,10 +230,9 @@ func TestEval(t *testing.T) {
 		if want := refusalOf(checks[i]); res.Refusal != want {
 			t.Errorf("%s: refusal %q, want %q", res.File, res.Refusal, want)
 		}
-		if aa := checks[i].Breakdown.AuthenticityAnalysis; aa != nil {
-			if res.Scores["antispoofScore"] != float64(aa.Breakdown.AntispoofScore) ||
-				res.Scores["livenessCheckScore"] != float64(aa.Breakdown.LivenessCheckScore) {
-				t.Errorf("%s: scores %v, the analyzer gives %+v", res.File, res.Scores, aa.Breakdown)
+		if sc := checks[i].Breakdown.AuthenticityAnalysis.Breakdown.LivenessCheckScore; sc != nil {
+			if len(res.Scores) != 1 || res.Scores["livenessCheckScore"] != float64(*sc) {
+				t.Errorf("%s: scores %v, the analyzer gives %d", res.File, res.Scores, *sc)
 			}
 		} else if len(res.Scores) != 0 {
 			t.Errorf("%s: scores %v without a face", res.File, res.Scores)
@@ -276,13 +275,9 @@ func TestEval(t *testing.T) {
 	}
 	want := map[string]scoreFigures{}
 	cfg := liveness.DefaultConfig()
-	for name, th := range map[string]float64{"antispoofScore": float64(cfg.MinAntispoofScore), "livenessCheckScore": float64(cfg.MinLivenessScore)} {
+	for name, th := range map[string]float64{"livenessCheckScore": float64(cfg.MinLivenessScore)} {
 		score := func(i int) float64 {
-			b := checks[i].Breakdown.AuthenticityAnalysis.Breakdown
-			if name == "antispoofScore" {
-				return float64(b.AntispoofScore)
-			}
-			return float64(b.LivenessCheckScore)
+			return float64(*checks[i].Breakdown.AuthenticityAnalysis.Breakdown.LivenessCheckScore)
 		}
 		s := score(3)
 		wins := 0.0
@@ -305,8 +300,8 @@ func TestEval(t *testing.T) {
 		}
 		want[name] = f
 	}
-	if len(g.Scores) != 2 {
-		t.Fatalf("%d scores, want 2: %+v", len(g.Scores), g.Scores)
+	if len(g.Scores) != 1 {
+		t.Fatalf("%d scores, want 1: %+v", len(g.Scores), g.Scores)
 	}
 	for _, s := range g.Scores {
 		w := want[s.Name]
@@ -315,8 +310,9 @@ func TestEval(t *testing.T) {
 			t.Errorf("%s: scored %d+%d, AUC %v (scored only %v); want 2+1, %v (%v)", s.Name, s.GenuineScored, s.SpoofScored,
 				ptr(s.AUC), ptr(s.AUCScoredOnly), w.auc, w.aucScored)
 		}
-		if c := s.Configured; c == nil || c.Threshold != 60 || c.APCER.N != w.apcer || c.APCER.Of != 1 || c.BPCER.N != w.bpcer || c.BPCER.Of != 3 {
-			t.Errorf("%s at the configured threshold: %+v; want ≥ 60, APCER %d/1, BPCER %d/3", s.Name, c, w.apcer, w.bpcer)
+		th := float64(cfg.MinLivenessScore)
+		if c := s.Configured; c == nil || c.Threshold != th || c.APCER.N != w.apcer || c.APCER.Of != 1 || c.BPCER.N != w.bpcer || c.BPCER.Of != 3 {
+			t.Errorf("%s at the configured threshold: %+v; want ≥ %v, APCER %d/1, BPCER %d/3", s.Name, c, th, w.apcer, w.bpcer)
 		}
 		// With one of three genuine photos unscored, BPCER cannot go
 		// below a third: neither target is reachable.
@@ -336,7 +332,7 @@ func TestEval(t *testing.T) {
 	if got, w := verdicts["authenticityAnalysis.livenessCheck"], want["livenessCheckScore"]; got.apcer != w.apcer || got.bpcer != w.bpcer {
 		t.Errorf("livenessCheck verdict: APCER %d, BPCER %d; the score gives %d, %d", got.apcer, got.bpcer, w.apcer, w.bpcer)
 	}
-	if got, w := verdicts["authenticityAnalysis.spoofedImageAnalysis"], want["antispoofScore"]; got.apcer != w.apcer || got.bpcer != w.bpcer {
+	if got, w := verdicts["authenticityAnalysis.spoofedImageAnalysis"], want["livenessCheckScore"]; got.apcer != w.apcer || got.bpcer != w.bpcer {
 		t.Errorf("spoofedImageAnalysis verdict: APCER %d, BPCER %d; the score gives %d, %d", got.apcer, got.bpcer, w.apcer, w.bpcer)
 	}
 	if _, ok := verdicts["outcome"]; !ok {
@@ -352,7 +348,7 @@ func TestEval(t *testing.T) {
 			t.Errorf("stage %s: mean %v ms", s.Name, s.MeanMs)
 		}
 	}
-	if fmt.Sprint(stages) != fmt.Sprint(map[string]int{"decode": 6, "orient+gray": 5, "detect": 5, "measure": 4, "models": 4}) ||
+	if fmt.Sprint(stages) != fmt.Sprint(map[string]int{"decode": 6, "orient+gray": 5, "detect": 5, "measure": 4, "pad": 4}) ||
 		r.Total.Photos != 6 || r.Total.MaxMs <= 0 {
 		t.Errorf("stages %v, total %+v", stages, r.Total)
 	}
@@ -380,7 +376,7 @@ func TestEval(t *testing.T) {
 	text := mustRun(t, "eval", photosDir)
 	for _, s := range g.Scores {
 		w := want[s.Name]
-		row := fmt.Sprintf("| `%s` | %.3f | %.3f | ≥ 60 | %s | %s |", s.Name, w.auc, w.aucScored,
+		row := fmt.Sprintf("| `%s` | %.3f | %.3f | ≥ %d | %s | %s |", s.Name, w.auc, w.aucScored, cfg.MinLivenessScore,
 			evaluate.Rate{N: w.apcer, Of: 1}, evaluate.Rate{N: w.bpcer, Of: 3})
 		if !strings.Contains(text, row) {
 			t.Errorf("the report lacks the row %q", row)
@@ -520,7 +516,8 @@ func TestEvalUsage(t *testing.T) {
 		t.Errorf("help (err %v) does not list eval:\n%s", err, stdout)
 	}
 	_, stderr, err := runCLI(t, "eval", "-h")
-	if exitCode(err) != 2 || !strings.Contains(stderr, "Usage: facevault eval --labels FILE [--plot FILE.png] [--json] DIR") ||
+	if exitCode(err) != 2 || !strings.Contains(stderr, "Usage: facevault eval --labels FILE [--plot FILE.png] [--json]") ||
+		!strings.Contains(stderr, "[--min-liveness-score N] [--pad-model FILE --pad-manifest FILE] DIR") ||
 		!strings.Contains(stderr, "expected_faces") || !strings.Contains(stderr, "FACEVAULT_<NAME>") {
 		t.Errorf("eval -h (err %v):\n%s", err, stderr)
 	}

@@ -65,6 +65,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	maxMemory := bytesFlag(512 << 20)
 	fs.Var(&maxMemory, "max-memory", "memory budget of the process (bytes, or with a KiB, MiB or GiB suffix): the Go runtime's soft "+
 		"memory limit, half of which the liveness checks in progress may reserve for decoding and analysis; uploads wait for it")
+	livenessOpts := addLivenessFlags(fs)
 	refuse := fs.Bool("liveness-refusals", true, "refuse live-mode uploads in which the liveness check finds no face, several faces "+
 		"or unreadable pixels (422); false records those findings like any other. Test-mode uploads are never refused")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -125,6 +126,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *quarantineFor < 0 {
 		return fmt.Errorf("%w: --quarantine-for must not be negative", errUsage)
 	}
+	if err := livenessOpts.check(); err != nil {
+		return err
+	}
 	if maxMemory < minMaxMemory {
 		min := bytesFlag(minMaxMemory)
 		return fmt.Errorf("%w: --max-memory must be at least %s", errUsage, min.String())
@@ -135,16 +139,18 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(int64(maxMemory)))
 	livenessCfg := liveness.DefaultConfig()
 	livenessCfg.MemoryBudget = int64(maxMemory) / 2
+	// Load the check before opening anything: a bad --pad-model stops
+	// serve at once, with the stores untouched.
+	analyzer, err := livenessOpts.analyzer(livenessCfg)
+	if err != nil {
+		return err
+	}
 	db, blobs, storeID, err := stores.openPair(ctx, checkSchema, false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	defer blobs.close()
-	analyzer, err := liveness.New(livenessCfg)
-	if err != nil {
-		return fmt.Errorf("load the liveness check: %w", err)
-	}
 	vault := facevault.NewVault(db, blobs, logger)
 	vault.Analyzer = analyzer
 	vault.RefuseLive = *refuse

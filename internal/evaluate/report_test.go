@@ -20,9 +20,9 @@ import (
 )
 
 // result builds a check result as the analyzer shapes it: with faces, the
-// quality and authenticity analyses and the two scores (verdicts against
-// 60); without, neither.
-func result(faces int, readable bool, outcome string, antispoof, live int) *facevault.LivenessCheck {
+// quality and authenticity analyses and the score (both verdicts against
+// 60); without, neither (as results stored by earlier versions are).
+func result(faces int, readable bool, outcome string, score int) *facevault.LivenessCheck {
 	c := &facevault.LivenessCheck{Outcome: outcome, Engine: "test engine 1.0"}
 	c.Breakdown.IntegrityAnalysis.Breakdown = facevault.IntegrityBreakdown{FaceCount: faces, ImageReadable: readable}
 	c.Breakdown.IntegrityAnalysis.FaceDetection = verdictOf(faces == 1)
@@ -31,9 +31,9 @@ func result(faces int, readable bool, outcome string, antispoof, live int) *face
 	}
 	c.Breakdown.QualityAnalysis = &facevault.QualityAnalysis{}
 	c.Breakdown.AuthenticityAnalysis = &facevault.AuthenticityAnalysis{
-		SpoofedImageAnalysis: verdictOf(antispoof >= 60),
-		LivenessCheck:        verdictOf(live >= 60),
-		Breakdown:            facevault.AuthenticityBreakdown{AntispoofScore: antispoof, LivenessCheckScore: live},
+		SpoofedImageAnalysis: verdictOf(score >= 60),
+		LivenessCheck:        verdictOf(score >= 60),
+		Breakdown:            facevault.AuthenticityBreakdown{LivenessCheckScore: &score},
 	}
 	return c
 }
@@ -63,19 +63,19 @@ func samplePhotos() []Photo {
 			Total: time.Duration(total * float64(time.Millisecond))}
 	}
 	return []Photo{
-		p("g1.jpg", Genuine, 1, result(1, true, clear, 80, 70), stages(10, 1, 40, 2, 30), 90),
-		p("g2.jpg", Genuine, 1, result(1, true, attention, 40, 65), stages(20, 1, 40, 2, 30), 100),
-		p("g3.jpg", Genuine, 1, result(0, true, attention, 0, 0), stages(30, 1, 40), 80),
-		p("g4.jpg", Genuine, 1, result(0, false, attention, 0, 0), stages(5), 6),
-		p("s1.jpg", Spoof, 1, result(1, true, attention, 70, 50), stages(10, 1, 40, 2, 30), 90),
-		p("s2.jpg", Spoof, 1, result(1, true, attention, 30, 90), stages(10, 1, 40, 2, 30), 90),
-		p("m1.jpg", Multi, 3, result(2, true, attention, 90, 90), stages(10, 1, 40, 2, 30), 90),
-		p("n1.jpg", NoFace, 0, result(0, true, attention, 0, 0), stages(10, 1, 40), 55),
-		p("n2.jpg", NoFace, 0, result(1, true, attention, 10, 10), stages(10, 1, 40, 2, 30), 90),
+		p("g1.jpg", Genuine, 1, result(1, true, clear, 80), stages(10, 1, 40, 2, 30), 90),
+		p("g2.jpg", Genuine, 1, result(1, true, attention, 40), stages(20, 1, 40, 2, 30), 100),
+		p("g3.jpg", Genuine, 1, result(0, true, attention, 0), stages(30, 1, 40), 80),
+		p("g4.jpg", Genuine, 1, result(0, false, attention, 0), stages(5), 6),
+		p("s1.jpg", Spoof, 1, result(1, true, attention, 70), stages(10, 1, 40, 2, 30), 90),
+		p("s2.jpg", Spoof, 1, result(1, true, attention, 30), stages(10, 1, 40, 2, 30), 90),
+		p("m1.jpg", Multi, 3, result(2, true, attention, 90), stages(10, 1, 40, 2, 30), 90),
+		p("n1.jpg", NoFace, 0, result(0, true, attention, 0), stages(10, 1, 40), 55),
+		p("n2.jpg", NoFace, 0, result(1, true, attention, 10), stages(10, 1, 40, 2, 30), 90),
 	}
 }
 
-var sampleThresholds = map[string]float64{"antispoofScore": 60, "livenessCheckScore": 60, "otherScore": 50}
+var sampleThresholds = map[string]float64{"livenessCheckScore": 60, "otherScore": 50}
 
 func TestSummarizeFigures(t *testing.T) {
 	r, err := Summarize(samplePhotos(), sampleThresholds)
@@ -102,27 +102,17 @@ func TestSummarizeFigures(t *testing.T) {
 		t.Errorf("counts: %d genuine (%d no face), %d spoof (%d no face); want 4 (2), 2 (0)", g.Genuine, g.GenuineNoFace, g.Spoof, g.SpoofNoFace)
 	}
 	f := func(v float64) *float64 { return &v }
-	// antispoofScore: genuine 80, 40 and two unscored; spoof 70, 30.
+	// livenessCheckScore: genuine 80, 40 and two unscored; spoof 70, 30.
 	// Pairs won: 80>70, 80>30, 40>30 = 3 of 8 (4×2); scored only 3 of 4.
-	// livenessCheckScore: genuine 70, 65; spoof 50, 90: 70>50, 65>50 =
-	// 2 of 8; scored only 2 of 4. otherScore: no photo has it; every
-	// photo ties, 0.5.
+	// otherScore: no photo has it; every photo ties, 0.5.
 	want := []ScoreResult{
-		{Name: "antispoofScore", GenuineScored: 2, SpoofScored: 2, AUC: f(3.0 / 8), AUCScoredOnly: f(0.75),
+		{Name: "livenessCheckScore", GenuineScored: 2, SpoofScored: 2, AUC: f(3.0 / 8), AUCScoredOnly: f(0.75),
 			Configured: &OperatingPoint{60, Rate{1, 2}, Rate{3, 4}},
 			BPCERTargets: []TargetPoint{
 				{Target: 0.05, Reachable: false, Threshold: f(30), APCER: Rate{2, 2}, BPCER: Rate{2, 4}},
 				{Target: 0.10, Reachable: false, Threshold: f(30), APCER: Rate{2, 2}, BPCER: Rate{2, 4}},
 			},
 			ROC: []OperatingPoint{{80, Rate{0, 2}, Rate{3, 4}}, {70, Rate{1, 2}, Rate{3, 4}}, {40, Rate{1, 2}, Rate{2, 4}}, {30, Rate{2, 2}, Rate{2, 4}}},
-		},
-		{Name: "livenessCheckScore", GenuineScored: 2, SpoofScored: 2, AUC: f(2.0 / 8), AUCScoredOnly: f(0.5),
-			Configured: &OperatingPoint{60, Rate{1, 2}, Rate{2, 4}},
-			BPCERTargets: []TargetPoint{
-				{Target: 0.05, Reachable: false, Threshold: f(50), APCER: Rate{2, 2}, BPCER: Rate{2, 4}},
-				{Target: 0.10, Reachable: false, Threshold: f(50), APCER: Rate{2, 2}, BPCER: Rate{2, 4}},
-			},
-			ROC: []OperatingPoint{{90, Rate{1, 2}, Rate{4, 4}}, {70, Rate{1, 2}, Rate{3, 4}}, {65, Rate{1, 2}, Rate{2, 4}}, {50, Rate{2, 2}, Rate{2, 4}}},
 		},
 		{Name: "otherScore", AUC: f(0.5), Configured: &OperatingPoint{50, Rate{0, 2}, Rate{4, 4}},
 			BPCERTargets: []TargetPoint{
@@ -140,9 +130,9 @@ func TestSummarizeFigures(t *testing.T) {
 	// Accepted when clear; a photo without a face has no verdict and is
 	// rejected.
 	wantVerdicts := []Verdict{
-		{"authenticityAnalysis.livenessCheck", Rate{1, 2}, Rate{2, 4}},
+		{"authenticityAnalysis.livenessCheck", Rate{1, 2}, Rate{3, 4}},
 		{"authenticityAnalysis.spoofedImageAnalysis", Rate{1, 2}, Rate{3, 4}},
-		{VerdictAuthenticity, Rate{0, 2}, Rate{3, 4}},
+		{VerdictAuthenticity, Rate{1, 2}, Rate{3, 4}},
 		{VerdictOutcome, Rate{0, 2}, Rate{3, 4}},
 	}
 	if !reflect.DeepEqual(g.Verdicts, wantVerdicts) {
@@ -169,7 +159,7 @@ func TestSummarizeFigures(t *testing.T) {
 	if got := r.Results[3]; got.Refusal != facevault.EUnreadable || len(got.Scores) != 0 || len(got.StagesMs) != 1 {
 		t.Errorf("unreadable photo: %+v", got)
 	}
-	if got := r.Results[0]; !reflect.DeepEqual(got.Scores, map[string]float64{"antispoofScore": 80, "livenessCheckScore": 70}) ||
+	if got := r.Results[0]; !reflect.DeepEqual(got.Scores, map[string]float64{"livenessCheckScore": 80}) ||
 		got.Verdicts["livenessCheck"] != facevault.OutcomeClear || got.Refusal != "" {
 		t.Errorf("first photo: %+v", got)
 	}
@@ -185,7 +175,7 @@ func TestSummarizeStageOrder(t *testing.T) {
 		}
 		return s
 	}
-	c := result(0, true, facevault.OutcomeAttention, 0, 0)
+	c := result(0, true, facevault.OutcomeAttention, 0)
 	photos := []Photo{
 		{Label: Label{File: "a", Label: NoFace}, Check: c, Stages: st("read", "detect")},
 		{Label: Label{File: "b", Label: NoFace}, Check: c, Stages: st("read", "decode", "detect", "models")},
@@ -207,7 +197,7 @@ func TestSummarizeStageOrder(t *testing.T) {
 // TestSummarizeOneClass: without genuine or spoof photos the rates are
 // undefined, not zero, and no score is invented.
 func TestSummarizeOneClass(t *testing.T) {
-	c := result(0, true, facevault.OutcomeAttention, 0, 0)
+	c := result(0, true, facevault.OutcomeAttention, 0)
 	r, err := Summarize([]Photo{{Label: Label{File: "a", Label: NoFace}, Check: c}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -259,13 +249,12 @@ func TestWriteText(t *testing.T) {
 			"| noface | 2 | 50% (1/2) | 0 | 2 | 1 | 1 | 0 | 0 |\n",
 		"4 genuine and 2 spoof photos.",
 		"No face was found in 2 genuine and 0 spoof photos",
-		"| `antispoofScore` | 0.375 | 0.750 | ≥ 60 | 50% (1/2) | 75% (3/4) |\n",
-		"| `livenessCheckScore` | 0.250 | 0.500 | ≥ 60 | 50% (1/2) | 50% (2/4) |\n",
+		"| `livenessCheckScore` | 0.375 | 0.750 | ≥ 60 | 50% (1/2) | 75% (3/4) |\n",
 		"| `otherScore` | 0.500 | n/a | ≥ 50 | 0% (0/2) | 100% (4/4) |\n",
-		"| `antispoofScore` | 5% | not reachable; lowest BPCER at ≥ 30 | 50% (2/4) | 100% (2/2) |\n",
+		"| `livenessCheckScore` | 5% | not reachable; lowest BPCER at ≥ 30 | 50% (2/4) | 100% (2/2) |\n",
 		"| `otherScore` | 10% | none: no photo has the score | 100% (4/4) | 0% (0/2) |\n",
 		"| `authenticityAnalysis.spoofedImageAnalysis` | 50% (1/2) | 75% (3/4) |\n",
-		"| `authenticityAnalysis`, every verdict clear | 0% (0/2) | 75% (3/4) |\n",
+		"| `authenticityAnalysis`, every verdict clear | 50% (1/2) | 75% (3/4) |\n",
 		"| decode | 9 | 12.8 ms | 10.0 ms | 30.0 ms |\n",
 		"| models | 6 | 30.0 ms | 30.0 ms | 30.0 ms |\n",
 		"| **whole check** | 9 | 76.8 ms | 90.0 ms | 100.0 ms |\n",
@@ -328,7 +317,7 @@ func TestReportJSON(t *testing.T) {
 		t.Errorf("classes %+v", got.Classes)
 	}
 	s := got.GenuineVsSpoof.Scores
-	if len(s) != 3 || *s[0].AUC != 0.375 || s[2].AUCScoredOnly != nil || s[2].BPCERTargets[0].Threshold != nil {
+	if len(s) != 2 || *s[0].AUC != 0.375 || s[1].AUCScoredOnly != nil || s[1].BPCERTargets[0].Threshold != nil {
 		t.Errorf("scores %s", b)
 	}
 	if got.Stages[0]["name"] != "decode" || got.Stages[0]["medianMs"] != 10.0 || got.Total["maxMs"] != 100.0 {
@@ -401,8 +390,8 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	ra := result(1, true, facevault.OutcomeClear, 70, 70)
-	rb := result(0, true, facevault.OutcomeAttention, 0, 0)
+	ra := result(1, true, facevault.OutcomeClear, 70)
+	rb := result(0, true, facevault.OutcomeAttention, 0)
 	labels := []Label{{File: "b.png", Label: NoFace}, {File: "a.jpg", Label: Genuine, ExpectedFaces: 1}}
 
 	t.Run("OK", func(t *testing.T) {

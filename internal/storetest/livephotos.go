@@ -452,7 +452,7 @@ func testScopeIsolation(t *testing.T, st facevault.Store) {
 func sampleLivenessCheck() *facevault.LivenessCheck {
 	return &facevault.LivenessCheck{
 		Outcome: facevault.OutcomeAttention,
-		Engine:  "pigo 1.4.6; antispoof; liveness",
+		Engine:  "BlazeFace back 256x256 (test); presentation attack test",
 		Breakdown: facevault.LivenessBreakdown{
 			IntegrityAnalysis: facevault.IntegrityAnalysis{
 				FaceDetection: facevault.OutcomeClear,
@@ -464,12 +464,16 @@ func sampleLivenessCheck() *facevault.LivenessCheck {
 				Breakdown: facevault.QualityBreakdown{
 					FaceWidthPixels: 412, FaceShare: 0.43, FaceTouchesBorder: true, PupilsFound: 2,
 					RollDegrees: -21.5, SharpnessVariance: 312.25, MeanLuminance: 121.5, ClippedShare: 0.015,
-					DetectionQuality: 27.5, ImageWidthPixels: 960, ImageHeightPixels: 1280, ExifOrientation: 6,
+					DetectionQuality: 0.875, ImageWidthPixels: 960, ImageHeightPixels: 1280, ExifOrientation: 6,
+					FaceBox: &facevault.FaceBox{X: -12, Y: 340, Width: 412, Height: 398},
+					Landmarks: &facevault.FaceLandmarks{RightEye: facevault.Point{X: 80, Y: 470}, LeftEye: facevault.Point{X: 230, Y: 466},
+						Nose: facevault.Point{X: 160, Y: 560}, Mouth: facevault.Point{X: 158, Y: 640},
+						RightEar: facevault.Point{X: -5, Y: 520}, LeftEar: facevault.Point{X: 380, Y: 515}},
 				},
 			},
 			AuthenticityAnalysis: &facevault.AuthenticityAnalysis{
 				SpoofedImageAnalysis: facevault.OutcomeClear, LivenessCheck: facevault.OutcomeClear,
-				Breakdown: facevault.AuthenticityBreakdown{AntispoofScore: 91, LivenessCheckScore: 88},
+				Breakdown: facevault.AuthenticityBreakdown{LivenessCheckScore: new(88)},
 			},
 		},
 	}
