@@ -15,7 +15,7 @@ type Page struct {
 // Offset is the number of items before the page.
 func (p Page) Offset() int { return (p.Page - 1) * p.PageSize }
 
-// Default and maximum page sizes (CONTRACT.md section 4).
+// Default and maximum page sizes (docs/contract.md section 4).
 const (
 	DefaultPageSize = 100
 	MaxPageSize     = 1000

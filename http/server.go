@@ -1,4 +1,4 @@
-// Package http serves FaceVault's ComplyCube-compatible API (CONTRACT.md)
+// Package http serves FaceVault's ComplyCube-compatible API (docs/contract.md)
 // over net/http: routing with the standard ServeMux, authentication, JSON
 // errors, and the wire shapes of clients, live photos and lists.
 package http

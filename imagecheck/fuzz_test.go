@@ -199,7 +199,7 @@ func jpegHeader(w, h uint16, comps int, progressive, jfif bool) []byte {
 	return append(b, 0xFF, 0xDA, 0x00, 0x08, 1, 1, 0, 0, 63, 0)
 }
 
-// FuzzCheckerDims checks the pixel bounds of the contract (CONTRACT.md
+// FuzzCheckerDims checks the pixel bounds of the contract (docs/contract.md
 // section 6: at most 10,000 pixels a side and 50 megapixels), written out
 // here rather than taken from DefaultLimits, on JPEG and PNG headers that
 // claim the dimensions the fuzzer chooses, padded to 34 KB: within bounds

@@ -36,7 +36,7 @@ type Limits struct {
 	MaxPixels           int64 // inclusive bound on width × height
 }
 
-// DefaultLimits are the bounds of CONTRACT.md section 6: 34 KB to 4 MB
+// DefaultLimits are the bounds of docs/contract.md section 6: 34 KB to 4 MB
 // (1024-based), at most 10,000 pixels a side and 50 megapixels.
 func DefaultLimits() Limits {
 	return Limits{

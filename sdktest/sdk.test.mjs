@@ -1,7 +1,7 @@
 // End-to-end test: the official ComplyCube Node SDK (@complycube/api 1.1.13),
 // unchanged, drives a running FaceVault over real HTTP. Every method of
 // cc.client and cc.livePhoto is called for success and for failure, and what
-// comes back is checked against /work/shared/CONTRACT.md.
+// comes back is checked against docs/contract.md.
 //
 // Configuration (environment):
 //   FACEVAULT_URL          base URL of the service, e.g. http://127.0.0.1:8080

@@ -201,7 +201,7 @@ func jsonString(s string, style uint8) string {
 
 var stdPrefix = regexp.MustCompile(`^(?i:data:image/[a-z0-9.+-]+;base64,)`)
 
-// stdDecodeData is the contract's "data" rule (CONTRACT.md section 6)
+// stdDecodeData is the contract's "data" rule (docs/contract.md section 6)
 // built on encoding/base64 alone: an optional data URL prefix, then
 // standard base64 in which spaces, tabs and line breaks are ignored and
 // missing '=' padding is supplied. It returns what the image bytes are, or
