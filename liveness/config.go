@@ -29,15 +29,14 @@ type Config struct {
 	// (package imgdecode's Cost, plus the working image's copies, the
 	// models' scratch buffers and the detector's), and holds it until it
 	// ends; an analysis that does not fit waits for others to finish.
-	// Default 256 MiB: a 12-megapixel phone JPEG reserves about 14 MB and
-	// the most demanding legal image (a 50-megapixel progressive JPEG
-	// without chroma subsampling, about 7,000 px square) about 57 MB, so 16
-	// phone photos run at once, 4 worst cases at once, and the check's share
-	// of the process stays well under the 512 MB goal for 16 concurrent
-	// uploads. The image bytes (at most MaxBytes each) are read before the
-	// reservation and are not part of it. An image that needs more than the
-	// whole budget (possible only with a budget below about 57 MB) is
-	// refused with ErrOverBudget.
+	// Default 256 MiB: a 12-megapixel phone JPEG reserves about 13 MB and
+	// the most demanding legal image (a 25-megapixel progressive 4:2:2 JPEG,
+	// 5,000 px square) about 35 MB, so 16 phone photos fit at once, 7 worst
+	// cases at once, and the check's share of the process stays well under
+	// the 512 MB goal for 16 concurrent uploads. The image bytes (at most
+	// MaxBytes each) are read before the reservation and are not part of
+	// it. An image that needs more than the whole budget (possible only with
+	// a budget below about 35 MB) is refused with ErrOverBudget.
 	MemoryBudget int64
 
 	// --- Working image ---

@@ -101,38 +101,45 @@ func TestWorstCasesWithinCost(t *testing.T) {
 }
 
 // TestCostBoundsLegalImages checks, from headers alone, the largest Cost of
-// a legal upload (≤10,000 px a side, ≤50 MP) at the 960 px working size.
-// The largest is a progressive 4:4:4 JPEG of about 7,000×7,000 px, decoded
-// at 1/4: 5 coefficients (int16) and 64 bits of refinement history kept per
-// block, in three full-resolution components, about 42 MB. (PNGs cost at
-// most two 80 kB rows and a 5.5 MB accumulator.)
+// a legal upload (≤10,000 px a side, ≤50 MP) at the 640 px working size the
+// liveness check uses and at 960 px. At 960 the largest is a progressive
+// 4:4:4 JPEG of about 7,000×7,000 px, decoded at 1/4: 5 coefficients
+// (int16) and 64 bits of refinement history kept per block, in three
+// full-resolution components, about 46 MB; at 640, a progressive 4:2:2
+// JPEG of 5,000×5,000 px, about 23 MB. (PNGs cost at most two 80 kB rows
+// and an accumulator of the working size.)
 func TestCostBoundsLegalImages(t *testing.T) {
-	var worstCost int64
-	var worstName string
-	for _, prog := range []bool{false, true} {
-		for _, hv := range [][2]int{{1, 1}, {2, 1}, {2, 2}, {4, 2}} {
-			for _, side := range []int{1000, 1919, 1920, 3839, 3840, 5000, 7071, 7679, 7680, 10000} {
-				w, h := side, min(side, 50_000_000/side)
-				o := testimage.JPEGOptions{Color: testimage.JPEGYCbCr, Quality: 50, H: hv[0], V: hv[1], Progressive: prog}
-				data, err := testimage.EncodeJPEG(16, 16, func(x, y int) color.RGBA { return color.RGBA{} }, o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				data = withSize(data, w, h)
-				hdr, err := ReadHeader(data)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ow, oh := workingSize(w, h, 960)
-				if c := hdr.Cost(ow, oh); c > worstCost {
-					worstCost, worstName = c, fmt.Sprintf("%d×%d sampling %v progressive %v", w, h, hv, prog)
+	for _, tc := range []struct {
+		working int
+		bound   int64
+	}{{640, 24 << 20}, {960, 48 << 20}} {
+		var worstCost int64
+		var worstName string
+		for _, prog := range []bool{false, true} {
+			for _, hv := range [][2]int{{1, 1}, {2, 1}, {2, 2}, {4, 2}} {
+				for _, side := range []int{1000, 1279, 1280, 1919, 1920, 2559, 2560, 3839, 3840, 5000, 5119, 5120, 7071, 7679, 7680, 10000} {
+					w, h := side, min(side, 50_000_000/side)
+					o := testimage.JPEGOptions{Color: testimage.JPEGYCbCr, Quality: 50, H: hv[0], V: hv[1], Progressive: prog}
+					data, err := testimage.EncodeJPEG(16, 16, func(x, y int) color.RGBA { return color.RGBA{} }, o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					data = withSize(data, w, h)
+					hdr, err := ReadHeader(data)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ow, oh := workingSize(w, h, tc.working)
+					if c := hdr.Cost(ow, oh); c > worstCost {
+						worstCost, worstName = c, fmt.Sprintf("%d×%d sampling %v progressive %v", w, h, hv, prog)
+					}
 				}
 			}
 		}
-	}
-	t.Logf("largest Cost at 960 px: %.1f MB (%s)", float64(worstCost)/1e6, worstName)
-	if worstCost > 48<<20 {
-		t.Errorf("largest Cost %d bytes, want at most 48 MiB", worstCost)
+		t.Logf("largest Cost at %d px: %.1f MB (%s)", tc.working, float64(worstCost)/1e6, worstName)
+		if worstCost > tc.bound {
+			t.Errorf("largest Cost at %d px: %d bytes, want at most %d", tc.working, worstCost, tc.bound)
+		}
 	}
 }
 
