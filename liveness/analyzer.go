@@ -164,7 +164,7 @@ func (a *Analyzer) analyzeData(ctx context.Context, data []byte, tm *stageTimes,
 		return nil, fmt.Errorf("liveness: decode: %w", err)
 	}
 	fullW, fullH := p.hdr.Width, p.hdr.Height
-	ww, wh := workingSize(fullW, fullH, cfg.WorkingSize)
+	ww, wh := imgdecode.FitWithin(fullW, fullH, cfg.WorkingSize)
 	need := a.reservation(p.hdr, ww, wh)
 	if need > cfg.MemoryBudget {
 		return nil, fmt.Errorf("liveness: %w: a %d×%d %v needs %d bytes, the budget is %d",

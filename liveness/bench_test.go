@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/facevault/facevault/internal/imgdecode"
 )
 
 // benchInput is a generated benchmark image.
@@ -104,7 +106,7 @@ func BenchmarkStage(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ww, wh := workingSize(p.hdr.Width, p.hdr.Height, cfg.WorkingSize)
+		ww, wh := imgdecode.FitWithin(p.hdr.Width, p.hdr.Height, cfg.WorkingSize)
 		img, err := decodeWorking(in.data, ww, wh)
 		if err != nil {
 			b.Fatal(err)

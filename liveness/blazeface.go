@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/facevault/facevault/internal/imgdecode"
 	"github.com/facevault/facevault/liveness/models"
 )
 
@@ -132,7 +133,7 @@ func resizeRGB(img *image.RGBA, ow, oh int) []uint8 {
 	pix := img.Pix[img.PixOffset(img.Rect.Min.X, img.Rect.Min.Y):]
 	if ow <= w && oh <= h {
 		for c := range 3 {
-			boxPlane(pix[c:], img.Stride, 4, w, h, out[c:], 3, ow, oh)
+			imgdecode.BoxPlane(pix[c:], img.Stride, 4, w, h, out[c:], 3, ow, oh)
 		}
 		return out
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/facevault/facevault/internal/imgdecode"
 	"github.com/facevault/facevault/internal/testimage"
 )
 
@@ -65,7 +66,7 @@ func TestAnalyzeWithinReservation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", in.name, err)
 		}
-		ww, wh := workingSize(p.hdr.Width, p.hdr.Height, a.cfg.WorkingSize)
+		ww, wh := imgdecode.FitWithin(p.hdr.Width, p.hdr.Height, a.cfg.WorkingSize)
 		need := a.reservation(p.hdr, ww, wh)
 		var res any
 		got := allocated(func() {
@@ -127,7 +128,7 @@ func TestBudgetMakesAnalysesWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ww, wh := workingSize(p.hdr.Width, p.hdr.Height, analyzer(t).cfg.WorkingSize)
+	ww, wh := imgdecode.FitWithin(p.hdr.Width, p.hdr.Height, analyzer(t).cfg.WorkingSize)
 	need := analyzer(t).reservation(p.hdr, ww, wh)
 	a := withBudget(t, need+need/2) // one analysis at a time
 	ctx := context.Background()

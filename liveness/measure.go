@@ -3,6 +3,8 @@ package liveness
 import (
 	"image"
 	"math"
+
+	"github.com/facevault/facevault/internal/imgdecode"
 )
 
 // gray is a row-major 8-bit grayscale image.
@@ -72,7 +74,7 @@ func sharpness(g gray, f image.Rectangle, side int) float64 {
 	crop := g.pix[y0*g.w+x0:]
 	face := make([]uint8, ow*oh)
 	if cw >= ow && ch >= oh {
-		boxPlane(crop, g.w, 1, cw, ch, face, 1, ow, oh)
+		imgdecode.BoxPlane(crop, g.w, 1, cw, ch, face, 1, ow, oh)
 	} else {
 		bilinear(crop, g.w, cw, ch, face, ow, oh)
 	}

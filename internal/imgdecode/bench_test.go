@@ -46,7 +46,7 @@ func BenchmarkDecode(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ow, oh := workingSize(hdr.Width, hdr.Height, 960)
+		ow, oh := FitWithin(hdr.Width, hdr.Height, 960)
 		b.Run(c.name+"/imgdecode", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(c.data)))

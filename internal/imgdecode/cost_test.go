@@ -10,25 +10,6 @@ import (
 	"github.com/facevault/facevault/internal/testimage"
 )
 
-// workingSize is liveness's: the longest side scaled to max, at most the
-// image's own size.
-func workingSize(w, h, max int) (int, int) {
-	if w <= max && h <= max {
-		return w, h
-	}
-	if w >= h {
-		return max, min(max, maxInt(1, (h*max+w/2)/w))
-	}
-	return min(max, maxInt(1, (w*max+h/2)/h)), max
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
-}
-
 // allocated returns the bytes f allocates, as the runtime's TotalAlloc
 // counts them (every allocation, rounded up to its size class).
 func allocated(f func()) uint64 {
@@ -92,7 +73,7 @@ func TestWorstCasesWithinCost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ow, oh := workingSize(hdr.Width, hdr.Height, 960)
+		ow, oh := FitWithin(hdr.Width, hdr.Height, 960)
 		decodeWithinCost(t, wc.name, wc.data, ow, oh)
 		if c := hdr.Cost(ow, oh); c > 16<<20 {
 			t.Errorf("%s: Cost %d bytes, want at most 16 MiB", wc.name, c)
@@ -129,7 +110,7 @@ func TestCostBoundsLegalImages(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					ow, oh := workingSize(w, h, tc.working)
+					ow, oh := FitWithin(w, h, tc.working)
 					if c := hdr.Cost(ow, oh); c > worstCost {
 						worstCost, worstName = c, fmt.Sprintf("%d×%d sampling %v progressive %v", w, h, hv, prog)
 					}

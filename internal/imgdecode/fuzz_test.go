@@ -28,7 +28,7 @@ func fuzzDecode(t *testing.T, data []byte) {
 		return
 	}
 	for _, side := range []int{64, 7} {
-		ow, oh := workingSize(hdr.Width, hdr.Height, side)
+		ow, oh := FitWithin(hdr.Width, hdr.Height, side)
 		cost := hdr.Cost(ow, oh)
 		if cost <= 0 {
 			t.Fatalf("%d×%d to %d×%d: Cost %d", hdr.Width, hdr.Height, ow, oh, cost)

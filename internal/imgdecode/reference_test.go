@@ -1,8 +1,9 @@
 package imgdecode
 
 // The reference: FaceVault's former decode pipeline (liveness/image.go before
-// this package), a full decode by image/jpeg or image/png followed by this
-// area filter. It is kept here, unchanged, to compare against.
+// this package), a full decode by image/jpeg or image/png followed by an
+// area filter (BoxPlane, which the liveness check still uses for its own
+// resampling). It is kept here, unchanged, to compare against.
 
 import (
 	"image"
@@ -31,7 +32,7 @@ func scaleDown(img image.Image, ow, oh int) *image.RGBA {
 		}
 		// Scale Y, Cb and Cr into the R, G and B bytes of dst, then convert
 		// each pixel in place.
-		boxPlane(src.Y, src.YStride, 1, w, h, dst.Pix[0:], 4, ow, oh)
+		BoxPlane(src.Y, src.YStride, 1, w, h, dst.Pix[0:], 4, ow, oh)
 		chromaPlane(src.Cb, src.CStride, w, h, sx, sy, dst.Pix[1:], 4, ow, oh)
 		chromaPlane(src.Cr, src.CStride, w, h, sx, sy, dst.Pix[2:], 4, ow, oh)
 		for i := 0; i < len(dst.Pix); i += 4 {
@@ -41,7 +42,7 @@ func scaleDown(img image.Image, ow, oh int) *image.RGBA {
 		}
 		return dst
 	case *image.Gray:
-		boxPlane(src.Pix[src.PixOffset(b.Min.X, b.Min.Y):], src.Stride, 1, w, h, dst.Pix, 4, ow, oh)
+		BoxPlane(src.Pix[src.PixOffset(b.Min.X, b.Min.Y):], src.Stride, 1, w, h, dst.Pix, 4, ow, oh)
 		for i := 0; i < len(dst.Pix); i += 4 {
 			dst.Pix[i+1], dst.Pix[i+2], dst.Pix[i+3] = dst.Pix[i], dst.Pix[i], 0xFF
 		}
@@ -50,14 +51,14 @@ func scaleDown(img image.Image, ow, oh int) *image.RGBA {
 		// Premultiplied: over black, which is what the pixels say.
 		pix := src.Pix[src.PixOffset(b.Min.X, b.Min.Y):]
 		for c := range 3 {
-			boxPlane(pix[c:], src.Stride, 4, w, h, dst.Pix[c:], 4, ow, oh)
+			BoxPlane(pix[c:], src.Stride, 4, w, h, dst.Pix[c:], 4, ow, oh)
 		}
 	case *image.NRGBA:
 		// Colour without alpha: a transparent selfie is not expected, and
 		// the colour is what the camera saw.
 		pix := src.Pix[src.PixOffset(b.Min.X, b.Min.Y):]
 		for c := range 3 {
-			boxPlane(pix[c:], src.Stride, 4, w, h, dst.Pix[c:], 4, ow, oh)
+			BoxPlane(pix[c:], src.Stride, 4, w, h, dst.Pix[c:], 4, ow, oh)
 		}
 	default:
 		boxGeneric(img, dst)
@@ -142,59 +143,6 @@ func chromaPlane(src []byte, stride, w, h, sx, sy int, dst []byte, dstep, ow, oh
 			out[ox*dstep] = byte((a + n/2) / n)
 		}
 	}
-}
-
-// boxPlane resamples one channel of w×h samples (sample (x, y) at
-// src[y*stride+x*step]) to ow×oh (output (x, y) at dst[(y*ow+x)*dstep]).
-// Output sample (ox, oy) is the mean of the source samples in
-// [ox*w/ow, (ox+1)*w/ow) × [oy*h/oh, (oy+1)*h/oh), at least one in each
-// direction: an area filter when shrinking, a copy at the same size.
-func boxPlane(src []byte, stride, step, w, h int, dst []byte, dstep, ow, oh int) {
-	x0, x1 := spans(w, ow)
-	acc := make([]uint32, ow)
-	for oy := range oh {
-		y0 := oy * h / oh
-		y1 := max(y0+1, (oy+1)*h/oh)
-		clear(acc)
-		for y := y0; y < y1; y++ {
-			row := src[y*stride:]
-			if step == 1 {
-				row = row[:w]
-				for ox := range acc {
-					s := uint32(0)
-					for _, v := range row[x0[ox]:x1[ox]] {
-						s += uint32(v)
-					}
-					acc[ox] += s
-				}
-				continue
-			}
-			for ox := range acc {
-				s := uint32(0)
-				for x := x0[ox]; x < x1[ox]; x++ {
-					s += uint32(row[int(x)*step])
-				}
-				acc[ox] += s
-			}
-		}
-		out := dst[oy*ow*dstep:]
-		rows := uint32(y1 - y0)
-		for ox, a := range acc {
-			n := uint32(x1[ox]-x0[ox]) * rows
-			out[ox*dstep] = byte((a + n/2) / n)
-		}
-	}
-}
-
-// spans returns, for each of n output positions over m source positions,
-// the half-open source range [lo[i], hi[i]) it averages.
-func spans(m, n int) (lo, hi []int32) {
-	lo, hi = make([]int32, n), make([]int32, n)
-	for i := range n {
-		a := i * m / n
-		lo[i], hi[i] = int32(a), int32(max(a+1, (i+1)*m/n))
-	}
-	return lo, hi
 }
 
 // boxGeneric is scaleDown for decoder outputs without a fast path (CMYK

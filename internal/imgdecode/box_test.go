@@ -1,4 +1,4 @@
-package liveness
+package imgdecode
 
 import (
 	"testing"
@@ -14,13 +14,13 @@ func TestBoxPlane(t *testing.T) {
 		100, 100, 7, 9,
 	}
 	got := make([]byte, 4)
-	boxPlane(src, 4, 1, 4, 4, got, 1, 2, 2)
+	BoxPlane(src, 4, 1, 4, 4, got, 1, 2, 2)
 	if want := []byte{3, 25, 100, 8}; string(got) != string(want) {
 		t.Errorf("4x4 to 2x2: %v, want %v", got, want)
 	}
 	// Growing (not used by the check) repeats samples.
 	up := make([]byte, 16)
-	boxPlane([]byte{1, 2, 3, 4}, 2, 1, 2, 2, up, 1, 4, 4)
+	BoxPlane([]byte{1, 2, 3, 4}, 2, 1, 2, 2, up, 1, 4, 4)
 	if want := []byte{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}; string(up) != string(want) {
 		t.Errorf("2x2 to 4x4: %v, want %v", up, want)
 	}
@@ -31,7 +31,7 @@ func TestBoxPlane(t *testing.T) {
 		flat[i] = 77
 	}
 	out := make([]byte, 3*2)
-	boxPlane(flat, 7, 1, 7, 5, out, 1, 3, 2)
+	BoxPlane(flat, 7, 1, 7, 5, out, 1, 3, 2)
 	for i, v := range out {
 		if v != 77 {
 			t.Fatalf("constant plane: out[%d] = %d", i, v)
@@ -39,7 +39,7 @@ func TestBoxPlane(t *testing.T) {
 	}
 }
 
-func TestWorkingSize(t *testing.T) {
+func TestFitWithin(t *testing.T) {
 	for _, tc := range []struct{ w, h, max, ww, wh int }{
 		{640, 480, 960, 640, 480},
 		{4000, 3000, 960, 960, 720},
@@ -47,8 +47,8 @@ func TestWorkingSize(t *testing.T) {
 		{10000, 5, 960, 960, 1},
 		{960, 960, 960, 960, 960},
 	} {
-		if ww, wh := workingSize(tc.w, tc.h, tc.max); ww != tc.ww || wh != tc.wh {
-			t.Errorf("workingSize(%d, %d, %d) = %d, %d; want %d, %d", tc.w, tc.h, tc.max, ww, wh, tc.ww, tc.wh)
+		if ww, wh := FitWithin(tc.w, tc.h, tc.max); ww != tc.ww || wh != tc.wh {
+			t.Errorf("FitWithin(%d, %d, %d) = %d, %d; want %d, %d", tc.w, tc.h, tc.max, ww, wh, tc.ww, tc.wh)
 		}
 	}
 }
