@@ -51,7 +51,7 @@ import (
 type fuzzEnv struct {
 	h     http.Handler
 	vault *facevault.Vault
-	clock *fuzzClock
+	clock *clock // fixed: set by the fixtures and targets
 	log   *errorLog
 	blobs string // the blob store's directory
 
@@ -64,25 +64,6 @@ type fuzzEnv struct {
 	photoClient  string
 	otherPhotos  []string // ids of photos of other clients and scopes
 	placeholders *strings.Replacer
-}
-
-// fuzzClock is the vault's clock: fixed, and set by the fixtures and
-// targets.
-type fuzzClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fuzzClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fuzzClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t.UTC().Truncate(time.Millisecond)
 }
 
 // errorLog is the server's log: it keeps records of level error (an
@@ -142,7 +123,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 		f.Fatalf("fsblob.Open: %v", err)
 	}
 	f.Cleanup(func() { blobs.Close() })
-	e := &fuzzEnv{clock: &fuzzClock{}, log: &errorLog{}, blobs: blobDir, clients: map[facevault.Scope][]*facevault.Client{}}
+	e := &fuzzEnv{clock: &clock{}, log: &errorLog{}, blobs: blobDir, clients: map[facevault.Scope][]*facevault.Client{}}
 	e.clock.Set(fx0)
 	logger := slog.New(e.log)
 	e.vault = facevault.NewVault(db, blobs, logger)
