@@ -1,0 +1,378 @@
+package keyring
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
+)
+
+// dialect is the SQL flavour of a key store's database.
+type dialect int
+
+const (
+	sqliteDialect dialect = iota
+	postgresDialect
+)
+
+// DB is where keys are kept: a SQLite file of its own, or a set of tables
+// (keyring_*) in a PostgreSQL database. It is kept apart from the record
+// store and the image store, and backed up on its own terms, so that
+// restoring an old copy of records or images never brings back a key
+// destroyed since.
+type DB struct {
+	db      *sql.DB
+	dialect dialect
+	where   string // for messages: the file, or the database without password
+}
+
+// schema creates the tables; every statement is idempotent.
+var schema = map[dialect][]string{
+	sqliteDialect: {
+		`CREATE TABLE IF NOT EXISTS keyring_masters (id TEXT PRIMARY KEY, check_value BLOB NOT NULL, created_at INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_clients (client_id TEXT PRIMARY KEY, master_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS keyring_clients_master ON keyring_clients (master_id)`,
+		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS keyring_photos_created ON keyring_photos (created_at, photo_id)`,
+	},
+	postgresDialect: {
+		`CREATE TABLE IF NOT EXISTS keyring_masters (id TEXT PRIMARY KEY, check_value BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_clients (client_id TEXT PRIMARY KEY, master_id TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS keyring_clients_master ON keyring_clients (master_id)`,
+		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS keyring_photos_created ON keyring_photos (created_at, photo_id)`,
+	},
+}
+
+// Open opens the key store at a URL: sqlite:///path/keys.db (created 0600,
+// in a 0700 directory, if missing) or postgres://user@host/dbname, and
+// creates its tables if they do not exist.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("key store URL: %w", err)
+	}
+	var db *DB
+	switch u.Scheme {
+	case "sqlite":
+		path := u.Path
+		if u.Host != "" {
+			path = u.Host + u.Path
+		}
+		db, err = openSQLite(ctx, path)
+	case "postgres", "postgresql":
+		db, err = openPostgres(ctx, rawURL)
+	default:
+		return nil, fmt.Errorf("key store URL %q: want sqlite:///path or postgres://", u.Redacted())
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, stmt := range schema[db.dialect] {
+		if _, err := db.db.ExecContext(ctx, stmt); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("key store %s: create tables: %w", db.where, err)
+		}
+	}
+	return db, nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("key store %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("key store %s: %w", path, err)
+	}
+	f, err := os.OpenFile(abs, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("key store %s: %w", path, err)
+	}
+	f.Close()
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// A deleted key's bytes are overwritten in the file, not just unlinked
+	// from the b-tree.
+	q.Add("_pragma", "secure_delete(ON)")
+	q.Set("_txlock", "immediate")
+	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}).String()
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("key store %s: %w", path, err)
+	}
+	// One connection: writes are few and small, and SQLite has one writer.
+	sdb.SetMaxOpenConns(1)
+	sdb.SetConnMaxLifetime(0)
+	sdb.SetConnMaxIdleTime(0)
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("key store %s: %w", path, err)
+	}
+	return &DB{db: sdb, dialect: sqliteDialect, where: abs}, nil
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+	where := rawURL
+	if u, err := url.Parse(rawURL); err == nil {
+		where = u.Redacted()
+	}
+	pdb, err := sql.Open("pgx", rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("key store %s: %w", where, err)
+	}
+	pdb.SetMaxOpenConns(8)
+	if err := pdb.PingContext(ctx); err != nil {
+		pdb.Close()
+		return nil, fmt.Errorf("key store %s: %w", where, err)
+	}
+	return &DB{db: pdb, dialect: postgresDialect, where: where}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.db.Close() }
+
+// String names the key store, without a password.
+func (db *DB) String() string { return db.where }
+
+// q rewrites a query's ? placeholders for the dialect.
+func (db *DB) q(query string) string {
+	if db.dialect != postgresDialect {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// masterCheck is a master key's check value in the store.
+type masterCheck struct {
+	ID    string
+	Check []byte
+}
+
+func (db *DB) masters(ctx context.Context) ([]masterCheck, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, check_value FROM keyring_masters ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("key store: read master checks: %w", err)
+	}
+	defer rows.Close()
+	var out []masterCheck
+	for rows.Next() {
+		var m masterCheck
+		if err := rows.Scan(&m.ID, &m.Check); err != nil {
+			return nil, fmt.Errorf("key store: read master checks: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) addMaster(ctx context.Context, id string, check []byte, now time.Time) error {
+	_, err := db.db.ExecContext(ctx, db.q(`INSERT INTO keyring_masters (id, check_value, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		id, check, now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("key store: record master check: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) removeMaster(ctx context.Context, id string) error {
+	if _, err := db.db.ExecContext(ctx, db.q(`DELETE FROM keyring_masters WHERE id = ?`), id); err != nil {
+		return fmt.Errorf("key store: remove master check: %w", err)
+	}
+	return nil
+}
+
+// masterUse counts the client keys wrapped by each master key.
+func (db *DB) masterUse(ctx context.Context) (map[string]int, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT master_id, count(*) FROM keyring_clients GROUP BY master_id`)
+	if err != nil {
+		return nil, fmt.Errorf("key store: count client keys: %w", err)
+	}
+	defer rows.Close()
+	use := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, fmt.Errorf("key store: count client keys: %w", err)
+		}
+		use[id] = n
+	}
+	return use, rows.Err()
+}
+
+// wrappedKey is a client key as stored: wrapped by the master key MasterID.
+type wrappedKey struct {
+	ClientID string
+	MasterID string
+	Wrapped  []byte
+}
+
+var errNoKey = errors.New("no such key")
+
+func (db *DB) clientKey(ctx context.Context, clientID string) (*wrappedKey, error) {
+	k := &wrappedKey{ClientID: clientID}
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT master_id, wrapped FROM keyring_clients WHERE client_id = ?`), clientID).
+		Scan(&k.MasterID, &k.Wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNoKey
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key store: read client key: %w", err)
+	}
+	return k, nil
+}
+
+// addClientKey stores k unless its client has a key already, and returns
+// the client's key as stored afterwards.
+func (db *DB) addClientKey(ctx context.Context, k *wrappedKey, now time.Time) (*wrappedKey, error) {
+	_, err := db.db.ExecContext(ctx, db.q(`INSERT INTO keyring_clients (client_id, master_id, wrapped, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING`),
+		k.ClientID, k.MasterID, k.Wrapped, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("key store: add client key: %w", err)
+	}
+	return db.clientKey(ctx, k.ClientID)
+}
+
+// replaceClientKey replaces the client's key wrapped by master old with k,
+// and reports whether it did (false if the key is gone or was rewrapped
+// meanwhile).
+func (db *DB) replaceClientKey(ctx context.Context, old string, k *wrappedKey) (bool, error) {
+	res, err := db.db.ExecContext(ctx, db.q(`UPDATE keyring_clients SET master_id = ?, wrapped = ? WHERE client_id = ? AND master_id = ?`),
+		k.MasterID, k.Wrapped, k.ClientID, old)
+	if err != nil {
+		return false, fmt.Errorf("key store: rewrap client key: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// clientKeysOf lists up to n client keys wrapped by master, in client id
+// order after the given id.
+func (db *DB) clientKeysOf(ctx context.Context, master, after string, n int) ([]*wrappedKey, error) {
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT client_id, master_id, wrapped FROM keyring_clients WHERE master_id = ? AND client_id > ? ORDER BY client_id LIMIT ?`),
+		master, after, n)
+	if err != nil {
+		return nil, fmt.Errorf("key store: list client keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*wrappedKey
+	for rows.Next() {
+		k := &wrappedKey{}
+		if err := rows.Scan(&k.ClientID, &k.MasterID, &k.Wrapped); err != nil {
+			return nil, fmt.Errorf("key store: list client keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) addPhotoKey(ctx context.Context, photoID, clientID string, wrapped []byte, now time.Time) error {
+	_, err := db.db.ExecContext(ctx, db.q(`INSERT INTO keyring_photos (photo_id, client_id, wrapped, created_at) VALUES (?, ?, ?, ?)`),
+		photoID, clientID, wrapped, now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("key store: add photo key: %w", err)
+	}
+	return nil
+}
+
+// photoKey returns a photo's wrapped key and its client's, or errNoKey if
+// either is gone.
+func (db *DB) photoKey(ctx context.Context, photoID string) ([]byte, *wrappedKey, error) {
+	var wrapped []byte
+	k := &wrappedKey{}
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT p.wrapped, c.client_id, c.master_id, c.wrapped
+		FROM keyring_photos p JOIN keyring_clients c ON c.client_id = p.client_id WHERE p.photo_id = ?`), photoID).
+		Scan(&wrapped, &k.ClientID, &k.MasterID, &k.Wrapped)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, errNoKey
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("key store: read photo key: %w", err)
+	}
+	return wrapped, k, nil
+}
+
+// destroy deletes the rows of table whose column is one of ids, and
+// returns how many there were.
+func (db *DB) destroy(ctx context.Context, table, column string, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	query := "DELETE FROM " + table + " WHERE " + column + " IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
+	res, err := db.db.ExecContext(ctx, db.q(query), args...)
+	if err != nil {
+		return 0, fmt.Errorf("key store: destroy keys: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("key store: destroy keys: %w", err)
+	}
+	if db.dialect == sqliteDialect && n > 0 {
+		// Move the pages that held the keys out of the write-ahead log and
+		// truncate it, so that no old copy stays in it.
+		if _, err := db.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			return int(n), fmt.Errorf("key store: checkpoint after destroying keys: %w", err)
+		}
+	}
+	return int(n), nil
+}
+
+// photoKeyIDs lists up to n photo ids with keys created before the given
+// time, in id order after the given one.
+func (db *DB) photoKeyIDs(ctx context.Context, before time.Time, after string, n int) ([]string, error) {
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT photo_id FROM keyring_photos WHERE created_at < ? AND photo_id > ? ORDER BY photo_id LIMIT ?`),
+		before.UnixMilli(), after, n)
+	if err != nil {
+		return nil, fmt.Errorf("key store: list photo keys: %w", err)
+	}
+	return scanIDs(rows)
+}
+
+// clientKeyIDs lists up to n client ids with keys, in id order after the
+// given one.
+func (db *DB) clientKeyIDs(ctx context.Context, after string, n int) ([]string, error) {
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT client_id FROM keyring_clients WHERE client_id > ? ORDER BY client_id LIMIT ?`), after, n)
+	if err != nil {
+		return nil, fmt.Errorf("key store: list client keys: %w", err)
+	}
+	return scanIDs(rows)
+}
+
+func scanIDs(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("key store: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
