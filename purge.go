@@ -97,6 +97,27 @@ func (v *Vault) Purge(ctx context.Context) (PurgeResult, error) {
 func (v *Vault) destroy(ctx context.Context, batch []Purge, res *PurgeResult) error {
 	done := make([]string, 0, len(batch))
 	var stopped error
+	if v.Keys != nil {
+		// Keys first: destroyed, the bytes are unreadable wherever they are.
+		keys := make([]string, len(batch))
+		for i, p := range batch {
+			keys[i] = p.Key
+		}
+		if _, err := v.Keys.DestroyPhotoKeys(ctx, keys); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			wait := purgeBackoff(batch[0].Attempts)
+			v.Logger.WarnContext(ctx, "destroy image keys failed; will retry", "keys", len(keys), "retryIn", wait, "err", err)
+			for _, p := range batch {
+				if rerr := v.Store.RetryPurge(ctx, p.Key, v.Now().Add(purgeBackoff(p.Attempts)), err.Error()); rerr != nil {
+					return fmt.Errorf("purge: put back %s: %w", p.Key, rerr)
+				}
+				res.Failed++
+			}
+			return nil
+		}
+	}
 	for _, p := range batch {
 		err := v.Blobs.Delete(ctx, p.Key)
 		if err == nil {

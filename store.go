@@ -141,6 +141,9 @@ type ClientStore interface {
 	// Clients lists clients matching f, newest first, in chunks (see
 	// ListOptions), and the total count (-1 when f.After is set).
 	Clients(ctx context.Context, s Scope, f ClientFilter) ([]*Client, int, error)
+	// ExistingClients returns which of ids are clients that exist and are
+	// not deleted, in any scope: the sweep destroys the keys of the others.
+	ExistingClients(ctx context.Context, ids []string) (map[string]bool, error)
 }
 
 // LivePhotoStore holds live photo records. A photo of a deleted client does

@@ -10,9 +10,11 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/facevault/facevault/imagecheck"
+	"github.com/facevault/facevault/seal"
 )
 
 // Vault runs the workflows that span the record store and the blob store:
@@ -21,6 +23,10 @@ import (
 type Vault struct {
 	Store  Store
 	Blobs  BlobStore
+	// Keys, when set, encrypts every image at rest under a data key of its
+	// own, kept in Keys: deleting or redacting a photo, or deleting its
+	// client, destroys the key first. Nil stores images as they are.
+	Keys   ImageKeys
 	Limits imagecheck.Limits
 	// Analyzer runs the liveness check on uploads that ask for it; nil
 	// records no check.
@@ -52,12 +58,15 @@ type Upload struct {
 	id      string
 	created time.Time
 	blob    BlobWriter
+	dataKey []byte // the key the blob is sealed with; nil if not sealed
 	check   *imagecheck.Checker
 	hash    hash.Hash
 	done    bool
 }
 
-// BeginUpload starts receiving a live photo.
+// BeginUpload starts receiving a live photo. With Keys set, the bytes are
+// sealed under a new data key as they arrive: nothing of the image reaches
+// the image store, or its temporary files, in the clear.
 func (v *Vault) BeginUpload(ctx context.Context) (*Upload, error) {
 	t := v.Now()
 	id := NewID(t)
@@ -65,7 +74,20 @@ func (v *Vault) BeginUpload(ctx context.Context) (*Upload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin upload: %w", err)
 	}
-	return &Upload{id: id, created: t, blob: w, check: imagecheck.New(v.Limits), hash: sha256.New()}, nil
+	u := &Upload{id: id, created: t, blob: w, check: imagecheck.New(v.Limits), hash: sha256.New()}
+	if v.Keys != nil {
+		if u.dataKey, err = seal.NewDataKey(); err != nil {
+			w.Abort()
+			return nil, fmt.Errorf("begin upload: %w", err)
+		}
+		sw, err := seal.NewWriter(w, u.dataKey)
+		if err != nil {
+			w.Abort()
+			return nil, fmt.Errorf("begin upload: %w", err)
+		}
+		u.blob = &sealedWriter{BlobWriter: w, w: sw}
+	}
+	return u, nil
 }
 
 // Write checks, hashes and stores p.
@@ -88,6 +110,7 @@ func (u *Upload) Abort() {
 	u.done = true
 	u.check.Close()
 	u.blob.Abort()
+	clear(u.dataKey)
 }
 
 func imageError(err error) error {
@@ -149,10 +172,19 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 	if info.Format == imagecheck.PNG {
 		p.ContentType = ContentTypePNG
 	}
+	// The key is durable before the bytes it opens, and both before the
+	// record that lists them.
+	if u.dataKey != nil {
+		if err := v.Keys.AddPhotoKey(ctx, clientID, p.ID, u.dataKey); err != nil {
+			return nil, fmt.Errorf("store key of live photo: %w", err)
+		}
+	}
 	if err := u.blob.Commit(ctx); err != nil {
+		v.destroyUploadKey(ctx, u)
 		return nil, fmt.Errorf("commit image: %w", err)
 	}
 	u.done = true
+	clear(u.dataKey)
 	// The record's timestamp is taken after the bytes are durable, so that a
 	// photo never appears in a list before it can be downloaded.
 	p.CreatedAt = v.Now()
@@ -160,6 +192,7 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 	if err := v.Store.CreateLivePhoto(ctx, s, p); err != nil {
 		// The bytes are committed but have no record: take them back out.
 		// If that fails too, the sweep removes them later.
+		v.destroyUploadKey(ctx, u)
 		if derr := v.Blobs.Delete(context.WithoutCancel(ctx), p.ID); derr != nil {
 			v.Logger.ErrorContext(ctx, "remove image of failed upload", "livePhotoId", p.ID, "err", derr)
 		}
@@ -169,6 +202,17 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		return nil, fmt.Errorf("create live photo record: %w", err)
 	}
 	return p, nil
+}
+
+// destroyUploadKey destroys the key of an upload that did not commit; if
+// that fails, the orphan sweep destroys it later.
+func (v *Vault) destroyUploadKey(ctx context.Context, u *Upload) {
+	if u.dataKey == nil {
+		return
+	}
+	if _, err := v.Keys.DestroyPhotoKeys(context.WithoutCancel(ctx), []string{u.id}); err != nil {
+		v.Logger.ErrorContext(ctx, "destroy key of failed upload", "livePhotoId", u.id, "err", err)
+	}
 }
 
 // Refusal returns the 422 a live-mode upload gets for what the liveness
@@ -229,11 +273,17 @@ func (v *Vault) OpenImage(ctx context.Context, s Scope, id string) (*LivePhoto, 
 		// A record without bytes is a broken invariant, not a 404.
 		return nil, nil, fmt.Errorf("open image of live photo %s: %w", id, err)
 	}
-	return p, r, nil
+	plain, err := v.openSealed(ctx, id, r)
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return p, plain, nil
 }
 
 // DeleteLivePhoto deletes a photo: its record goes, and its image bytes are
-// queued for destruction in the same transaction, then destroyed at once.
+// queued for destruction in the same transaction, then destroyed at once:
+// their key first (see Keys), then the bytes.
 // Once it returns nil the photo is gone for every request; if the bytes
 // cannot be destroyed right now (the image store is down), the background
 // purge keeps trying, across restarts, until they are.
@@ -328,8 +378,25 @@ func (v *Vault) DeleteClient(ctx context.Context, s Scope, id string) error {
 	if err != nil {
 		return err
 	}
+	v.shredClient(ctx, id)
 	v.wakePurge()
 	return nil
+}
+
+// shredClient destroys the key of a client whose deletion has just
+// committed, before anything else of it is removed: from then on no copy of
+// its images, wherever it is, can be decrypted. It runs to the end even if
+// the caller hangs up; a failure is logged, and the orphan sweep, which
+// destroys every key whose client is gone, destroys it later.
+func (v *Vault) shredClient(ctx context.Context, id string) {
+	if v.Keys == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), purgeNowTimeout)
+	defer cancel()
+	if _, err := v.Keys.DestroyClientKeys(ctx, []string{id}); err != nil {
+		v.Logger.ErrorContext(ctx, "destroy key of deleted client; left to the sweep", "clientId", id, "err", err)
+	}
 }
 
 // Clients returns one page of the scope's clients matching f, as
@@ -410,6 +477,10 @@ type SweepResult struct {
 	Quarantined int // orphans moved to quarantine
 	Destroyed   int // orphans destroyed at once (QuarantineFor 0)
 	Expired     int // images whose time in quarantine was over, destroyed
+	// Keys examined in the key store (photo keys made before
+	// SweepOptions.Before, and client keys), and of them those without a
+	// record, which the sweep destroyed.
+	KeysExamined, KeysDestroyed int
 }
 
 // SweepLimit is how many of n images a sweep removes without being forced:
@@ -427,11 +498,18 @@ func SweepLimit(n int) int {
 // removed none.
 type SweepRefusedError struct {
 	Orphans, Examined, Limit int
+	// Keys is set when what was refused is destroying keys of the key
+	// store, rather than images.
+	Keys bool
 }
 
 func (e *SweepRefusedError) Error() string {
-	return fmt.Sprintf("sweep refused: %d of the %d images examined have no record, more than the %d a sweep removes unforced; nothing was removed",
-		e.Orphans, e.Examined, e.Limit)
+	what := "images"
+	if e.Keys {
+		what = "keys"
+	}
+	return fmt.Sprintf("sweep refused: %d of the %d %s examined have no record, more than the %d a sweep removes unforced; nothing was removed",
+		e.Orphans, e.Examined, what, e.Limit)
 }
 
 // sweepBatch is how many keys a sweep looks up at once.
@@ -491,6 +569,9 @@ func (v *Vault) Sweep(ctx context.Context, o SweepOptions) (SweepResult, error) 
 	if err != nil {
 		return res, err
 	}
+	if err := v.sweepKeys(ctx, o, &res); err != nil {
+		return res, err
+	}
 	res.Orphans = len(orphans)
 	if limit := SweepLimit(res.Examined); len(orphans) > limit && !o.Force {
 		return res, &SweepRefusedError{Orphans: len(orphans), Examined: res.Examined, Limit: limit}
@@ -525,6 +606,94 @@ func (v *Vault) Sweep(ctx context.Context, o SweepOptions) (SweepResult, error) 
 		}
 	}
 	return res, nil
+}
+
+// sweepKeys destroys the keys that nothing needs: photo keys made before
+// o.Before without a photo record (an upload that died between its key and
+// its record), and client keys whose client is deleted or gone (a deletion
+// whose key could not be destroyed at once). Like the images, it destroys
+// none if they are more than SweepLimit of the keys, unless o.Force: a key
+// store paired with the wrong record store must not be shredded.
+func (v *Vault) sweepKeys(ctx context.Context, o SweepOptions, res *SweepResult) error {
+	if v.Keys == nil {
+		return nil
+	}
+	var photos, clients []string
+	examined := 0
+	for after := ""; ; {
+		ids, err := v.Keys.PhotoKeyIDs(ctx, o.Before, after, sweepBatch)
+		if err != nil || len(ids) == 0 {
+			if err != nil {
+				return fmt.Errorf("sweep keys: %w", err)
+			}
+			break
+		}
+		after = ids[len(ids)-1]
+		examined += len(ids)
+		exist, err := v.Store.ExistingLivePhotos(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("sweep keys: %w", err)
+		}
+		for _, id := range ids {
+			if !exist[id] {
+				photos = append(photos, id)
+			}
+		}
+	}
+	for after := ""; ; {
+		ids, err := v.Keys.ClientKeyIDs(ctx, after, sweepBatch)
+		if err != nil || len(ids) == 0 {
+			if err != nil {
+				return fmt.Errorf("sweep keys: %w", err)
+			}
+			break
+		}
+		after = ids[len(ids)-1]
+		examined += len(ids)
+		exist, err := v.Store.ExistingClients(ctx, ids)
+		if err != nil {
+			return fmt.Errorf("sweep keys: %w", err)
+		}
+		for _, id := range ids {
+			if !exist[id] {
+				clients = append(clients, id)
+			}
+		}
+	}
+	res.KeysExamined = examined
+	orphans := len(photos) + len(clients)
+	if limit := SweepLimit(examined); orphans > limit && !o.Force {
+		return &SweepRefusedError{Orphans: orphans, Examined: examined, Limit: limit, Keys: true}
+	}
+	for batch := range slices.Chunk(photos, sweepBatch) {
+		// Looked up once more: a record that appeared meanwhile keeps its key.
+		exist, err := v.Store.ExistingLivePhotos(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("sweep keys: %w", err)
+		}
+		batch = slices.DeleteFunc(slices.Clone(batch), func(id string) bool { return exist[id] })
+		n, err := v.Keys.DestroyPhotoKeys(ctx, batch)
+		res.KeysDestroyed += n
+		if err != nil {
+			return fmt.Errorf("sweep keys: %w", err)
+		}
+	}
+	for batch := range slices.Chunk(clients, sweepBatch) {
+		exist, err := v.Store.ExistingClients(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("sweep keys: %w", err)
+		}
+		batch = slices.DeleteFunc(slices.Clone(batch), func(id string) bool { return exist[id] })
+		n, err := v.Keys.DestroyClientKeys(ctx, batch)
+		res.KeysDestroyed += n
+		if err != nil {
+			return fmt.Errorf("sweep keys: %w", err)
+		}
+	}
+	if res.KeysDestroyed > 0 {
+		v.Logger.InfoContext(ctx, "destroyed keys without a record", "keys", res.KeysDestroyed)
+	}
+	return nil
 }
 
 // expireQuarantine destroys the quarantined images set aside before cutoff.

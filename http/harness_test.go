@@ -25,6 +25,7 @@ import (
 	"github.com/facevault/facevault/fsblob"
 	fvhttp "github.com/facevault/facevault/http"
 	"github.com/facevault/facevault/internal/pgtest"
+	"github.com/facevault/facevault/keyring"
 	"github.com/facevault/facevault/internal/s3test"
 	"github.com/facevault/facevault/postgres"
 	"github.com/facevault/facevault/s3blob"
@@ -44,6 +45,9 @@ type backend struct {
 type storage struct {
 	store facevault.Store
 	blobs facevault.BlobStore
+	// keys seals the images at rest, as serve does: a key store of its
+	// own, apart from the record store.
+	keys *keyring.Keyring
 	// objects lists every object the blob store holds, committed or not
 	// (temporary files, unfinished multipart uploads): a refused upload
 	// must leave none behind. Names are opaque but stable. If nil, the
@@ -88,7 +92,7 @@ func openPostgresS3(t testing.TB) *storage {
 		t.Fatalf("s3blob.Open: %v", err)
 	}
 	client := s3test.Client(t)
-	return &storage{store: db, blobs: blobs, objects: func() ([]string, error) {
+	return &storage{store: db, blobs: blobs, keys: openKeyring(t, pgtest.URL(t)), objects: func() ([]string, error) {
 		// Every object of the bucket, and every file left in the spool.
 		var names []string
 		for o := range client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
@@ -127,7 +131,8 @@ func openSQLiteFS(t testing.TB) *storage {
 		t.Fatalf("fsblob.Open: %v", err)
 	}
 	t.Cleanup(func() { blobs.Close() })
-	return &storage{store: db, blobs: blobs, objects: func() ([]string, error) {
+	keys := openKeyring(t, "sqlite://"+filepath.Join(t.TempDir(), "keys.db"))
+	return &storage{store: db, blobs: blobs, keys: keys, objects: func() ([]string, error) {
 		// Committed blobs are <dir>/<2 hex>/<id>, temporaries <dir>/tmp/*.
 		var files []string
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -143,6 +148,28 @@ func openSQLiteFS(t testing.TB) *storage {
 		})
 		return files, err
 	}}
+}
+
+// testMasterKey is the master key of every test environment.
+var testMasterKey = bytes.Repeat([]byte{0x5a}, keyring.MasterKeySize)
+
+// openKeyring opens a key store at url under testMasterKey.
+func openKeyring(t testing.TB, url string) *keyring.Keyring {
+	ctx := context.Background()
+	db, err := keyring.Open(ctx, url)
+	if err != nil {
+		t.Fatalf("keyring.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m, err := keyring.NewLocalMaster(testMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := keyring.New(ctx, db, []keyring.Master{m})
+	if err != nil {
+		t.Fatalf("keyring.New: %v", err)
+	}
+	return k
 }
 
 // testEnv is a running server over one backend pair, with keys of three
@@ -223,6 +250,7 @@ func newTestEnvWith(t testing.TB, b backend, opts envOptions) *testEnv {
 		keyStore = opts.keys(keyStore)
 	}
 	vault := facevault.NewVault(store, st.blobs, logger)
+	vault.Keys = st.keys
 	vault.Now = clk.Now
 	api := fvhttp.NewServer(vault, keyStore, logger, opts.cfg)
 	srv := httptest.NewUnstartedServer(nil)

@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,8 +13,10 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // the "sqlite" database/sql driver
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
 // dialect is the SQL flavour of a key store's database.
@@ -31,6 +34,7 @@ const (
 // destroyed since.
 type DB struct {
 	db      *sql.DB
+	pool    *pgxpool.Pool // under db, on PostgreSQL
 	dialect dialect
 	where   string // for messages: the file, or the database without password
 }
@@ -43,6 +47,7 @@ var schema = map[dialect][]string{
 		`CREATE INDEX IF NOT EXISTS keyring_clients_master ON keyring_clients (master_id)`,
 		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS keyring_photos_created ON keyring_photos (created_at, photo_id)`,
+		`CREATE TABLE IF NOT EXISTS keyring_identity (one INTEGER PRIMARY KEY CHECK (one = 1), store_id TEXT NOT NULL)`,
 	},
 	postgresDialect: {
 		`CREATE TABLE IF NOT EXISTS keyring_masters (id TEXT PRIMARY KEY, check_value BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
@@ -50,6 +55,7 @@ var schema = map[dialect][]string{
 		`CREATE INDEX IF NOT EXISTS keyring_clients_master ON keyring_clients (master_id)`,
 		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS keyring_photos_created ON keyring_photos (created_at, photo_id)`,
+		`CREATE TABLE IF NOT EXISTS keyring_identity (one INTEGER PRIMARY KEY CHECK (one = 1), store_id TEXT NOT NULL)`,
 	},
 }
 
@@ -57,28 +63,26 @@ var schema = map[dialect][]string{
 // in a 0700 directory, if missing) or postgres://user@host/dbname, and
 // creates its tables if they do not exist.
 func Open(ctx context.Context, rawURL string) (*DB, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("key store URL: %w", err)
-	}
+	scheme, rest, _ := strings.Cut(rawURL, ":")
 	var db *DB
-	switch u.Scheme {
+	var err error
+	switch scheme {
 	case "sqlite":
-		path := u.Path
-		if u.Host != "" {
-			path = u.Host + u.Path
+		path := strings.TrimPrefix(rest, "//")
+		if path == "" {
+			return nil, fmt.Errorf("key store URL %q names no file: want sqlite:///path/keys.db", rawURL)
 		}
 		db, err = openSQLite(ctx, path)
 	case "postgres", "postgresql":
 		db, err = openPostgres(ctx, rawURL)
 	default:
-		return nil, fmt.Errorf("key store URL %q: want sqlite:///path or postgres://", u.Redacted())
+		return nil, fmt.Errorf("key store URL: unknown scheme %q: want sqlite:///path/keys.db or postgres://host/dbname", scheme)
 	}
 	if err != nil {
 		return nil, err
 	}
 	for _, stmt := range schema[db.dialect] {
-		if _, err := db.db.ExecContext(ctx, stmt); err != nil {
+		if _, err := db.exec(ctx, stmt); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("key store %s: create tables: %w", db.where, err)
 		}
@@ -128,20 +132,85 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 	if u, err := url.Parse(rawURL); err == nil {
 		where = u.Redacted()
 	}
-	pdb, err := sql.Open("pgx", rawURL)
+	cfg, err := pgxpool.ParseConfig(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("key store %s: %w", where, err)
 	}
-	pdb.SetMaxOpenConns(8)
-	if err := pdb.PingContext(ctx); err != nil {
-		pdb.Close()
+	cfg.MaxConns = 8
+	// pgxpool checks a connection that sat idle before handing it out, so
+	// that the first query after the server comes back does not fail on a
+	// connection that died meanwhile.
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
 		return nil, fmt.Errorf("key store %s: %w", where, err)
 	}
-	return &DB{db: pdb, dialect: postgresDialect, where: where}, nil
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("key store %s: %w", where, err)
+	}
+	return &DB{db: stdlib.OpenDBFromPool(pool), pool: pool, dialect: postgresDialect, where: where}, nil
+}
+
+// exec, query and queryRow run a statement, once more on fresh connections
+// if the first attempt failed on its connection rather than in the server:
+// a connection that died while idle (the server restarted, the network was
+// cut) fails the first statement sent on it. Every statement of the key
+// store may run twice: inserts do nothing on conflict, deletes and
+// updates are conditional.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := db.retry(ctx, func() (err error) {
+		res, err = db.db.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	var rows *sql.Rows
+	err := db.retry(ctx, func() (err error) {
+		rows, err = db.db.QueryContext(ctx, query, args...)
+		return err
+	})
+	return rows, err
+}
+
+// row is a single-row query, run by Scan.
+type row struct {
+	db    *DB
+	ctx   context.Context
+	query string
+	args  []any
+}
+
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) row {
+	return row{db, ctx, query, args}
+}
+
+func (r row) Scan(dest ...any) error {
+	return r.db.retry(r.ctx, func() error {
+		return r.db.db.QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
+	})
+}
+
+func (db *DB) retry(ctx context.Context, fn func() error) error {
+	err := fn()
+	var pgErr *pgconn.PgError
+	if err == nil || db.pool == nil || ctx.Err() != nil || errors.Is(err, sql.ErrNoRows) || errors.As(err, &pgErr) {
+		return err
+	}
+	db.pool.Reset()
+	return fn()
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	err := db.db.Close()
+	if db.pool != nil {
+		db.pool.Close()
+	}
+	return err
+}
 
 // String names the key store, without a password.
 func (db *DB) String() string { return db.where }
@@ -171,7 +240,7 @@ type masterCheck struct {
 }
 
 func (db *DB) masters(ctx context.Context) ([]masterCheck, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT id, check_value FROM keyring_masters ORDER BY created_at, id`)
+	rows, err := db.query(ctx, `SELECT id, check_value FROM keyring_masters ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("key store: read master checks: %w", err)
 	}
@@ -188,7 +257,7 @@ func (db *DB) masters(ctx context.Context) ([]masterCheck, error) {
 }
 
 func (db *DB) addMaster(ctx context.Context, id string, check []byte, now time.Time) error {
-	_, err := db.db.ExecContext(ctx, db.q(`INSERT INTO keyring_masters (id, check_value, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+	_, err := db.exec(ctx, db.q(`INSERT INTO keyring_masters (id, check_value, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 		id, check, now.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("key store: record master check: %w", err)
@@ -197,7 +266,7 @@ func (db *DB) addMaster(ctx context.Context, id string, check []byte, now time.T
 }
 
 func (db *DB) removeMaster(ctx context.Context, id string) error {
-	if _, err := db.db.ExecContext(ctx, db.q(`DELETE FROM keyring_masters WHERE id = ?`), id); err != nil {
+	if _, err := db.exec(ctx, db.q(`DELETE FROM keyring_masters WHERE id = ?`), id); err != nil {
 		return fmt.Errorf("key store: remove master check: %w", err)
 	}
 	return nil
@@ -205,7 +274,7 @@ func (db *DB) removeMaster(ctx context.Context, id string) error {
 
 // masterUse counts the client keys wrapped by each master key.
 func (db *DB) masterUse(ctx context.Context) (map[string]int, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT master_id, count(*) FROM keyring_clients GROUP BY master_id`)
+	rows, err := db.query(ctx, `SELECT master_id, count(*) FROM keyring_clients GROUP BY master_id`)
 	if err != nil {
 		return nil, fmt.Errorf("key store: count client keys: %w", err)
 	}
@@ -233,8 +302,7 @@ var errNoKey = errors.New("no such key")
 
 func (db *DB) clientKey(ctx context.Context, clientID string) (*wrappedKey, error) {
 	k := &wrappedKey{ClientID: clientID}
-	err := db.db.QueryRowContext(ctx, db.q(`SELECT master_id, wrapped FROM keyring_clients WHERE client_id = ?`), clientID).
-		Scan(&k.MasterID, &k.Wrapped)
+	err := db.queryRow(ctx, db.q(`SELECT master_id, wrapped FROM keyring_clients WHERE client_id = ?`), clientID).Scan(&k.MasterID, &k.Wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNoKey
 	}
@@ -247,7 +315,7 @@ func (db *DB) clientKey(ctx context.Context, clientID string) (*wrappedKey, erro
 // addClientKey stores k unless its client has a key already, and returns
 // the client's key as stored afterwards.
 func (db *DB) addClientKey(ctx context.Context, k *wrappedKey, now time.Time) (*wrappedKey, error) {
-	_, err := db.db.ExecContext(ctx, db.q(`INSERT INTO keyring_clients (client_id, master_id, wrapped, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING`),
+	_, err := db.exec(ctx, db.q(`INSERT INTO keyring_clients (client_id, master_id, wrapped, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING`),
 		k.ClientID, k.MasterID, k.Wrapped, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("key store: add client key: %w", err)
@@ -259,7 +327,7 @@ func (db *DB) addClientKey(ctx context.Context, k *wrappedKey, now time.Time) (*
 // and reports whether it did (false if the key is gone or was rewrapped
 // meanwhile).
 func (db *DB) replaceClientKey(ctx context.Context, old string, k *wrappedKey) (bool, error) {
-	res, err := db.db.ExecContext(ctx, db.q(`UPDATE keyring_clients SET master_id = ?, wrapped = ? WHERE client_id = ? AND master_id = ?`),
+	res, err := db.exec(ctx, db.q(`UPDATE keyring_clients SET master_id = ?, wrapped = ? WHERE client_id = ? AND master_id = ?`),
 		k.MasterID, k.Wrapped, k.ClientID, old)
 	if err != nil {
 		return false, fmt.Errorf("key store: rewrap client key: %w", err)
@@ -271,7 +339,7 @@ func (db *DB) replaceClientKey(ctx context.Context, old string, k *wrappedKey) (
 // clientKeysOf lists up to n client keys wrapped by master, in client id
 // order after the given id.
 func (db *DB) clientKeysOf(ctx context.Context, master, after string, n int) ([]*wrappedKey, error) {
-	rows, err := db.db.QueryContext(ctx, db.q(`SELECT client_id, master_id, wrapped FROM keyring_clients WHERE master_id = ? AND client_id > ? ORDER BY client_id LIMIT ?`),
+	rows, err := db.query(ctx, db.q(`SELECT client_id, master_id, wrapped FROM keyring_clients WHERE master_id = ? AND client_id > ? ORDER BY client_id LIMIT ?`),
 		master, after, n)
 	if err != nil {
 		return nil, fmt.Errorf("key store: list client keys: %w", err)
@@ -289,10 +357,22 @@ func (db *DB) clientKeysOf(ctx context.Context, master, after string, n int) ([]
 }
 
 func (db *DB) addPhotoKey(ctx context.Context, photoID, clientID string, wrapped []byte, now time.Time) error {
-	_, err := db.db.ExecContext(ctx, db.q(`INSERT INTO keyring_photos (photo_id, client_id, wrapped, created_at) VALUES (?, ?, ?, ?)`),
+	res, err := db.exec(ctx, db.q(`INSERT INTO keyring_photos (photo_id, client_id, wrapped, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (photo_id) DO NOTHING`),
 		photoID, clientID, wrapped, now.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("key store: add photo key: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	// Stored already: by this very call, run twice (see exec), or it is
+	// another key, which must not be replaced.
+	var stored []byte
+	if err := db.queryRow(ctx, db.q(`SELECT wrapped FROM keyring_photos WHERE photo_id = ?`), photoID).Scan(&stored); err != nil {
+		return fmt.Errorf("key store: add photo key: %w", err)
+	}
+	if !bytes.Equal(stored, wrapped) {
+		return fmt.Errorf("key store: photo %s has a key already", photoID)
 	}
 	return nil
 }
@@ -302,9 +382,8 @@ func (db *DB) addPhotoKey(ctx context.Context, photoID, clientID string, wrapped
 func (db *DB) photoKey(ctx context.Context, photoID string) ([]byte, *wrappedKey, error) {
 	var wrapped []byte
 	k := &wrappedKey{}
-	err := db.db.QueryRowContext(ctx, db.q(`SELECT p.wrapped, c.client_id, c.master_id, c.wrapped
-		FROM keyring_photos p JOIN keyring_clients c ON c.client_id = p.client_id WHERE p.photo_id = ?`), photoID).
-		Scan(&wrapped, &k.ClientID, &k.MasterID, &k.Wrapped)
+	err := db.queryRow(ctx, db.q(`SELECT p.wrapped, c.client_id, c.master_id, c.wrapped
+		FROM keyring_photos p JOIN keyring_clients c ON c.client_id = p.client_id WHERE p.photo_id = ?`), photoID).Scan(&wrapped, &k.ClientID, &k.MasterID, &k.Wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, errNoKey
 	}
@@ -325,7 +404,7 @@ func (db *DB) destroy(ctx context.Context, table, column string, ids []string) (
 		args[i] = id
 	}
 	query := "DELETE FROM " + table + " WHERE " + column + " IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
-	res, err := db.db.ExecContext(ctx, db.q(query), args...)
+	res, err := db.exec(ctx, db.q(query), args...)
 	if err != nil {
 		return 0, fmt.Errorf("key store: destroy keys: %w", err)
 	}
@@ -336,7 +415,7 @@ func (db *DB) destroy(ctx context.Context, table, column string, ids []string) (
 	if db.dialect == sqliteDialect && n > 0 {
 		// Move the pages that held the keys out of the write-ahead log and
 		// truncate it, so that no old copy stays in it.
-		if _, err := db.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		if _, err := db.exec(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 			return int(n), fmt.Errorf("key store: checkpoint after destroying keys: %w", err)
 		}
 	}
@@ -346,7 +425,7 @@ func (db *DB) destroy(ctx context.Context, table, column string, ids []string) (
 // photoKeyIDs lists up to n photo ids with keys created before the given
 // time, in id order after the given one.
 func (db *DB) photoKeyIDs(ctx context.Context, before time.Time, after string, n int) ([]string, error) {
-	rows, err := db.db.QueryContext(ctx, db.q(`SELECT photo_id FROM keyring_photos WHERE created_at < ? AND photo_id > ? ORDER BY photo_id LIMIT ?`),
+	rows, err := db.query(ctx, db.q(`SELECT photo_id FROM keyring_photos WHERE created_at < ? AND photo_id > ? ORDER BY photo_id LIMIT ?`),
 		before.UnixMilli(), after, n)
 	if err != nil {
 		return nil, fmt.Errorf("key store: list photo keys: %w", err)
@@ -357,7 +436,7 @@ func (db *DB) photoKeyIDs(ctx context.Context, before time.Time, after string, n
 // clientKeyIDs lists up to n client ids with keys, in id order after the
 // given one.
 func (db *DB) clientKeyIDs(ctx context.Context, after string, n int) ([]string, error) {
-	rows, err := db.db.QueryContext(ctx, db.q(`SELECT client_id FROM keyring_clients WHERE client_id > ? ORDER BY client_id LIMIT ?`), after, n)
+	rows, err := db.query(ctx, db.q(`SELECT client_id FROM keyring_clients WHERE client_id > ? ORDER BY client_id LIMIT ?`), after, n)
 	if err != nil {
 		return nil, fmt.Errorf("key store: list client keys: %w", err)
 	}
@@ -375,4 +454,34 @@ func scanIDs(rows *sql.Rows) ([]string, error) {
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// StoreID returns the id of the FaceVault store the key store belongs to,
+// or "" if none is recorded yet.
+func (db *DB) StoreID(ctx context.Context) (string, error) {
+	var id string
+	err := db.queryRow(ctx, `SELECT store_id FROM keyring_identity WHERE one = 1`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("key store: read store id: %w", err)
+	}
+	return id, nil
+}
+
+// BindStoreID records id as the store the key store belongs to, unless one
+// is recorded already, and returns the id recorded afterwards.
+func (db *DB) BindStoreID(ctx context.Context, id string) (string, error) {
+	if _, err := db.exec(ctx, db.q(`INSERT INTO keyring_identity (one, store_id) VALUES (1, ?) ON CONFLICT (one) DO NOTHING`), id); err != nil {
+		return "", fmt.Errorf("key store: record store id: %w", err)
+	}
+	return db.StoreID(ctx)
+}
+
+// Used reports whether a master key was ever recorded in the key store: a
+// store not used yet may take a new master key.
+func (db *DB) Used(ctx context.Context) (bool, error) {
+	ms, err := db.masters(ctx)
+	return len(ms) > 0, err
 }

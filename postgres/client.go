@@ -364,3 +364,23 @@ func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.Client
 
 // scanClientRow is scanClient for pgx.CollectRows.
 func scanClientRow(row pgx.CollectableRow) (*facevault.Client, error) { return scanClient(row) }
+
+// ExistingClients implements facevault.ClientStore.
+func (db *DB) ExistingClients(ctx context.Context, ids []string) (map[string]bool, error) {
+	found := make(map[string]bool)
+	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !storable(id) })
+	for batch := range slices.Chunk(ids, existingBatch) {
+		rows, err := db.pool.Query(ctx, `SELECT id FROM clients WHERE deleted_at IS NULL AND id = ANY($1)`, batch)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: existing clients: %w", err)
+		}
+		existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: existing clients: %w", err)
+		}
+		for _, id := range existing {
+			found[id] = true
+		}
+	}
+	return found, nil
+}

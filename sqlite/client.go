@@ -308,3 +308,33 @@ func (db *DB) Clients(ctx context.Context, s facevault.Scope, f facevault.Client
 	}
 	return clients, total, nil
 }
+
+// ExistingClients implements facevault.ClientStore.
+func (db *DB) ExistingClients(ctx context.Context, ids []string) (map[string]bool, error) {
+	found := make(map[string]bool)
+	for batch := range slices.Chunk(ids, existingBatch) {
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		rows, err := db.read.QueryContext(ctx, `
+			SELECT id FROM clients WHERE deleted_at IS NULL AND id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: existing clients: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: existing clients: %w", err)
+			}
+			found[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: existing clients: %w", err)
+		}
+	}
+	return found, nil
+}

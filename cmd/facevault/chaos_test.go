@@ -125,7 +125,7 @@ func TestChaos(t *testing.T) {
 		spool := t.TempDir() // S3 uploads are staged here (TMPDIR)
 		runChaos(t, bin, seed, &chaosBackend{
 			name:      "PostgreSQL and S3",
-			env:       childEnv("TMPDIR=" + spool),
+			env:       childEnv("TMPDIR="+spool, "FACEVAULT_MASTER_KEY_FILE="+filepath.Join(t.TempDir(), "master.key")),
 			storeArgs: []string{"--db", st.dbURL, "--blobs", blobsURL},
 			liveImages: func(t *testing.T) map[string]bool {
 				return s3LiveImages(t, st.bucket, prefix+"/livephotos/")

@@ -108,7 +108,7 @@ func (d *dataStore) photoFiles() []string {
 func (d *dataStore) assertIntact(t *testing.T) {
 	t.Helper()
 	for id, img := range d.photos {
-		assertFileBytes(t, blobFile(d.dir, id), img)
+		assertSealedFile(t, d.dir, id, img)
 	}
 }
 
@@ -238,6 +238,26 @@ func downgrade(t *testing.T, dir string) {
 		if _, err := db.ExecContext(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
+	}
+	forgetKeyStoreID(t, "sqlite", filepath.Join(dir+"-keys", "keys.db"))
+}
+
+// forgetKeyStoreID takes a key store back to before store ids: the photos
+// the tests take back in time were sealed, so the key store stays, but it
+// no longer says which store it belongs to.
+func forgetKeyStoreID(t *testing.T, driver, dsn string) {
+	t.Helper()
+	if driver == "postgres" {
+		pgExec(t, dsn, `DELETE FROM keyring_identity`)
+		return
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(t.Context(), `DELETE FROM keyring_identity`); err != nil {
+		t.Fatal(err)
 	}
 }
 

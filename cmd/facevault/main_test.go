@@ -858,7 +858,7 @@ func TestServeCrashRecovery(t *testing.T) {
 	// The start-up sweep runs before serve listens.
 	assertGone(t, orphan, "orphan image")
 	assertGone(t, stray, "temporary file")
-	assertFileBytes(t, blobFile(dir, photoID), img)
+	assertSealedFile(t, dir, photoID, img)
 	if got := s.download(t, key, photoID); !bytes.Equal(got, img) {
 		t.Errorf("download after restart: got %d bytes differing from the %d uploaded", len(got), len(img))
 	}
@@ -920,7 +920,7 @@ func TestSweepCommand(t *testing.T) {
 	for _, o := range orphans {
 		assertGone(t, o, "orphan image")
 	}
-	assertFileBytes(t, blobFile(dir, photoID), img)
+	assertSealedFile(t, dir, photoID, img)
 	if out := mustRun(t, "sweep", "--data", dir); out != sweptOut(0) {
 		t.Errorf("second sweep printed %q, want %q", out, sweptOut(0))
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/facevault/facevault/internal/s3test"
 	"github.com/facevault/facevault/internal/testimage"
 	"github.com/facevault/facevault/s3blob"
+	"github.com/facevault/facevault/seal"
 )
 
 // sharedWithPhotos is a shared store served once, with photos uploaded.
@@ -167,8 +168,9 @@ func TestScaleEmptyPostgresAgainstFullBucket(t *testing.T) {
 	}
 	rows := quarantineList(t, st.args()...)
 	for id, img := range photos {
-		if r := rows[id]; r == nil || r[0] != strconv.Itoa(len(img)) {
-			t.Errorf("quarantine list row of %s: %q, want size %d", id, r, len(img))
+		// The size of what is stored: the photo sealed.
+		if r := rows[id]; r == nil || r[0] != strconv.FormatInt(seal.SealedSize(int64(len(img))), 10) {
+			t.Errorf("quarantine list row of %s: %q, want size %d", id, r, seal.SealedSize(int64(len(img))))
 		}
 	}
 
@@ -199,6 +201,7 @@ func TestScaleUpgradeWithoutMarkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgExec(t, st.dbURL, downTo(t, "postgres", 1)...)
+	forgetKeyStoreID(t, "postgres", st.dbURL)
 	if err := serveRefused(t, st.args()...); !strings.Contains(err.Error(), "run 'facevault migrate") {
 		t.Errorf("serve on the old schema: %v, want it to ask for migrate", err)
 	}

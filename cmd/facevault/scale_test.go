@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -36,6 +37,7 @@ import (
 	"github.com/facevault/facevault/internal/testimage"
 	"github.com/facevault/facevault/postgres"
 	"github.com/facevault/facevault/s3blob"
+	"github.com/facevault/facevault/seal"
 )
 
 // genericMessage is what a 500 says, whatever its cause (http/error.go).
@@ -55,6 +57,11 @@ func newSharedStores(t *testing.T) *sharedStores {
 	t.Helper()
 	st := &sharedStores{dbURL: pgtest.URL(t)}
 	st.endpoint, st.bucket = s3test.Bucket(t)
+	// Their key store is in the database; the nodes share a master key,
+	// in a file of the test's that the first node creates.
+	if os.Getenv("FACEVAULT_MASTER_KEY_FILE") == "" {
+		t.Setenv("FACEVAULT_MASTER_KEY_FILE", filepath.Join(t.TempDir(), "master.key"))
+	}
 	if err := st.open(t).Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +102,7 @@ func startNode(t *testing.T, storeArgs []string, extra ...string) *server {
 // servers (FACEVAULT_TEST_*), which no command reads.
 func clearServeEnv(t *testing.T) {
 	t.Helper()
+	masterFile := os.Getenv("FACEVAULT_MASTER_KEY_FILE")
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(name, "FACEVAULT_") && name != pgtest.EnvVar && name != s3test.EnvVar {
@@ -102,6 +110,12 @@ func clearServeEnv(t *testing.T) {
 			os.Unsetenv(name)
 		}
 	}
+	// The nodes of a test share a master key, in a file of the test's:
+	// the first to start creates it.
+	if masterFile == "" {
+		masterFile = filepath.Join(t.TempDir(), "master.key")
+	}
+	t.Setenv("FACEVAULT_MASTER_KEY_FILE", masterFile)
 }
 
 // request is server.do without t: for goroutines. It returns transport
@@ -256,6 +270,21 @@ func assertOneToOne(t *testing.T, st *sharedStores) map[string]string {
 
 // assertObject checks whether the bucket holds the photo's bytes, and if
 // want is not nil that they are want.
+// objectBytes reads a photo's object.
+func objectBytes(t *testing.T, bucket, id string) []byte {
+	t.Helper()
+	o, err := s3test.Client(t).GetObject(t.Context(), bucket, "livephotos/"+id, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	b, err := io.ReadAll(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func assertObject(t *testing.T, bucket, id string, exists bool, want []byte) {
 	t.Helper()
 	c := s3test.Client(t)
@@ -273,6 +302,13 @@ func assertObject(t *testing.T, bucket, id string, exists bool, want []byte) {
 		t.Errorf("get livephotos/%s: %v, want NoSuchKey", id, err)
 	case err != nil:
 		t.Errorf("object livephotos/%s: %v, want it in the bucket", id, err)
+	case want != nil && !seal.IsSealed(want) && seal.IsSealed(b):
+		// A photo: sealed, of the size its upload seals to. The tests
+		// that must see its plaintext open it (unseal).
+		assertSealed(t, id, b)
+		if int64(len(b)) != seal.SealedSize(int64(len(want))) {
+			t.Errorf("object livephotos/%s holds %d bytes, want the %d that %d bytes seal to", id, len(b), seal.SealedSize(int64(len(want))), len(want))
+		}
 	case want != nil && !bytes.Equal(b, want):
 		t.Errorf("object livephotos/%s holds %d bytes differing from the %d uploaded", id, len(b), len(want))
 	}
@@ -305,6 +341,9 @@ func TestScaleTwoNodes(t *testing.T) {
 		t.Fatalf("upload through A: id %v is not an object id", uploaded["id"])
 	}
 	assertObject(t, st.bucket, photoID, true, face)
+	if got := unseal(t, st.dbURL, os.Getenv("FACEVAULT_MASTER_KEY_FILE"), photoID, objectBytes(t, st.bucket, photoID)); !bytes.Equal(got, face) {
+		t.Errorf("object livephotos/%s opens to %d bytes differing from the %d uploaded", photoID, len(got), len(face))
+	}
 
 	// Through B at once: the client, the list, the photo, its bytes.
 	if status, body := b.do(t, "GET", "/v1/clients/"+clientID, key, nil); status != http.StatusOK {

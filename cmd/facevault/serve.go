@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -36,6 +37,7 @@ type ServeCommand struct {
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("serve", c.Stderr)
 	stores := addStoreFlags(fs)
+	keyFlags := addKeyFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	maxUploads := fs.Int("max-uploads", 16, "uploads processed at once (liveness check and commit, once the body has arrived); "+
 		"more wait up to --upload-queue-timeout, a freed slot going to the waiting account that holds the fewest, then get 429")
@@ -151,7 +153,16 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	defer blobs.close()
+	// A master key made now is announced once serve listens: a serve
+	// refused before then prints nothing.
+	var newMaster bytes.Buffer
+	keys, err := keyFlags.openKeyring(ctx, stores, storeID, createMaster, &newMaster)
+	if err != nil {
+		return err
+	}
+	defer keys.close()
 	vault := facevault.NewVault(db, blobs, logger)
+	vault.Keys = keys
 	vault.Analyzer = analyzer
 	vault.RefuseLive = *refuse
 	sweeper := &sweeper{vault: vault, leases: db, logger: logger, holder: leaseHolder(), exclusive: blobs.exclusive,
@@ -173,6 +184,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
 	defer ln.Close()
+	c.Stdout.Write(newMaster.Bytes())
 	if err := c.bootstrap(ctx, db, ln.Addr().String()); err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ type SweepCommand struct {
 func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 	fs := newFlagSet("sweep", c.Stderr)
 	stores := addStoreFlags(fs)
+	keyFlags := addKeyFlags(fs)
 	quarantineFor := fs.Duration("quarantine-for", defaultQuarantineFor, "how long removed images are kept in quarantine before "+
 		"a sweep destroys them; 0 destroys them at once")
 	force := fs.Bool("force", false, "remove the orphans even if they are many (more than max(1%, min(16, half)) of the images), "+
@@ -40,7 +41,7 @@ func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 	if *quarantineFor < 0 {
 		return fmt.Errorf("%w: --quarantine-for must not be negative", errUsage)
 	}
-	db, blobs, _, err := stores.openPair(ctx, checkSchema, *force)
+	db, blobs, storeID, err := stores.openPair(ctx, checkSchema, *force)
 	if err != nil {
 		return err
 	}
@@ -48,6 +49,16 @@ func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 	defer blobs.close()
 	logger := slog.New(slog.NewTextHandler(c.Stderr, nil))
 	vault := facevault.NewVault(db, blobs, logger)
+	// The keys without a record are swept too; a key store never used has
+	// none, and needs no master key.
+	keys, err := keyFlags.openKeyring(ctx, stores, storeID, skipKeys, c.Stdout)
+	if err != nil {
+		return err
+	}
+	if keys != nil {
+		defer keys.close()
+		vault.Keys = keys
+	}
 	// Finish destroying what deletes queued first: those images have no
 	// record any more, and are not the sweep's to judge.
 	purged, err := vault.Purge(ctx)
@@ -65,6 +76,10 @@ func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.Stdout, "Destroyed %d images quarantined more than %v ago.\n", res.Expired, *quarantineFor)
 	}
 	var refused *facevault.SweepRefusedError
+	if errors.As(err, &refused) && refused.Keys {
+		return fmt.Errorf("%w: %d of the %d keys of the key store %s have no record in %s: is --keys the key store of this record store? "+
+			"Run again with --force to destroy them", err, refused.Orphans, refused.Examined, redact(keyFlags.keysURL(stores)), redact(stores.dbURL()))
+	}
 	if errors.As(err, &refused) {
 		return fmt.Errorf("%w: %d of the %d images of %s have no record in %s. %s", err, refused.Orphans, refused.Examined,
 			redact(stores.blobsURL()), redact(stores.dbURL()), refusalHint(*quarantineFor))
@@ -79,6 +94,9 @@ func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.Stdout, "Moved %d orphan images to quarantine for %v ('facevault quarantine list' shows them).\n", res.Quarantined, *quarantineFor)
 	} else {
 		fmt.Fprintf(c.Stdout, "Removed %d orphan images.\n", res.Destroyed)
+	}
+	if res.KeysDestroyed > 0 {
+		fmt.Fprintf(c.Stdout, "Destroyed %d keys without a record.\n", res.KeysDestroyed)
 	}
 	return nil
 }

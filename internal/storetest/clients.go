@@ -624,3 +624,42 @@ func clientOps(st facevault.Store, s facevault.Scope, clientID string, called *b
 		},
 	}
 }
+
+// testExistingClients: the clients that exist, in any scope, and are not
+// deleted; deleted ones are not, even before their photos are drained.
+func testExistingClients(t *testing.T, st facevault.Store) {
+	ctx := t.Context()
+	sc := mustScopes(t, st)
+	a := mustCreateClient(t, st, sc.a, newPerson(t0, "A", "A"))
+	live := mustCreateClient(t, st, sc.aLive, newPerson(t0, "L", "L"))
+	b := mustCreateClient(t, st, sc.b, newPerson(t0, "B", "B"))
+	gone := mustCreateClient(t, st, sc.a, newPerson(t0, "G", "G"))
+	mustCreatePhoto(t, st, sc.a, newPhoto(t0, gone.ID))
+	if err := st.DeleteClient(ctx, sc.a, gone.ID, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{a.ID, live.ID, b.ID, gone.ID, id(999999), "not an id", "\x00"}
+	got, err := st.ExistingClients(ctx, ids)
+	if err != nil {
+		t.Fatalf("ExistingClients: %v", err)
+	}
+	var present []string
+	for _, id := range ids {
+		if got[id] {
+			present = append(present, id)
+		}
+	}
+	checkIDs(t, "ExistingClients", present, []string{a.ID, live.ID, b.ID})
+	if got, err := st.ExistingClients(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("ExistingClients(nil) = %v, %v", got, err)
+	}
+	// More than one batch.
+	many := make([]string, 0, 1200)
+	for i := range 1199 {
+		many = append(many, id(500000+i))
+	}
+	many = append(many, b.ID)
+	if got, err := st.ExistingClients(ctx, many); err != nil || len(got) != 1 || !got[b.ID] {
+		t.Errorf("ExistingClients of %d ids = %v, %v; want only %s", len(many), got, err, b.ID)
+	}
+}

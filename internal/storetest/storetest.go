@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"DeleteLivePhoto", testDeleteLivePhoto},
 		{"RedactLivePhoto", testRedactLivePhoto},
 		{"ExistingLivePhotos", testExistingLivePhotos},
+		{"ExistingClients", testExistingClients},
 		{"PurgeQueue", testPurgeQueue},
 		{"Counts", testCounts},
 		{"Chunks", testChunks},
