@@ -21,8 +21,8 @@ import (
 // upload, delete, redact, client deletion and the orphan sweep. It is
 // written once, over the interfaces, for every pair of back ends.
 type Vault struct {
-	Store  Store
-	Blobs  BlobStore
+	Store Store
+	Blobs BlobStore
 	// Keys, when set, encrypts every image at rest under a data key of its
 	// own, kept in Keys: deleting or redacting a photo, or deleting its
 	// client, destroys the key first. Nil stores images as they are.
