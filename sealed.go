@@ -35,6 +35,12 @@ type ImageKeys interface {
 	// without a record.
 	PhotoKeyIDs(ctx context.Context, before time.Time, after string, n int) ([]string, error)
 	ClientKeyIDs(ctx context.Context, after string, n int) ([]string, error)
+	// HasPhotoKeys returns which of photoIDs have a data key: the images
+	// of the others were stored before encryption at rest.
+	HasPhotoKeys(ctx context.Context, photoIDs []string) (map[string]bool, error)
+	// ReplacePhotoKey records dataKey as photoID's key in place of any it
+	// has.
+	ReplacePhotoKey(ctx context.Context, clientID, photoID string, dataKey []byte) error
 }
 
 // sealedWriter seals what is written to it into a blob.
@@ -91,4 +97,136 @@ func (v *Vault) openSealed(ctx context.Context, id string, r io.ReadCloser) (io.
 type readCloser struct {
 	io.Reader
 	io.Closer
+}
+
+// SealResult counts what SealLegacy did.
+type SealResult struct {
+	Examined int // images without a data key
+	Sealed   int // of them, images stored in the clear, now sealed
+	Failed   int // images that could not be sealed this time
+}
+
+// SealLegacy seals the images stored in the clear by a version of
+// FaceVault that did not encrypt at rest: for each image without a data
+// key whose photo has a record, it makes a key, writes the image sealed
+// under it in place of the clear bytes, and leaves the rest as it is
+// (images of deleted photos are the purge's, images without a record the
+// sweep's). Each image is read and replaced whole, so a photo stays
+// readable throughout; if sealing one fails, its clear bytes stay and the
+// next pass tries again. It does nothing without Keys.
+//
+// The clear bytes replaced are unlinked (files) or overwritten (S3
+// objects), not destroyed as a deletion destroys them: on a copy-on-write
+// file system or an SSD, or in the bucket's older versions, they may
+// outlive it.
+func (v *Vault) SealLegacy(ctx context.Context, before time.Time) (SealResult, error) {
+	var res SealResult
+	if v.Keys == nil {
+		return res, nil
+	}
+	var batch []string
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		defer func() { batch = batch[:0] }()
+		keyed, err := v.Keys.HasPhotoKeys(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("seal stored images: %w", err)
+		}
+		var bare []string
+		for _, id := range batch {
+			if !keyed[id] {
+				bare = append(bare, id)
+			}
+		}
+		if len(bare) == 0 {
+			return nil
+		}
+		res.Examined += len(bare)
+		owners, err := v.Store.LivePhotoOwners(ctx, bare)
+		if err != nil {
+			return fmt.Errorf("seal stored images: %w", err)
+		}
+		for _, id := range bare {
+			client, ok := owners[id]
+			if !ok {
+				continue
+			}
+			sealed, err := v.sealLegacy(ctx, client, id)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				res.Failed++
+				v.Logger.WarnContext(ctx, "seal image stored in the clear; will retry", "livePhotoId", id, "err", err)
+				continue
+			}
+			if sealed {
+				res.Sealed++
+			}
+		}
+		return nil
+	}
+	err := v.Blobs.Keys(ctx, before, func(key string) error {
+		batch = append(batch, key)
+		if len(batch) == sweepBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if res.Sealed > 0 {
+		v.Logger.InfoContext(ctx, "sealed images stored in the clear", "count", res.Sealed)
+	}
+	return res, err
+}
+
+// sealLegacy seals one image of a client, if it is stored in the clear.
+func (v *Vault) sealLegacy(ctx context.Context, clientID, id string) (bool, error) {
+	r, err := v.Blobs.Open(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	head := make([]byte, seal.HeaderSize)
+	n, err := io.ReadFull(r, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	if seal.IsSealed(head[:n]) {
+		return false, nil // sealed already; its key is being made or was destroyed
+	}
+	key, err := seal.NewDataKey()
+	if err != nil {
+		return false, err
+	}
+	defer clear(key)
+	w, err := v.Blobs.Create(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	defer w.Abort()
+	sw, err := seal.NewWriter(w, key)
+	if err != nil {
+		return false, err
+	}
+	if _, err := io.Copy(sw, io.MultiReader(bytes.NewReader(head[:n]), r)); err != nil {
+		return false, err
+	}
+	if err := sw.Close(); err != nil {
+		return false, err
+	}
+	// The key before the bytes: while the clear bytes are still there,
+	// reads take them as they are (openSealed looks at the bytes, not the
+	// key).
+	if err := v.Keys.ReplacePhotoKey(ctx, clientID, id, key); err != nil {
+		return false, err
+	}
+	if err := w.Commit(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
 }

@@ -171,6 +171,10 @@ type LivePhotoStore interface {
 	// accounts for, in any scope: a live photo record (of a deleted client
 	// too) or a purge not yet done. The orphan sweep leaves those alone.
 	ExistingLivePhotos(ctx context.Context, ids []string) (map[string]bool, error)
+	// LivePhotoOwners returns, for those of ids that are live photos of a
+	// client that is not deleted, in any scope, the client's id: what
+	// encrypting an image stored before encryption at rest needs.
+	LivePhotoOwners(ctx context.Context, ids []string) (map[string]string, error)
 }
 
 // PurgeQueue is the durable record of image bytes that must be destroyed:

@@ -48,6 +48,10 @@ type storage struct {
 	// keys seals the images at rest, as serve does: a key store of its
 	// own, apart from the record store.
 	keys *keyring.Keyring
+	// tempDir is where uploads in progress keep their bytes (the image
+	// store's temporary files, or the S3 spool); bucket names the S3
+	// bucket, if any.
+	tempDir, bucket string
 	// objects lists every object the blob store holds, committed or not
 	// (temporary files, unfinished multipart uploads): a refused upload
 	// must leave none behind. Names are opaque but stable. If nil, the
@@ -86,13 +90,17 @@ func openPostgresS3(t testing.TB) *storage {
 		t.Fatalf("Migrate: %v", err)
 	}
 	endpoint, bucket := s3test.Bucket(t)
+	// Versioning on: deleting a photo must remove every version of it.
+	if err := s3test.Client(t).EnableVersioning(ctx, bucket); err != nil {
+		t.Fatalf("enable versioning on %s: %v", bucket, err)
+	}
 	spool := t.TempDir()
 	blobs, err := s3blob.Open(ctx, "s3://"+bucket+"?endpoint="+endpoint, s3blob.Options{SpoolDir: spool})
 	if err != nil {
 		t.Fatalf("s3blob.Open: %v", err)
 	}
 	client := s3test.Client(t)
-	return &storage{store: db, blobs: blobs, keys: openKeyring(t, pgtest.URL(t)), objects: func() ([]string, error) {
+	return &storage{store: db, blobs: blobs, keys: openKeyring(t, pgtest.URL(t)), tempDir: spool, bucket: bucket, objects: func() ([]string, error) {
 		// Every object of the bucket, and every file left in the spool.
 		var names []string
 		for o := range client.ListObjects(ctx, bucket, minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
@@ -132,7 +140,7 @@ func openSQLiteFS(t testing.TB) *storage {
 	}
 	t.Cleanup(func() { blobs.Close() })
 	keys := openKeyring(t, "sqlite://"+filepath.Join(t.TempDir(), "keys.db"))
-	return &storage{store: db, blobs: blobs, keys: keys, objects: func() ([]string, error) {
+	return &storage{store: db, blobs: blobs, keys: keys, tempDir: filepath.Join(dir, "tmp"), objects: func() ([]string, error) {
 		// Committed blobs are <dir>/<2 hex>/<id>, temporaries <dir>/tmp/*.
 		var files []string
 		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -184,6 +192,7 @@ type testEnv struct {
 	vault   *facevault.Vault
 	store   facevault.Store
 	blobs   facevault.BlobStore
+	storage *storage
 	objects func() ([]string, error)
 	clock   *clock
 	logs    *logState
@@ -192,6 +201,7 @@ type testEnv struct {
 	KeyALive   string // account A, live mode
 	KeyB       string // account B, test mode
 	KeyRevoked string // account A, test mode, revoked
+	ScopeA     facevault.Scope
 }
 
 // forEachBackend runs fn once per backend pair, each with a fresh server,
@@ -275,7 +285,7 @@ func newTestEnvWith(t testing.TB, b backend, opts envOptions) *testEnv {
 	})
 	env := &testEnv{
 		t: t, backend: b.name, URL: srv.URL, srv: srv, api: api, vault: vault,
-		store: st.store, blobs: st.blobs, objects: st.objects, clock: clk, logs: logs.state,
+		store: st.store, blobs: st.blobs, storage: st, objects: st.objects, clock: clk, logs: logs.state,
 		client: &http.Client{
 			// A redirect is an answer under test, not something to follow.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -298,7 +308,9 @@ func newTestEnvWith(t testing.TB, b backend, opts envOptions) *testEnv {
 		}
 		return secret, rec
 	}
-	env.KeyA, _ = newKey("account-a", facevault.ModeTest)
+	var recA *facevault.APIKey
+	env.KeyA, recA = newKey("account-a", facevault.ModeTest)
+	env.ScopeA = facevault.Scope{AccountID: recA.AccountID, Mode: recA.Mode}
 	env.KeyALive, _ = newKey("account-a", facevault.ModeLive)
 	env.KeyB, _ = newKey("account-b", facevault.ModeTest)
 	var revoked *facevault.APIKey

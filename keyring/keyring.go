@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,9 +44,15 @@ type Keyring struct {
 	// the keyring calls it when it meets a client key wrapped by a master
 	// it does not have, which is how a running node learns of a rotation.
 	Reload func() ([]Master, error)
+	// ReloadEvery, when positive, also calls Reload before wrapping a new
+	// client key if that long has passed since the last reload, so that a
+	// running node starts wrapping with a new current master soon after
+	// a rotation.
+	ReloadEvery time.Duration
 
-	mu      sync.RWMutex
-	masters []Master // the first wraps; each unwraps what it wrapped
+	mu         sync.RWMutex
+	masters    []Master // the first wraps; each unwraps what it wrapped
+	lastReload time.Time
 }
 
 // MismatchError is a master key that is not the one a key store's keys
@@ -95,14 +102,6 @@ func New(ctx context.Context, db *DB, masters []Master) (*Keyring, error) {
 	for _, c := range known {
 		mismatch.Known = append(mismatch.Known, c.ID)
 	}
-	for id := range use {
-		if k.master(id) == nil {
-			mismatch.Missing = append(mismatch.Missing, id)
-		}
-	}
-	if len(mismatch.Missing) > 0 {
-		return nil, mismatch
-	}
 	recognised := false
 	for _, c := range known {
 		m := k.master(c.ID)
@@ -116,6 +115,15 @@ func New(ctx context.Context, db *DB, masters []Master) (*Keyring, error) {
 		recognised = true
 	}
 	if len(known) > 0 && !recognised {
+		return nil, mismatch
+	}
+	for id := range use {
+		if k.master(id) == nil {
+			mismatch.Missing = append(mismatch.Missing, id)
+		}
+	}
+	if len(mismatch.Missing) > 0 {
+		slices.Sort(mismatch.Missing)
 		return nil, mismatch
 	}
 	if err := k.recordCheck(ctx, masters[0]); err != nil {
@@ -149,6 +157,32 @@ func (k *Keyring) current() Master {
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	return k.masters[0]
+}
+
+// refresh reloads the masters if ReloadEvery has passed since the last
+// reload. A failed reload keeps the masters as they are.
+func (k *Keyring) refresh(ctx context.Context) {
+	if k.Reload == nil || k.ReloadEvery <= 0 {
+		return
+	}
+	now := time.Now()
+	k.mu.Lock()
+	if now.Sub(k.lastReload) < k.ReloadEvery {
+		k.mu.Unlock()
+		return
+	}
+	k.lastReload = now
+	k.mu.Unlock()
+	masters, err := k.Reload()
+	if err != nil || len(masters) == 0 {
+		return
+	}
+	if err := k.recordCheck(ctx, masters[0]); err != nil {
+		return
+	}
+	k.mu.Lock()
+	k.masters = masters
+	k.mu.Unlock()
 }
 
 // reloadFor reloads the masters, if the keyring can, to find id; it
@@ -189,6 +223,7 @@ func photoAAD(photoID string) []byte   { return []byte("photo:" + photoID) }
 func (k *Keyring) clientKey(ctx context.Context, clientID string) ([]byte, error) {
 	w, err := k.db.clientKey(ctx, clientID)
 	if errors.Is(err, errNoKey) {
+		k.refresh(ctx)
 		key, nerr := seal.NewDataKey()
 		if nerr != nil {
 			return nil, nerr
@@ -255,6 +290,21 @@ func (k *Keyring) PhotoKey(ctx context.Context, photoID string) ([]byte, error) 
 		return nil, fmt.Errorf("keyring: unwrap key of photo %s: %w", photoID, err)
 	}
 	return key, nil
+}
+
+// HasPhotoKeys returns which of photoIDs have a data key.
+func (k *Keyring) HasPhotoKeys(ctx context.Context, photoIDs []string) (map[string]bool, error) {
+	return k.db.photoKeysOf(ctx, photoIDs)
+}
+
+// ReplacePhotoKey records dataKey as the key of photoID in place of any key
+// it has: for an image stored before encryption at rest, whose earlier
+// attempt at sealing died between its key and its bytes.
+func (k *Keyring) ReplacePhotoKey(ctx context.Context, clientID, photoID string, dataKey []byte) error {
+	if _, err := k.DestroyPhotoKeys(ctx, []string{photoID}); err != nil {
+		return err
+	}
+	return k.AddPhotoKey(ctx, clientID, photoID, dataKey)
 }
 
 // DestroyPhotoKeys destroys the data keys of photos; keys already gone are

@@ -485,3 +485,28 @@ func (db *DB) Used(ctx context.Context) (bool, error) {
 	ms, err := db.masters(ctx)
 	return len(ms) > 0, err
 }
+
+// photoKeysOf returns which of ids have a photo key.
+func (db *DB) photoKeysOf(ctx context.Context, ids []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 500)]
+		ids = ids[len(batch):]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		rows, err := db.query(ctx, db.q(`SELECT photo_id FROM keyring_photos WHERE photo_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("key store: look up photo keys: %w", err)
+		}
+		got, err := scanIDs(rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range got {
+			found[id] = true
+		}
+	}
+	return found, nil
+}

@@ -297,7 +297,8 @@ type Reader struct {
 	r     io.Reader
 	s     *stream
 	in    []byte // sealed bytes read, not yet opened: up to blockSize+1
-	plain []byte // opened bytes not yet returned
+	out   []byte // the last chunk opened
+	plain []byte // what of out is not yet returned
 	next  uint64
 	done  bool
 	err   error
@@ -322,7 +323,7 @@ func NewReader(r io.Reader, dataKey []byte) (*Reader, error) {
 	if h != header {
 		return nil, fmt.Errorf("seal: not a sealed stream of version %d", version)
 	}
-	return &Reader{r: r, s: s, in: make([]byte, 0, blockSize+1)}, nil
+	return &Reader{r: r, s: s, in: make([]byte, 0, blockSize+1), out: make([]byte, 0, ChunkSize)}, nil
 }
 
 // Read returns opened plaintext.
@@ -358,24 +359,20 @@ func (r *Reader) fill() {
 	if !last {
 		c = r.in[:blockSize]
 	}
-	// Open in place: the plaintext takes the ciphertext's first bytes.
-	plain, oerr := r.s.open(c[:0], c, r.next, last)
+	plain, oerr := r.s.open(r.out[:0], c, r.next, last)
 	if oerr != nil {
 		r.err = oerr
 		return
 	}
 	r.next++
+	r.out, r.plain = plain, plain
 	if last {
 		r.done = true
-		r.plain = plain
 		r.in = r.in[:0]
 		return
 	}
-	// Keep the byte read beyond the chunk; hand out the plaintext from a
-	// copy so that the next read can reuse the buffer.
-	extra := r.in[blockSize]
-	r.plain = append(make([]byte, 0, len(plain)), plain...)
-	r.in = append(r.in[:0], extra)
+	// Keep the byte read beyond the chunk: the next chunk's first.
+	r.in = append(r.in[:0], r.in[blockSize])
 }
 
 // ReaderAt opens a sealed stream at any offset, authenticating each chunk

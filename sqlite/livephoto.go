@@ -329,3 +329,35 @@ func (db *DB) ExistingLivePhotos(ctx context.Context, ids []string) (map[string]
 	}
 	return found, nil
 }
+
+// LivePhotoOwners implements facevault.LivePhotoStore.
+func (db *DB) LivePhotoOwners(ctx context.Context, ids []string) (map[string]string, error) {
+	owners := make(map[string]string)
+	for batch := range slices.Chunk(ids, existingBatch) {
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		rows, err := db.read.QueryContext(ctx, `
+			SELECT p.id, p.client_id FROM live_photos p
+			JOIN clients c ON c.account_id = p.account_id AND c.mode = p.mode AND c.id = p.client_id
+			WHERE c.deleted_at IS NULL AND p.id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: live photo owners: %w", err)
+		}
+		for rows.Next() {
+			var id, client string
+			if err := rows.Scan(&id, &client); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: live photo owners: %w", err)
+			}
+			owners[id] = client
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: live photo owners: %w", err)
+		}
+	}
+	return owners, nil
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/facevault/facevault/keyring"
 )
@@ -119,6 +120,9 @@ func (k *keyFlags) openKeyring(ctx context.Context, s *storeFlags, storeID strin
 		return fail(err)
 	}
 	kr.Reload = reload
+	if reload != nil {
+		kr.ReloadEvery = reloadEvery
+	}
 	return &openedKeyring{Keyring: kr, db: db}, nil
 }
 
@@ -182,4 +186,169 @@ func asMasters(ms []*keyring.LocalMaster) []keyring.Master {
 		out[i] = m
 	}
 	return out
+}
+
+// reloadEvery is how often a running node rereads its master key file
+// before it makes a client key, to take up a rotation.
+const reloadEvery = 10 * time.Second
+
+// KeysRotateMasterCommand rotates the master key: it makes a new key,
+// puts it first in the master key file (the old one stays, second, for
+// reading), and rewraps every client key with it. Images and their data
+// keys are not touched, and serve keeps running: nodes pick the new key up
+// from the file when they meet a key wrapped by it, or within seconds.
+type KeysRotateMasterCommand struct {
+	Stdout, Stderr io.Writer
+}
+
+// Run executes the command.
+func (c *KeysRotateMasterCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("keys rotate-master", c.Stderr)
+	stores := addStoreFlags(fs)
+	keyFlags := addKeyFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if _, ok := os.LookupEnv(masterKeyEnv); ok {
+		// The keys are where the operator put them: the new one first.
+		keys, err := keyFlags.openKeyring(ctx, stores, "", requireMaster, c.Stdout)
+		if err != nil {
+			return err
+		}
+		defer keys.close()
+		return c.rotate(ctx, keys, masterKeyEnv)
+	}
+	path := keyFlags.masterPath(stores)
+	old, err := readKeyLines(path)
+	if err != nil {
+		return err
+	}
+	// Check the file is the store's before changing it.
+	keys, err := keyFlags.openKeyring(ctx, stores, "", requireMaster, c.Stdout)
+	if err != nil {
+		return err
+	}
+	keys.close()
+	fresh, err := keyring.NewMasterKeyText()
+	if err != nil {
+		return err
+	}
+	if err := keyring.WriteMasterFile(path, append([]string{fresh}, old...), false); err != nil {
+		return err
+	}
+	if keys, err = keyFlags.openKeyring(ctx, stores, "", requireMaster, c.Stdout); err != nil {
+		return err
+	}
+	defer keys.close()
+	return c.rotate(ctx, keys, path)
+}
+
+func (c *KeysRotateMasterCommand) rotate(ctx context.Context, keys *openedKeyring, where string) error {
+	res, err := keys.Rotate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "Rewrapped %d client keys with master key %s (from %s).\n", res.Rewrapped, keys.CurrentMaster(), where)
+	if res.Remaining > 0 {
+		fmt.Fprintf(c.Stdout, "%d client keys are still wrapped by an older master key (made meanwhile by a node that had not read the new key yet): run rotate-master again in a minute.\n", res.Remaining)
+		return nil
+	}
+	fmt.Fprintf(c.Stdout, "No client key is wrapped by an older master key. Once every node has read %s, 'facevault keys retire-master ID' removes an old key.\n", where)
+	return nil
+}
+
+// KeysRetireMasterCommand removes an old master key once no client key is
+// wrapped by it: from the key store's checks, and from the master key file.
+type KeysRetireMasterCommand struct {
+	Stdout, Stderr io.Writer
+}
+
+// Run executes the command.
+func (c *KeysRetireMasterCommand) Run(ctx context.Context, args []string) error {
+	fs := newFlagSet("keys retire-master", c.Stderr)
+	stores := addStoreFlags(fs)
+	keyFlags := addKeyFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: give the id of the master key to retire", errUsage)
+	}
+	id := fs.Arg(0)
+	keys, err := keyFlags.openKeyring(ctx, stores, "", requireMaster, c.Stdout)
+	if err != nil {
+		return err
+	}
+	defer keys.close()
+	if err := keys.Retire(ctx, id); err != nil {
+		return err
+	}
+	if _, ok := os.LookupEnv(masterKeyEnv); ok {
+		fmt.Fprintf(c.Stdout, "Retired master key %s: remove it from %s.\n", id, masterKeyEnv)
+		return nil
+	}
+	path := keyFlags.masterPath(stores)
+	lines, err := readKeyLines(path)
+	if err != nil {
+		return err
+	}
+	var kept []string
+	for _, line := range lines {
+		ms, err := keyring.ParseMasterKeys([]byte(line), path)
+		if err != nil {
+			return err
+		}
+		if ms[0].ID() != id {
+			kept = append(kept, line)
+		}
+	}
+	if err := keyring.WriteMasterFile(path, kept, false); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "Retired master key %s and removed it from %s.\n", id, path)
+	return nil
+}
+
+// readKeyLines returns the key lines of a master key file, checked.
+func readKeyLines(path string) ([]string, error) {
+	if _, err := keyring.ReadMasterFile(path); err != nil {
+		return nil, err
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("master key file: %w", err)
+	}
+	var lines []string
+	for _, line := range strings.Split(string(text), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	return lines, nil
+}
+
+// KeysNewMasterCommand prints a new random master key, for operators who
+// give it in FACEVAULT_MASTER_KEY or a secret manager.
+type KeysNewMasterCommand struct {
+	Stdout, Stderr io.Writer
+}
+
+// Run executes the command.
+func (c *KeysNewMasterCommand) Run(_ context.Context, args []string) error {
+	fs := newFlagSet("keys new-master", c.Stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	text, err := keyring.NewMasterKeyText()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.Stdout, text)
+	return nil
 }

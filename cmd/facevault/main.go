@@ -4,6 +4,9 @@
 //	facevault keys create --mode test|live [--account NAME] [--data DIR]
 //	facevault keys list [--data DIR]
 //	facevault keys revoke [--data DIR] KEY_ID
+//	facevault keys rotate-master [--data DIR] [--master-key-file F]
+//	facevault keys retire-master [--data DIR] [--master-key-file F] MASTER_ID
+//	facevault keys new-master
 //	facevault sweep [--data DIR] [--force] [--quarantine-for D]
 //	facevault quarantine list [--data DIR]
 //	facevault quarantine restore [--data DIR] KEY...|--all
@@ -13,6 +16,8 @@
 // Every command takes --db and --blobs URLs to choose its back ends
 // (sqlite:///path or postgres://…; file:///path or s3://bucket?…); they
 // default to the embedded SQLite database and image directory under --data.
+// The commands that read or destroy images also take --keys (the key store
+// URL) and --master-key-file; see keyring.go.
 //
 // Every flag can also be set with an environment variable: --data is
 // FACEVAULT_DATA, --max-uploads is FACEVAULT_MAX_UPLOADS, and so on. A flag
@@ -58,6 +63,9 @@ Commands:
   keys create    create an API key (prints it once)
   keys list      list API keys (never the keys themselves)
   keys revoke    revoke an API key by its id
+  keys rotate-master  make a new master key and rewrap every client key with it
+  keys retire-master  remove an old master key no client key uses any more (ID)
+  keys new-master     print a new random master key
   sweep          move stored images that have no record to quarantine
   quarantine list     list the images the sweep set aside
   quarantine restore  bring quarantined images back (KEY... or --all)
@@ -91,6 +99,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return (&KeysListCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
 		case "revoke":
 			return (&KeysRevokeCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "rotate-master":
+			return (&KeysRotateMasterCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "retire-master":
+			return (&KeysRetireMasterCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "new-master":
+			return (&KeysNewMasterCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
 		}
 	case "sweep":
 		return (&SweepCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])

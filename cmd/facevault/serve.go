@@ -201,9 +201,17 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	var sweeping sync.WaitGroup
 	defer sweeping.Wait()
 	defer stopSweep()
-	if *sweepEvery > 0 {
-		sweeping.Go(func() { sweeper.run(sweepCtx, *sweepEvery) })
-	}
+	sweeping.Go(func() {
+		// Once in the background at start: this sweep also encrypts the
+		// images an earlier release stored in the clear (which the sweep
+		// before listening leaves, not to delay the start).
+		if _, _, err := sweeper.sweep(sweepCtx, false); err != nil && sweepCtx.Err() == nil && !sweeper.logRefusal(sweepCtx, err) {
+			logger.ErrorContext(sweepCtx, "sweep failed", "err", err)
+		}
+		if *sweepEvery > 0 {
+			sweeper.run(sweepCtx, *sweepEvery)
+		}
+	})
 	// The purge destroys the images of deleted photos and clients: at once
 	// for what a crash or an unreachable image store left queued, whenever a
 	// client is deleted, and every --purge-interval for retries.

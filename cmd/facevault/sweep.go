@@ -70,7 +70,7 @@ func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 			purged.Destroyed, purged.Failed)
 	}
 	sw := &sweeper{vault: vault, leases: db, logger: logger,
-		holder: leaseHolder(), exclusive: blobs.exclusive, quarantineFor: *quarantineFor, force: *force}
+		holder: leaseHolder(), exclusive: blobs.exclusive, quarantineFor: *quarantineFor, force: *force, sealAtStart: true}
 	res, ran, err := sw.sweep(ctx, true)
 	if res.Expired > 0 {
 		fmt.Fprintf(c.Stdout, "Destroyed %d images quarantined more than %v ago.\n", res.Expired, *quarantineFor)
@@ -94,6 +94,10 @@ func (c *SweepCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.Stdout, "Moved %d orphan images to quarantine for %v ('facevault quarantine list' shows them).\n", res.Quarantined, *quarantineFor)
 	} else {
 		fmt.Fprintf(c.Stdout, "Removed %d orphan images.\n", res.Destroyed)
+	}
+	if sw.sealed.Sealed > 0 || sw.sealed.Failed > 0 {
+		fmt.Fprintf(c.Stdout, "Encrypted %d images stored in the clear by an earlier release (%d could not be, and are left as they were).\n",
+			sw.sealed.Sealed, sw.sealed.Failed)
 	}
 	if res.KeysDestroyed > 0 {
 		fmt.Fprintf(c.Stdout, "Destroyed %d keys without a record.\n", res.KeysDestroyed)

@@ -57,6 +57,10 @@ type sweeper struct {
 	keepFor       time.Duration
 	quarantineFor time.Duration
 	force         bool
+	// sealAtStart seals the images stored in the clear in the sweep at
+	// start-up too, not only in the later ones.
+	sealAtStart bool
+	sealed      facevault.SealResult // what the last sweep sealed
 }
 
 // sweep runs one sweep, atStart marking the one at start-up (or by hand).
@@ -94,6 +98,14 @@ func (s *sweeper) sweep(ctx context.Context, atStart bool) (res facevault.SweepR
 	}
 	if res.Expired > 0 {
 		s.logger.InfoContext(ctx, "sweep destroyed images whose quarantine was over", "count", res.Expired, "quarantineFor", s.quarantineFor.String())
+	}
+	if err == nil && (!atStart || s.sealAtStart) {
+		// Images stored in the clear by a release before encryption at
+		// rest: sealed in the sweeps after start-up (serve starts at once
+		// on a large store, and seals in the background).
+		var sealed facevault.SealResult
+		sealed, err = s.vault.SealLegacy(ctx, now)
+		s.sealed = sealed
 	}
 	return res, true, err
 }

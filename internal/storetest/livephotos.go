@@ -478,3 +478,31 @@ func sampleLivenessCheck() *facevault.LivenessCheck {
 		},
 	}
 }
+
+// testLivePhotoOwners: the client of each live photo, in any scope; none
+// for photos of deleted clients, deleted photos or unknown ids.
+func testLivePhotoOwners(t *testing.T, st facevault.Store) {
+	ctx := t.Context()
+	sc := mustScopes(t, st)
+	a := mustCreateClient(t, st, sc.a, newPerson(t0, "A", "A"))
+	b := mustCreateClient(t, st, sc.b, newPerson(t0, "B", "B"))
+	gone := mustCreateClient(t, st, sc.a, newPerson(t0, "G", "G"))
+	pa := mustCreatePhoto(t, st, sc.a, newPhoto(t0, a.ID))
+	pb := mustCreatePhoto(t, st, sc.b, newPhoto(t0, b.ID))
+	pg := mustCreatePhoto(t, st, sc.a, newPhoto(t0, gone.ID))
+	pd := mustCreatePhoto(t, st, sc.a, newPhoto(t0, a.ID))
+	if err := st.DeleteClient(ctx, sc.a, gone.ID, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DeleteLivePhoto(ctx, sc.a, pd.ID, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.LivePhotoOwners(ctx, []string{pa.ID, pb.ID, pg.ID, pd.ID, id(777777), "not an id"})
+	if err != nil {
+		t.Fatalf("LivePhotoOwners: %v", err)
+	}
+	want := map[string]string{pa.ID: a.ID, pb.ID: b.ID}
+	if !maps.Equal(got, want) {
+		t.Errorf("LivePhotoOwners = %v, want %v", got, want)
+	}
+}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"RedactLivePhoto", testRedactLivePhoto},
 		{"ExistingLivePhotos", testExistingLivePhotos},
 		{"ExistingClients", testExistingClients},
+		{"LivePhotoOwners", testLivePhotoOwners},
 		{"PurgeQueue", testPurgeQueue},
 		{"Counts", testCounts},
 		{"Chunks", testChunks},
