@@ -138,8 +138,12 @@ type LivePhoto struct {
 	SHA256               string // hex digest of the stored bytes; empty once redacted
 	PerformLivenessCheck bool
 	// LivenessCheck is the result of the liveness check run at upload; nil
-	// when PerformLivenessCheck was false.
+	// when PerformLivenessCheck was false, and once its key is destroyed.
 	LivenessCheck *LivenessCheck
+	// SealedLivenessCheck is the liveness check sealed under the photo's
+	// data key, as record stores keep it (see LivenessColumn): the Vault
+	// seals it before storing and opens it after reading.
+	SealedLivenessCheck []byte
 	RedactedAt    time.Time // zero unless redacted
 	CreatedAt     time.Time
 	UpdatedAt     time.Time

@@ -8,6 +8,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/go-json-experiment/json"
+
 	"github.com/facevault/facevault/seal"
 )
 
@@ -41,6 +43,108 @@ type ImageKeys interface {
 	// ReplacePhotoKey records dataKey as photoID's key in place of any it
 	// has.
 	ReplacePhotoKey(ctx context.Context, clientID, photoID string, dataKey []byte) error
+	// PhotoKeys returns the data keys of those of photoIDs that have one.
+	PhotoKeys(ctx context.Context, photoIDs []string) (map[string][]byte, error)
+}
+
+// livenessPurpose is what sealed liveness checks are sealed for.
+const livenessPurpose = "facevault liveness check"
+
+// sealLiveness seals p's liveness check under the photo's data key, in
+// SealedLivenessCheck, for the record store; p keeps its LivenessCheck.
+func sealLiveness(p *LivePhoto, dataKey []byte) error {
+	if p.LivenessCheck == nil {
+		return nil
+	}
+	b, err := json.Marshal(p.LivenessCheck)
+	if err != nil {
+		return fmt.Errorf("encode liveness check: %w", err)
+	}
+	if p.SealedLivenessCheck, err = seal.SealMessage(dataKey, livenessPurpose, b, []byte(p.ID)); err != nil {
+		return fmt.Errorf("seal liveness check: %w", err)
+	}
+	return nil
+}
+
+// openLiveness opens the sealed liveness checks of photos, with one lookup
+// of their keys. A photo whose key was destroyed (redacted) is left
+// without its check.
+func (v *Vault) openLiveness(ctx context.Context, photos ...*LivePhoto) error {
+	var ids []string
+	for _, p := range photos {
+		if p.SealedLivenessCheck != nil {
+			ids = append(ids, p.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if v.Keys == nil {
+		return errors.New("open liveness checks: they are sealed, and this vault has no keys")
+	}
+	keys, err := v.Keys.PhotoKeys(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("open liveness checks: %w", err)
+	}
+	for _, p := range photos {
+		if p.SealedLivenessCheck == nil {
+			continue
+		}
+		sealed := p.SealedLivenessCheck
+		p.SealedLivenessCheck = nil
+		key, ok := keys[p.ID]
+		if !ok {
+			continue // destroyed with the image
+		}
+		b, err := seal.OpenMessage(key, livenessPurpose, sealed, []byte(p.ID))
+		clear(key)
+		if err != nil {
+			return fmt.Errorf("open liveness check of %s: %w", p.ID, err)
+		}
+		p.LivenessCheck = new(LivenessCheck)
+		if err := json.Unmarshal(b, p.LivenessCheck); err != nil {
+			return fmt.Errorf("decode liveness check of %s: %w", p.ID, err)
+		}
+	}
+	return nil
+}
+
+// sealedColumn is how a record store keeps a sealed liveness check in its
+// JSON column.
+type sealedColumn struct {
+	Sealed []byte `json:"sealed"` // base64, as json encodes []byte
+}
+
+// LivenessColumn is what a record store keeps of p's liveness check, as
+// JSON: {"sealed": "<base64>"} for a sealed check, the check itself for
+// one stored in the clear (by a vault without keys, or an earlier
+// release), nil for none.
+func LivenessColumn(p *LivePhoto) ([]byte, error) {
+	switch {
+	case p.SealedLivenessCheck != nil:
+		return json.Marshal(sealedColumn{p.SealedLivenessCheck})
+	case p.LivenessCheck != nil:
+		return json.Marshal(p.LivenessCheck)
+	}
+	return nil, nil
+}
+
+// SetLivenessColumn sets p's liveness check from what LivenessColumn
+// wrote.
+func SetLivenessColumn(p *LivePhoto, b []byte) error {
+	if b == nil {
+		return nil
+	}
+	var sc sealedColumn
+	if err := json.Unmarshal(b, &sc, json.RejectUnknownMembers(true)); err == nil && sc.Sealed != nil {
+		p.SealedLivenessCheck = sc.Sealed
+		return nil
+	}
+	p.LivenessCheck = new(LivenessCheck)
+	if err := json.Unmarshal(b, p.LivenessCheck); err != nil {
+		return fmt.Errorf("decode liveness check of %s: %w", p.ID, err)
+	}
+	return nil
 }
 
 // sealedWriter seals what is written to it into a blob.

@@ -173,8 +173,11 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		p.ContentType = ContentTypePNG
 	}
 	// The key is durable before the bytes it opens, and both before the
-	// record that lists them.
+	// record that lists them. The liveness check is sealed under it too.
 	if u.dataKey != nil {
+		if err := sealLiveness(p, u.dataKey); err != nil {
+			return nil, err
+		}
 		if err := v.Keys.AddPhotoKey(ctx, clientID, p.ID, u.dataKey); err != nil {
 			return nil, fmt.Errorf("store key of live photo: %w", err)
 		}
@@ -201,6 +204,7 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		}
 		return nil, fmt.Errorf("create live photo record: %w", err)
 	}
+	p.SealedLivenessCheck = nil // the caller has the check in the clear
 	return p, nil
 }
 
@@ -242,7 +246,13 @@ func (v *Vault) LivePhoto(ctx context.Context, s Scope, id string) (*LivePhoto, 
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrLivePhotoNotFound(id)
 	}
-	return p, err
+	if err != nil {
+		return nil, err
+	}
+	if err := v.openLiveness(ctx, p); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // LivePhotos returns one page of a client's photos: the list's total, and
@@ -254,7 +264,11 @@ func (v *Vault) LivePhotos(ctx context.Context, s Scope, clientID string, o List
 		o.Impossible = true
 	}
 	return Paged(o, ListChunk, func(o ListOptions) ([]*LivePhoto, int, error) {
-		return v.Store.LivePhotos(ctx, s, clientID, o)
+		photos, total, err := v.Store.LivePhotos(ctx, s, clientID, o)
+		if err == nil {
+			err = v.openLiveness(ctx, photos...)
+		}
+		return photos, total, err
 	}, func(p *LivePhoto) Cursor { return Cursor{p.CreatedAt, p.ID} })
 }
 

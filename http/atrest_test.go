@@ -275,3 +275,56 @@ func (e *testEnv) download(t testing.TB, id string) []byte {
 	}
 	return b
 }
+
+// TestLivenessFindingsSealed: the record store holds a photo's liveness
+// findings sealed under the photo's key; the API shows them in the clear
+// while the photo lives, and no more once redaction destroyed the key.
+func TestLivenessFindingsSealed(t *testing.T) {
+	imgs, err := livenessImages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		livenessEnv(t, env, false)
+		clientID := env.newClientID(t, env.KeyA)
+		photo := env.upload(t, env.KeyA, clientID, imgs["face"])
+		id := str(t, photo, "id")
+		check, ok := photo["livenessCheck"].(map[string]any)
+		if !ok {
+			t.Fatalf("upload answered no livenessCheck: %v", photo)
+		}
+		rec, err := env.store.LivePhoto(context.Background(), env.ScopeA, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.LivenessCheck != nil || len(rec.SealedLivenessCheck) == 0 {
+			t.Fatalf("the record store holds the check in the clear (%v) or not at all", rec.LivenessCheck)
+		}
+		for _, word := range []string{"outcome", "faceCount", "clear", "attention"} {
+			if bytes.Contains(rec.SealedLivenessCheck, []byte(word)) {
+				t.Errorf("the sealed check holds %q", word)
+			}
+		}
+		got := env.do(t, "GET", "/v1/livePhotos/"+id, env.KeyA, nil)
+		wantStatus(t, got, http.StatusOK)
+		if fmt.Sprint(got.JSON["livenessCheck"]) != fmt.Sprint(check) {
+			t.Errorf("get shows livenessCheck %v, want the upload's %v", got.JSON["livenessCheck"], check)
+		}
+		list := env.do(t, "GET", "/v1/livePhotos?clientId="+clientID, env.KeyA, nil)
+		wantStatus(t, list, http.StatusOK)
+		if items := list.JSON["items"].([]any); len(items) != 1 || fmt.Sprint(items[0].(map[string]any)["livenessCheck"]) != fmt.Sprint(check) {
+			t.Errorf("list shows %v, want the upload's check", items)
+		}
+
+		wantStatus(t, env.do(t, "POST", "/v1/livePhotos/"+id+"/redact", env.KeyA, nil), http.StatusOK)
+		got = env.do(t, "GET", "/v1/livePhotos/"+id, env.KeyA, nil)
+		wantStatus(t, got, http.StatusOK)
+		if _, has := got.JSON["livenessCheck"]; has || got.JSON["redacted"] != true {
+			t.Errorf("a redacted photo shows %v; want it redacted, without its liveness findings", got.JSON)
+		}
+		list = env.do(t, "GET", "/v1/livePhotos?clientId="+clientID, env.KeyA, nil)
+		if items := list.JSON["items"].([]any); len(items) != 1 || items[0].(map[string]any)["livenessCheck"] != nil {
+			t.Errorf("list shows %v, want the redacted photo without findings", items)
+		}
+	})
+}

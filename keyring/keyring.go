@@ -307,6 +307,35 @@ func (k *Keyring) ReplacePhotoKey(ctx context.Context, clientID, photoID string,
 	return k.AddPhotoKey(ctx, clientID, photoID, dataKey)
 }
 
+// PhotoKeys returns the data keys of those of photoIDs that have one (and
+// whose client's key is not destroyed), with one query per 500 photos.
+func (k *Keyring) PhotoKeys(ctx context.Context, photoIDs []string) (map[string][]byte, error) {
+	rows, err := k.db.photoKeys(ctx, photoIDs)
+	if err != nil {
+		return nil, err
+	}
+	clients := map[string][]byte{}
+	keys := make(map[string][]byte, len(rows))
+	for _, r := range rows {
+		ck, ok := clients[r.client.ClientID]
+		if !ok {
+			if ck, err = k.unwrapClient(ctx, r.client); err != nil {
+				return nil, err
+			}
+			clients[r.client.ClientID] = ck
+		}
+		key, err := seal.OpenMessage(ck, "facevault photo key", r.wrapped, photoAAD(r.photoID))
+		if err != nil {
+			return nil, fmt.Errorf("keyring: unwrap key of photo %s: %w", r.photoID, err)
+		}
+		keys[r.photoID] = key
+	}
+	for _, ck := range clients {
+		clear(ck)
+	}
+	return keys, nil
+}
+
 // DestroyPhotoKeys destroys the data keys of photos; keys already gone are
 // not an error. It returns how many keys it destroyed.
 func (k *Keyring) DestroyPhotoKeys(ctx context.Context, photoIDs []string) (int, error) {

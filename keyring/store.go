@@ -510,3 +510,44 @@ func (db *DB) photoKeysOf(ctx context.Context, ids []string) (map[string]bool, e
 	}
 	return found, nil
 }
+
+// photoKeyRow is a photo's wrapped key with its client's.
+type photoKeyRow struct {
+	photoID string
+	wrapped []byte
+	client  *wrappedKey
+}
+
+// photoKeys returns the wrapped keys of those of ids that have one, with
+// their clients' keys.
+func (db *DB) photoKeys(ctx context.Context, ids []string) ([]photoKeyRow, error) {
+	var out []photoKeyRow
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 500)]
+		ids = ids[len(batch):]
+		args := make([]any, len(batch))
+		for i, id := range batch {
+			args[i] = id
+		}
+		rows, err := db.query(ctx, db.q(`SELECT p.photo_id, p.wrapped, c.client_id, c.master_id, c.wrapped
+			FROM keyring_photos p JOIN keyring_clients c ON c.client_id = p.client_id
+			WHERE p.photo_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("key store: read photo keys: %w", err)
+		}
+		for rows.Next() {
+			r := photoKeyRow{client: &wrappedKey{}}
+			if err := rows.Scan(&r.photoID, &r.wrapped, &r.client.ClientID, &r.client.MasterID, &r.client.Wrapped); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("key store: read photo keys: %w", err)
+			}
+			out = append(out, r)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("key store: read photo keys: %w", err)
+		}
+	}
+	return out, nil
+}

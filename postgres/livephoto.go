@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/facevault/facevault"
@@ -28,11 +27,8 @@ func scanLivePhoto(row pgx.Row) (*facevault.LivePhoto, error) {
 		&p.PerformLivenessCheck, &check, &redacted, &p.CreatedAt, &p.UpdatedAt); err != nil {
 		return nil, err
 	}
-	if check != nil {
-		p.LivenessCheck = new(facevault.LivenessCheck)
-		if err := json.Unmarshal(check, p.LivenessCheck); err != nil {
-			return nil, fmt.Errorf("decode liveness check of %s: %w", p.ID, err)
-		}
+	if err := facevault.SetLivenessColumn(p, check); err != nil {
+		return nil, err
 	}
 	p.RedactedAt = fromNull(redacted)
 	p.CreatedAt = p.CreatedAt.UTC()
@@ -65,14 +61,11 @@ func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevau
 	if !storable(p.ClientID) {
 		return fmt.Errorf("postgres: create live photo: client %q: %w", p.ClientID, facevault.ErrNotFound)
 	}
-	var check []byte
-	if p.LivenessCheck != nil {
-		var err error
-		if check, err = json.Marshal(p.LivenessCheck); err != nil {
-			return fmt.Errorf("postgres: create live photo: encode liveness check: %w", err)
-		}
+	check, err := facevault.LivenessColumn(p)
+	if err != nil {
+		return fmt.Errorf("postgres: create live photo: encode liveness check: %w", err)
 	}
-	err := db.inTx(ctx, "create live photo", pgx.TxOptions{}, func(tx pgx.Tx) error {
+	err = db.inTx(ctx, "create live photo", pgx.TxOptions{}, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE clients SET photo_count = photo_count + 1
 			WHERE account_id = $1 AND mode = $2 AND id = $3 AND deleted_at IS NULL`,

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-json-experiment/json"
-
 	"github.com/facevault/facevault"
 )
 
@@ -30,9 +28,8 @@ func scanLivePhoto(sc scanner) (*facevault.LivePhoto, error) {
 		return nil, err
 	}
 	if check.Valid {
-		p.LivenessCheck = new(facevault.LivenessCheck)
-		if err := json.Unmarshal([]byte(check.String), p.LivenessCheck); err != nil {
-			return nil, fmt.Errorf("decode liveness check of %s: %w", p.ID, err)
+		if err := facevault.SetLivenessColumn(p, []byte(check.String)); err != nil {
+			return nil, err
 		}
 	}
 	p.RedactedAt = fromNullMS(redacted)
@@ -63,14 +60,14 @@ func scanLivePhotos(rows *sql.Rows) ([]*facevault.LivePhoto, error) {
 // facevault.ErrNotFound if p's client does not exist in s.
 func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevault.LivePhoto) error {
 	var check sql.NullString
-	if p.LivenessCheck != nil {
-		b, err := json.Marshal(p.LivenessCheck)
-		if err != nil {
-			return fmt.Errorf("sqlite: create live photo: encode liveness check: %w", err)
-		}
+	b, err := facevault.LivenessColumn(p)
+	if err != nil {
+		return fmt.Errorf("sqlite: create live photo: encode liveness check: %w", err)
+	}
+	if b != nil {
 		check = sql.NullString{String: string(b), Valid: true}
 	}
-	err := db.inWrite(ctx, "create live photo", func(tx *sql.Tx) error {
+	err = db.inWrite(ctx, "create live photo", func(tx *sql.Tx) error {
 		// Counting the photo on its client also checks that the client
 		// exists and is not deleted.
 		res, err := tx.ExecContext(ctx, `
