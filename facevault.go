@@ -144,9 +144,9 @@ type LivePhoto struct {
 	// data key, as record stores keep it (see LivenessColumn): the Vault
 	// seals it before storing and opens it after reading.
 	SealedLivenessCheck []byte
-	RedactedAt    time.Time // zero unless redacted
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	RedactedAt          time.Time // zero unless redacted
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 // Redacted reports whether the photo's image bytes have been destroyed.
