@@ -43,11 +43,11 @@ func purgeBackoff(failed int) time.Duration {
 // the request's, so that a caller who hangs up does not interrupt it; a
 // failure is logged and left to the background purge, which retries until
 // the bytes are gone.
-func (v *Vault) purgeNow(ctx context.Context, key string) {
+func (v *Vault) purgeNow(ctx context.Context, key string, why Destruction) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), purgeNowTimeout)
 	defer cancel()
 	var res PurgeResult
-	if err := v.destroy(ctx, []Purge{{Key: key}}, &res); err != nil {
+	if err := v.destroy(ctx, []Purge{{Key: key}}, why, &res); err != nil {
 		v.Logger.WarnContext(ctx, "destroy image now; left to the background purge", "livePhotoId", key, "err", err)
 	}
 }
@@ -72,7 +72,7 @@ func (v *Vault) Purge(ctx context.Context) (PurgeResult, error) {
 		for i, k := range keys {
 			batch[i] = Purge{Key: k}
 		}
-		if err := v.destroy(ctx, batch, &res); err != nil {
+		if err := v.destroy(ctx, batch, DestroyPurged, &res); err != nil {
 			return res, err
 		}
 	}
@@ -84,7 +84,7 @@ func (v *Vault) Purge(ctx context.Context) (PurgeResult, error) {
 		if len(due) == 0 {
 			return res, nil
 		}
-		if err := v.destroy(ctx, due, &res); err != nil {
+		if err := v.destroy(ctx, due, DestroyPurged, &res); err != nil {
 			return res, err
 		}
 	}
@@ -94,7 +94,7 @@ func (v *Vault) Purge(ctx context.Context) (PurgeResult, error) {
 // off the queue. A key whose bytes cannot be destroyed is put back with its
 // next attempt delayed, so that a pass never meets it twice. It returns an
 // error only when the queue itself cannot be updated, or ctx ends.
-func (v *Vault) destroy(ctx context.Context, batch []Purge, res *PurgeResult) error {
+func (v *Vault) destroy(ctx context.Context, batch []Purge, why Destruction, res *PurgeResult) error {
 	done := make([]string, 0, len(batch))
 	var stopped error
 	if v.Keys != nil {
@@ -103,7 +103,7 @@ func (v *Vault) destroy(ctx context.Context, batch []Purge, res *PurgeResult) er
 		for i, p := range batch {
 			keys[i] = p.Key
 		}
-		if _, err := v.Keys.DestroyPhotoKeys(ctx, keys); err != nil {
+		if _, err := v.Keys.DestroyPhotoKeys(ctx, keys, why); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}

@@ -3,6 +3,7 @@ package facevault
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -19,18 +20,26 @@ import (
 // Destroying a key is what makes a photo's bytes unreadable everywhere,
 // backups included; removing the sealed bytes is then housekeeping.
 type ImageKeys interface {
-	// AddPhotoKey records dataKey as the key of photoID, a photo of
-	// clientID, durably.
-	AddPhotoKey(ctx context.Context, clientID, photoID string, dataKey []byte) error
+	// AddPhotoKey records dataKey as the key of the photo ref names,
+	// durably, with what a deletion receipt will quote of it.
+	AddPhotoKey(ctx context.Context, ref PhotoRef, dataKey []byte) error
 	// PhotoKey returns a photo's data key, or an error wrapping ErrNotFound
 	// if it (or its client's key) was destroyed or never existed.
 	PhotoKey(ctx context.Context, photoID string) ([]byte, error)
-	// DestroyPhotoKeys destroys the data keys of photos; keys already gone
-	// are not an error.
-	DestroyPhotoKeys(ctx context.Context, photoIDs []string) (int, error)
-	// DestroyClientKeys destroys the keys of clients, and so every data key
-	// of their photos; keys already gone are not an error.
-	DestroyClientKeys(ctx context.Context, clientIDs []string) (int, error)
+	// DestroyPhotoKeys destroys the data keys of photos, with a signed
+	// deletion receipt for each saying why (none for NoReceipt), in one
+	// transaction; keys already gone are not an error.
+	DestroyPhotoKeys(ctx context.Context, photoIDs []string, why Destruction) (int, error)
+	// DestroyClientKeys destroys the keys of clients, and every data key
+	// of their photos, with a receipt per client; keys already gone are
+	// not an error.
+	DestroyClientKeys(ctx context.Context, clientIDs []string, why Destruction) (int, error)
+	// Receipts lists one page of the scope's deletion receipts that name
+	// resourceID, newest first, and their total.
+	Receipts(ctx context.Context, s Scope, resourceID string, p Page) ([]*DeletionReceipt, int, error)
+	// ReceiptKey returns the id and public half of the key receipts are
+	// signed with.
+	ReceiptKey() (string, ed25519.PublicKey)
 	// PhotoKeyIDs lists up to n ids of photos whose keys were made before
 	// the given time, in id order after the given id; ClientKeyIDs lists
 	// the ids of clients with keys likewise. The sweep destroys those
@@ -42,7 +51,7 @@ type ImageKeys interface {
 	HasPhotoKeys(ctx context.Context, photoIDs []string) (map[string]bool, error)
 	// ReplacePhotoKey records dataKey as photoID's key in place of any it
 	// has.
-	ReplacePhotoKey(ctx context.Context, clientID, photoID string, dataKey []byte) error
+	ReplacePhotoKey(ctx context.Context, ref PhotoRef, dataKey []byte) error
 	// PhotoKeys returns the data keys of those of photoIDs that have one.
 	PhotoKeys(ctx context.Context, photoIDs []string) (map[string][]byte, error)
 }
@@ -253,11 +262,11 @@ func (v *Vault) SealLegacy(ctx context.Context, before time.Time) (SealResult, e
 			return fmt.Errorf("seal stored images: %w", err)
 		}
 		for _, id := range bare {
-			client, ok := owners[id]
+			ref, ok := owners[id]
 			if !ok {
 				continue
 			}
-			sealed, err := v.sealLegacy(ctx, client, id)
+			sealed, err := v.sealLegacy(ctx, ref)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -288,8 +297,9 @@ func (v *Vault) SealLegacy(ctx context.Context, before time.Time) (SealResult, e
 	return res, err
 }
 
-// sealLegacy seals one image of a client, if it is stored in the clear.
-func (v *Vault) sealLegacy(ctx context.Context, clientID, id string) (bool, error) {
+// sealLegacy seals one photo's image, if it is stored in the clear.
+func (v *Vault) sealLegacy(ctx context.Context, ref PhotoRef) (bool, error) {
+	id := ref.PhotoID
 	r, err := v.Blobs.Open(ctx, id)
 	if err != nil {
 		return false, err
@@ -326,11 +336,34 @@ func (v *Vault) sealLegacy(ctx context.Context, clientID, id string) (bool, erro
 	// The key before the bytes: while the clear bytes are still there,
 	// reads take them as they are (openSealed looks at the bytes, not the
 	// key).
-	if err := v.Keys.ReplacePhotoKey(ctx, clientID, id, key); err != nil {
+	if err := v.Keys.ReplacePhotoKey(ctx, ref, key); err != nil {
 		return false, err
 	}
 	if err := w.Commit(ctx); err != nil {
 		return false, err
 	}
 	return true, nil
+}
+
+// DeletionReceipts returns one page of the scope's deletion receipts that
+// name resourceID: its total, and its items. Without Keys there are none.
+func (v *Vault) DeletionReceipts(ctx context.Context, s Scope, resourceID string, p Page) (int, []*DeletionReceipt, error) {
+	if v.Keys == nil || !ValidID(resourceID) {
+		return 0, nil, nil
+	}
+	rs, total, err := v.Keys.Receipts(ctx, s, resourceID, p)
+	if err != nil {
+		return 0, nil, fmt.Errorf("deletion receipts: %w", err)
+	}
+	return total, rs, nil
+}
+
+// ReceiptKey returns the public key deletion receipts are signed with, as
+// PEM, or an ENotFound error without Keys.
+func (v *Vault) ReceiptKey() ([]byte, error) {
+	if v.Keys == nil {
+		return nil, Errorf(ENotFound, "This deployment signs no deletion receipts")
+	}
+	_, pub := v.Keys.ReceiptKey()
+	return MarshalReceiptKey(pub)
 }

@@ -172,9 +172,10 @@ type LivePhotoStore interface {
 	// too) or a purge not yet done. The orphan sweep leaves those alone.
 	ExistingLivePhotos(ctx context.Context, ids []string) (map[string]bool, error)
 	// LivePhotoOwners returns, for those of ids that are live photos of a
-	// client that is not deleted, in any scope, the client's id: what
-	// encrypting an image stored before encryption at rest needs.
-	LivePhotoOwners(ctx context.Context, ids []string) (map[string]string, error)
+	// client that is not deleted, in any scope, the photo's scope, client
+	// and digest: what encrypting an image stored before encryption at
+	// rest needs.
+	LivePhotoOwners(ctx context.Context, ids []string) (map[string]PhotoRef, error)
 }
 
 // PurgeQueue is the durable record of image bytes that must be destroyed:

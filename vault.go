@@ -178,7 +178,8 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		if err := sealLiveness(p, u.dataKey); err != nil {
 			return nil, err
 		}
-		if err := v.Keys.AddPhotoKey(ctx, clientID, p.ID, u.dataKey); err != nil {
+		ref := PhotoRef{Scope: s, ClientID: clientID, PhotoID: p.ID, SHA256: p.SHA256}
+		if err := v.Keys.AddPhotoKey(ctx, ref, u.dataKey); err != nil {
 			return nil, fmt.Errorf("store key of live photo: %w", err)
 		}
 	}
@@ -214,7 +215,7 @@ func (v *Vault) destroyUploadKey(ctx context.Context, u *Upload) {
 	if u.dataKey == nil {
 		return
 	}
-	if _, err := v.Keys.DestroyPhotoKeys(context.WithoutCancel(ctx), []string{u.id}); err != nil {
+	if _, err := v.Keys.DestroyPhotoKeys(context.WithoutCancel(ctx), []string{u.id}, NoReceipt); err != nil {
 		v.Logger.ErrorContext(ctx, "destroy key of failed upload", "livePhotoId", u.id, "err", err)
 	}
 }
@@ -312,7 +313,7 @@ func (v *Vault) DeleteLivePhoto(ctx context.Context, s Scope, id string) error {
 	if err != nil {
 		return err
 	}
-	v.purgeNow(ctx, id)
+	v.purgeNow(ctx, id, DestroyDeleted)
 	return nil
 }
 
@@ -330,7 +331,7 @@ func (v *Vault) RedactLivePhoto(ctx context.Context, s Scope, id string) (*LiveP
 	if err != nil {
 		return nil, err
 	}
-	v.purgeNow(ctx, id)
+	v.purgeNow(ctx, id, DestroyRedacted)
 	return p, nil
 }
 
@@ -408,7 +409,7 @@ func (v *Vault) shredClient(ctx context.Context, id string) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), purgeNowTimeout)
 	defer cancel()
-	if _, err := v.Keys.DestroyClientKeys(ctx, []string{id}); err != nil {
+	if _, err := v.Keys.DestroyClientKeys(ctx, []string{id}, DestroyClientDeleted); err != nil {
 		v.Logger.ErrorContext(ctx, "destroy key of deleted client; left to the sweep", "clientId", id, "err", err)
 	}
 }
@@ -686,7 +687,8 @@ func (v *Vault) sweepKeys(ctx context.Context, o SweepOptions, res *SweepResult)
 			return fmt.Errorf("sweep keys: %w", err)
 		}
 		batch = slices.DeleteFunc(slices.Clone(batch), func(id string) bool { return exist[id] })
-		n, err := v.Keys.DestroyPhotoKeys(ctx, batch)
+		// Keys of uploads that never committed: no photo to give a receipt for.
+		n, err := v.Keys.DestroyPhotoKeys(ctx, batch, NoReceipt)
 		res.KeysDestroyed += n
 		if err != nil {
 			return fmt.Errorf("sweep keys: %w", err)
@@ -698,7 +700,8 @@ func (v *Vault) sweepKeys(ctx context.Context, o SweepOptions, res *SweepResult)
 			return fmt.Errorf("sweep keys: %w", err)
 		}
 		batch = slices.DeleteFunc(slices.Clone(batch), func(id string) bool { return exist[id] })
-		n, err := v.Keys.DestroyClientKeys(ctx, batch)
+		// A client gone whose key stayed: its deletion's key, destroyed late.
+		n, err := v.Keys.DestroyClientKeys(ctx, batch, DestroyClientDeleted)
 		res.KeysDestroyed += n
 		if err != nil {
 			return fmt.Errorf("sweep keys: %w", err)

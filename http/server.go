@@ -197,6 +197,9 @@ func (s *Server) routes() {
 	s.mux.Handle("DELETE /v1/livePhotos/{id}", s.authed(s.deleteLivePhoto))
 	s.mux.Handle("GET /v1/livePhotos/{id}/download", s.authed(s.downloadLivePhoto))
 	s.mux.Handle("POST /v1/livePhotos/{id}/redact", s.authed(s.redactLivePhoto))
+
+	collection("GET", "/v1/deletionReceipts", s.listReceipts)
+	s.mux.HandleFunc("GET /.well-known/facevault-receipts.pub", s.receiptKey)
 }
 
 // ServeHTTP routes the request. Requests that match no route get the

@@ -53,6 +53,7 @@ type Keyring struct {
 	mu         sync.RWMutex
 	masters    []Master // the first wraps; each unwraps what it wrapped
 	lastReload time.Time
+	signer     *signer // the receipt key
 }
 
 // MismatchError is a master key that is not the one a key store's keys
@@ -127,6 +128,9 @@ func New(ctx context.Context, db *DB, masters []Master) (*Keyring, error) {
 		return nil, mismatch
 	}
 	if err := k.recordCheck(ctx, masters[0]); err != nil {
+		return nil, err
+	}
+	if err := k.loadSigner(ctx); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -220,7 +224,7 @@ func clientAAD(clientID string) []byte { return []byte("client:" + clientID) }
 func photoAAD(photoID string) []byte   { return []byte("photo:" + photoID) }
 
 // clientKey returns the client's key, creating it if the client has none.
-func (k *Keyring) clientKey(ctx context.Context, clientID string) ([]byte, error) {
+func (k *Keyring) clientKey(ctx context.Context, sc facevault.Scope, clientID string) ([]byte, error) {
 	w, err := k.db.clientKey(ctx, clientID)
 	if errors.Is(err, errNoKey) {
 		k.refresh(ctx)
@@ -233,7 +237,7 @@ func (k *Keyring) clientKey(ctx context.Context, clientID string) ([]byte, error
 		if werr != nil {
 			return nil, fmt.Errorf("keyring: wrap client key: %w", werr)
 		}
-		w, err = k.db.addClientKey(ctx, &wrappedKey{ClientID: clientID, MasterID: m.ID(), Wrapped: wrapped}, k.Now())
+		w, err = k.db.addClientKey(ctx, &wrappedKey{ClientID: clientID, MasterID: m.ID(), Wrapped: wrapped}, sc, k.Now())
 	}
 	if err != nil {
 		return nil, err
@@ -256,18 +260,20 @@ func (k *Keyring) unwrapClient(ctx context.Context, w *wrappedKey) ([]byte, erro
 	return key, nil
 }
 
-// AddPhotoKey records dataKey as the key of photoID, a photo of clientID,
-// wrapped by the client's key (made now if the client has none).
-func (k *Keyring) AddPhotoKey(ctx context.Context, clientID, photoID string, dataKey []byte) error {
-	ck, err := k.clientKey(ctx, clientID)
+// AddPhotoKey records dataKey as the key of the photo ref names, wrapped
+// by its client's key (made now if the client has none), with what a
+// deletion receipt will quote of it.
+func (k *Keyring) AddPhotoKey(ctx context.Context, ref facevault.PhotoRef, dataKey []byte) error {
+	ck, err := k.clientKey(ctx, ref.Scope, ref.ClientID)
 	if err != nil {
 		return err
 	}
-	wrapped, err := seal.SealMessage(ck, "facevault photo key", dataKey, photoAAD(photoID))
+	defer clear(ck)
+	wrapped, err := seal.SealMessage(ck, "facevault photo key", dataKey, photoAAD(ref.PhotoID))
 	if err != nil {
 		return fmt.Errorf("keyring: wrap photo key: %w", err)
 	}
-	return k.db.addPhotoKey(ctx, photoID, clientID, wrapped, k.Now())
+	return k.db.addPhotoKey(ctx, ref, wrapped, k.Now())
 }
 
 // PhotoKey returns the data key of photoID, or an error wrapping
@@ -300,11 +306,11 @@ func (k *Keyring) HasPhotoKeys(ctx context.Context, photoIDs []string) (map[stri
 // ReplacePhotoKey records dataKey as the key of photoID in place of any key
 // it has: for an image stored before encryption at rest, whose earlier
 // attempt at sealing died between its key and its bytes.
-func (k *Keyring) ReplacePhotoKey(ctx context.Context, clientID, photoID string, dataKey []byte) error {
-	if _, err := k.DestroyPhotoKeys(ctx, []string{photoID}); err != nil {
+func (k *Keyring) ReplacePhotoKey(ctx context.Context, ref facevault.PhotoRef, dataKey []byte) error {
+	if _, err := k.DestroyPhotoKeys(ctx, []string{ref.PhotoID}, facevault.NoReceipt); err != nil {
 		return err
 	}
-	return k.AddPhotoKey(ctx, clientID, photoID, dataKey)
+	return k.AddPhotoKey(ctx, ref, dataKey)
 }
 
 // PhotoKeys returns the data keys of those of photoIDs that have one (and
@@ -334,19 +340,6 @@ func (k *Keyring) PhotoKeys(ctx context.Context, photoIDs []string) (map[string]
 		clear(ck)
 	}
 	return keys, nil
-}
-
-// DestroyPhotoKeys destroys the data keys of photos; keys already gone are
-// not an error. It returns how many keys it destroyed.
-func (k *Keyring) DestroyPhotoKeys(ctx context.Context, photoIDs []string) (int, error) {
-	return k.db.destroy(ctx, "keyring_photos", "photo_id", photoIDs)
-}
-
-// DestroyClientKeys destroys the keys of clients, and with them the means
-// to unwrap any data key of their photos; keys already gone are not an
-// error. It returns how many keys it destroyed.
-func (k *Keyring) DestroyClientKeys(ctx context.Context, clientIDs []string) (int, error) {
-	return k.db.destroy(ctx, "keyring_clients", "client_id", clientIDs)
 }
 
 // PhotoKeyIDs lists up to n ids of photos whose keys were made before the
@@ -409,6 +402,13 @@ func (k *Keyring) Rotate(ctx context.Context) (RotateResult, error) {
 				}
 			}
 		}
+	}
+	if row, err := k.db.signerRow(ctx); err == nil && row.masterID != cur.ID() {
+		if _, err := k.db.rewrapSigner(ctx, row.masterID, cur, k.signer.priv.Seed()); err != nil {
+			return res, err
+		}
+	} else if err != nil {
+		return res, err
 	}
 	use, err := k.db.masterUse(ctx)
 	if err != nil {

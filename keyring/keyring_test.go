@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,15 @@ func stores(t *testing.T) map[string]func(t *testing.T) string {
 		"sqlite":   func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "keys", "keys.db") },
 		"postgres": func(t *testing.T) string { return pgtest.URL(t) },
 	}
+}
+
+// testScope is the scope of the keys the tests make.
+var testScope = facevault.Scope{AccountID: "acct", Mode: facevault.ModeTest}
+
+// ref names a photo of a client in testScope, with a digest derived from
+// its id.
+func ref(client, photo string) facevault.PhotoRef {
+	return facevault.PhotoRef{Scope: testScope, ClientID: client, PhotoID: photo, SHA256: fmt.Sprintf("%064x", len(photo))}
 }
 
 func master(t *testing.T, b byte) *LocalMaster {
@@ -59,7 +69,7 @@ func TestKeyring(t *testing.T) {
 			for _, p := range []struct{ client, photo string }{{"c1", "p1"}, {"c1", "p2"}, {"c2", "p3"}} {
 				dk := bytes.Repeat([]byte(p.photo[1:]), 32)
 				keys[p.photo] = dk
-				if err := k.AddPhotoKey(ctx, p.client, p.photo, dk); err != nil {
+				if err := k.AddPhotoKey(ctx, ref(p.client, p.photo), dk); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -69,7 +79,7 @@ func TestKeyring(t *testing.T) {
 					t.Fatalf("PhotoKey(%s) = %x, %v; want %x", id, got, err, want)
 				}
 			}
-			if err := k.AddPhotoKey(ctx, "c1", "p1", keys["p1"]); err == nil {
+			if err := k.AddPhotoKey(ctx, ref("c1", "p1"), keys["p1"]); err == nil {
 				t.Error("a second key for photo p1 was accepted")
 			}
 			if ids, err := k.ClientKeyIDs(ctx, "", 10); err != nil || strings.Join(ids, ",") != "c1,c2" {
@@ -83,7 +93,7 @@ func TestKeyring(t *testing.T) {
 			}
 
 			// Destroying a photo's key leaves its client's other photos.
-			if n, err := k.DestroyPhotoKeys(ctx, []string{"p1", "nope"}); err != nil || n != 1 {
+			if n, err := k.DestroyPhotoKeys(ctx, []string{"p1", "nope"}, facevault.DestroyDeleted); err != nil || n != 1 {
 				t.Fatalf("DestroyPhotoKeys = %d, %v; want 1", n, err)
 			}
 			if _, err := k.PhotoKey(ctx, "p1"); !errors.Is(err, facevault.ErrNotFound) {
@@ -93,7 +103,7 @@ func TestKeyring(t *testing.T) {
 				t.Fatalf("PhotoKey(p2) after p1's key was destroyed: %v", err)
 			}
 			// Destroying a client's key makes every key of its photos useless.
-			if n, err := k.DestroyClientKeys(ctx, []string{"c1"}); err != nil || n != 1 {
+			if n, err := k.DestroyClientKeys(ctx, []string{"c1"}, facevault.DestroyClientDeleted); err != nil || n != 1 {
 				t.Fatalf("DestroyClientKeys = %d, %v", n, err)
 			}
 			if _, err := k.PhotoKey(ctx, "p2"); !errors.Is(err, facevault.ErrNotFound) {
@@ -102,7 +112,7 @@ func TestKeyring(t *testing.T) {
 			if _, err := k.PhotoKey(ctx, "p3"); err != nil {
 				t.Fatalf("another client's photo: %v", err)
 			}
-			if n, err := k.DestroyClientKeys(ctx, []string{"c1"}); err != nil || n != 0 {
+			if n, err := k.DestroyClientKeys(ctx, []string{"c1"}, facevault.DestroyClientDeleted); err != nil || n != 0 {
 				t.Fatalf("destroying again = %d, %v; want 0, nil", n, err)
 			}
 		})
@@ -115,7 +125,7 @@ func TestSQLiteDestroysBytes(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	k := mustOpen(t, "sqlite://"+filepath.Join(dir, "keys.db"), master(t, 1))
-	if err := k.AddPhotoKey(ctx, "client-a", "photo-a", bytes.Repeat([]byte{7}, 32)); err != nil {
+	if err := k.AddPhotoKey(ctx, ref("client-a", "photo-a"), bytes.Repeat([]byte{7}, 32)); err != nil {
 		t.Fatal(err)
 	}
 	wrapped, _, err := k.db.photoKey(ctx, "photo-a")
@@ -134,7 +144,7 @@ func TestSQLiteDestroysBytes(t *testing.T) {
 	if !found() {
 		t.Fatal("the wrapped key is not in the key store's files: the test cannot see it go")
 	}
-	if _, err := k.DestroyPhotoKeys(ctx, []string{"photo-a"}); err != nil {
+	if _, err := k.DestroyPhotoKeys(ctx, []string{"photo-a"}, facevault.DestroyDeleted); err != nil {
 		t.Fatal(err)
 	}
 	if found() {
@@ -148,7 +158,7 @@ func TestMasterMismatch(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			url := newURL(t)
 			k := mustOpen(t, url, master(t, 1))
-			if err := k.AddPhotoKey(ctx, "c", "p", bytes.Repeat([]byte{1}, 32)); err != nil {
+			if err := k.AddPhotoKey(ctx, ref("c", "p"), bytes.Repeat([]byte{1}, 32)); err != nil {
 				t.Fatal(err)
 			}
 			_, err := open(t, url, master(t, 2))
@@ -177,7 +187,7 @@ func TestRotate(t *testing.T) {
 			reloaded := 0
 			node.Reload = func() ([]Master, error) { reloaded++; return []Master{cur, old}, nil }
 			for i, c := range []string{"c1", "c2", "c3"} {
-				if err := node.AddPhotoKey(ctx, c, "p"+c, bytes.Repeat([]byte{byte(i)}, 32)); err != nil {
+				if err := node.AddPhotoKey(ctx, ref(c, "p"+c), bytes.Repeat([]byte{byte(i)}, 32)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -221,7 +231,7 @@ func TestRotateRefusesMissingMaster(t *testing.T) {
 	url := "sqlite://" + filepath.Join(t.TempDir(), "keys.db")
 	old, cur := master(t, 1), master(t, 2)
 	k := mustOpen(t, url, old)
-	if err := k.AddPhotoKey(ctx, "c", "p", bytes.Repeat([]byte{1}, 32)); err != nil {
+	if err := k.AddPhotoKey(ctx, ref("c", "p"), bytes.Repeat([]byte{1}, 32)); err != nil {
 		t.Fatal(err)
 	}
 	mustOpen(t, url, cur, old) // records the new key's check

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,6 +20,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/facevault/facevault"
 )
 
 // dialect is the SQL flavour of a key store's database.
@@ -43,19 +48,39 @@ type DB struct {
 var schema = map[dialect][]string{
 	sqliteDialect: {
 		`CREATE TABLE IF NOT EXISTS keyring_masters (id TEXT PRIMARY KEY, check_value BLOB NOT NULL, created_at INTEGER NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_clients (client_id TEXT PRIMARY KEY, master_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_clients (client_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL,
+			master_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS keyring_clients_master ON keyring_clients (master_id)`,
-		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, account_id TEXT NOT NULL, mode TEXT NOT NULL,
+			sha256 TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS keyring_photos_created ON keyring_photos (created_at, photo_id)`,
+		`CREATE INDEX IF NOT EXISTS keyring_photos_client ON keyring_photos (client_id)`,
 		`CREATE TABLE IF NOT EXISTS keyring_identity (one INTEGER PRIMARY KEY CHECK (one = 1), store_id TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_signer (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL, master_id TEXT NOT NULL,
+			wrapped BLOB NOT NULL, public BLOB NOT NULL, created_at INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_receipts (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL, action TEXT NOT NULL,
+			resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, payload TEXT NOT NULL, signature BLOB NOT NULL, signer_id TEXT NOT NULL,
+			created_at INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_receipt_refs (account_id TEXT NOT NULL, mode TEXT NOT NULL, resource_id TEXT NOT NULL,
+			receipt_id TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, mode, resource_id, receipt_id))`,
 	},
 	postgresDialect: {
 		`CREATE TABLE IF NOT EXISTS keyring_masters (id TEXT PRIMARY KEY, check_value BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_clients (client_id TEXT PRIMARY KEY, master_id TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_clients (client_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL,
+			master_id TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS keyring_clients_master ON keyring_clients (master_id)`,
-		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, account_id TEXT NOT NULL, mode TEXT NOT NULL,
+			sha256 TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS keyring_photos_created ON keyring_photos (created_at, photo_id)`,
+		`CREATE INDEX IF NOT EXISTS keyring_photos_client ON keyring_photos (client_id)`,
 		`CREATE TABLE IF NOT EXISTS keyring_identity (one INTEGER PRIMARY KEY CHECK (one = 1), store_id TEXT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_signer (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL, master_id TEXT NOT NULL,
+			wrapped BYTEA NOT NULL, public BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_receipts (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL, action TEXT NOT NULL,
+			resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, payload TEXT NOT NULL, signature BYTEA NOT NULL, signer_id TEXT NOT NULL,
+			created_at BIGINT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS keyring_receipt_refs (account_id TEXT NOT NULL, mode TEXT NOT NULL, resource_id TEXT NOT NULL,
+			receipt_id TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (account_id, mode, resource_id, receipt_id))`,
 	},
 }
 
@@ -195,12 +220,27 @@ func (r row) Scan(dest ...any) error {
 
 func (db *DB) retry(ctx context.Context, fn func() error) error {
 	err := fn()
-	var pgErr *pgconn.PgError
-	if err == nil || db.pool == nil || ctx.Err() != nil || errors.Is(err, sql.ErrNoRows) || errors.As(err, &pgErr) {
+	if err == nil || db.pool == nil || ctx.Err() != nil || !connectionLost(err) {
 		return err
 	}
 	db.pool.Reset()
 	return fn()
+}
+
+// connectionLost reports whether err is a connection's failure rather
+// than the server's answer or the caller's.
+func connectionLost(err error) bool {
+	var pgErr *pgconn.PgError
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	switch {
+	case errors.As(err, &pgErr):
+		return false
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF), errors.Is(err, driver.ErrBadConn),
+		errors.As(err, &netErr), errors.As(err, &connectErr), pgconn.SafeToRetry(err):
+		return true
+	}
+	return false
 }
 
 // Close closes the database.
@@ -272,9 +312,11 @@ func (db *DB) removeMaster(ctx context.Context, id string) error {
 	return nil
 }
 
-// masterUse counts the client keys wrapped by each master key.
+// masterUse counts the keys (client keys, and the receipt key) wrapped by
+// each master key.
 func (db *DB) masterUse(ctx context.Context) (map[string]int, error) {
-	rows, err := db.query(ctx, `SELECT master_id, count(*) FROM keyring_clients GROUP BY master_id`)
+	rows, err := db.query(ctx, `SELECT master_id, count(*) FROM (
+		SELECT master_id FROM keyring_clients UNION ALL SELECT master_id FROM keyring_signer) AS k GROUP BY master_id`)
 	if err != nil {
 		return nil, fmt.Errorf("key store: count client keys: %w", err)
 	}
@@ -314,9 +356,9 @@ func (db *DB) clientKey(ctx context.Context, clientID string) (*wrappedKey, erro
 
 // addClientKey stores k unless its client has a key already, and returns
 // the client's key as stored afterwards.
-func (db *DB) addClientKey(ctx context.Context, k *wrappedKey, now time.Time) (*wrappedKey, error) {
-	_, err := db.exec(ctx, db.q(`INSERT INTO keyring_clients (client_id, master_id, wrapped, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING`),
-		k.ClientID, k.MasterID, k.Wrapped, now.UnixMilli())
+func (db *DB) addClientKey(ctx context.Context, k *wrappedKey, sc facevault.Scope, now time.Time) (*wrappedKey, error) {
+	_, err := db.exec(ctx, db.q(`INSERT INTO keyring_clients (client_id, account_id, mode, master_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (client_id) DO NOTHING`),
+		k.ClientID, sc.AccountID, string(sc.Mode), k.MasterID, k.Wrapped, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("key store: add client key: %w", err)
 	}
@@ -356,9 +398,11 @@ func (db *DB) clientKeysOf(ctx context.Context, master, after string, n int) ([]
 	return out, rows.Err()
 }
 
-func (db *DB) addPhotoKey(ctx context.Context, photoID, clientID string, wrapped []byte, now time.Time) error {
-	res, err := db.exec(ctx, db.q(`INSERT INTO keyring_photos (photo_id, client_id, wrapped, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (photo_id) DO NOTHING`),
-		photoID, clientID, wrapped, now.UnixMilli())
+func (db *DB) addPhotoKey(ctx context.Context, ref facevault.PhotoRef, wrapped []byte, now time.Time) error {
+	photoID := ref.PhotoID
+	res, err := db.exec(ctx, db.q(`INSERT INTO keyring_photos (photo_id, client_id, account_id, mode, sha256, wrapped, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (photo_id) DO NOTHING`),
+		photoID, ref.ClientID, ref.Scope.AccountID, string(ref.Scope.Mode), ref.SHA256, wrapped, now.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("key store: add photo key: %w", err)
 	}
@@ -391,35 +435,6 @@ func (db *DB) photoKey(ctx context.Context, photoID string) ([]byte, *wrappedKey
 		return nil, nil, fmt.Errorf("key store: read photo key: %w", err)
 	}
 	return wrapped, k, nil
-}
-
-// destroy deletes the rows of table whose column is one of ids, and
-// returns how many there were.
-func (db *DB) destroy(ctx context.Context, table, column string, ids []string) (int, error) {
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	query := "DELETE FROM " + table + " WHERE " + column + " IN (?" + strings.Repeat(", ?", len(ids)-1) + ")"
-	res, err := db.exec(ctx, db.q(query), args...)
-	if err != nil {
-		return 0, fmt.Errorf("key store: destroy keys: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("key store: destroy keys: %w", err)
-	}
-	if db.dialect == sqliteDialect && n > 0 {
-		// Move the pages that held the keys out of the write-ahead log and
-		// truncate it, so that no old copy stays in it.
-		if _, err := db.exec(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-			return int(n), fmt.Errorf("key store: checkpoint after destroying keys: %w", err)
-		}
-	}
-	return int(n), nil
 }
 
 // photoKeyIDs lists up to n photo ids with keys created before the given

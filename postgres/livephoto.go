@@ -334,24 +334,26 @@ func (db *DB) ExistingLivePhotos(ctx context.Context, ids []string) (map[string]
 }
 
 // LivePhotoOwners implements facevault.LivePhotoStore.
-func (db *DB) LivePhotoOwners(ctx context.Context, ids []string) (map[string]string, error) {
-	owners := make(map[string]string)
+func (db *DB) LivePhotoOwners(ctx context.Context, ids []string) (map[string]facevault.PhotoRef, error) {
+	owners := make(map[string]facevault.PhotoRef)
 	ids = slices.DeleteFunc(slices.Clone(ids), func(id string) bool { return !storable(id) })
 	for batch := range slices.Chunk(ids, existingBatch) {
 		rows, err := db.pool.Query(ctx, `
-			SELECT p.id, p.client_id FROM live_photos p
+			SELECT p.id, p.client_id, p.account_id, p.mode, p.sha256 FROM live_photos p
 			JOIN clients c ON c.account_id = p.account_id AND c.mode = p.mode AND c.id = p.client_id
 			WHERE c.deleted_at IS NULL AND p.id = ANY($1)`, batch)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: live photo owners: %w", err)
 		}
 		for rows.Next() {
-			var id, client string
-			if err := rows.Scan(&id, &client); err != nil {
+			var r facevault.PhotoRef
+			var mode string
+			if err := rows.Scan(&r.PhotoID, &r.ClientID, &r.Scope.AccountID, &mode, &r.SHA256); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("postgres: live photo owners: %w", err)
 			}
-			owners[id] = client
+			r.Scope.Mode = facevault.Mode(mode)
+			owners[r.PhotoID] = r
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

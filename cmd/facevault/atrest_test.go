@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/fsblob"
@@ -430,5 +433,82 @@ func TestRotateMaster(t *testing.T) {
 	writeFile(t, masterFile, string(oldFile), 0o600)
 	if err := serveRefused(t, "--data", dir); err == nil || !strings.Contains(err.Error(), "is not the key store") {
 		t.Errorf("serve with the retired key: %v", err)
+	}
+}
+
+// TestReceiptsVerify: a receipt fetched from a running serve verifies
+// offline with 'facevault receipts verify' against the key served at
+// /.well-known/facevault-receipts.pub (which 'receipts public-key' prints
+// too); with any byte of it changed, it does not.
+func TestReceiptsVerify(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	s := startServe(t, serveArgs(dir)...)
+	key := s.bootstrapKeys(t).test
+	client := s.createClient(t, key)
+	id := s.uploadPhoto(t, key, client, testimage.JPEG(256, 256, 3))
+	if st, body := s.do(t, "DELETE", "/v1/livePhotos/"+id, key, nil); st != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", st, body)
+	}
+	st, list := s.do(t, "GET", "/v1/deletionReceipts?resourceId="+id, key, nil)
+	if st != http.StatusOK {
+		t.Fatalf("receipts: %d %s", st, list)
+	}
+	st, pem := s.do(t, "GET", "/.well-known/facevault-receipts.pub", "", nil)
+	if st != http.StatusOK {
+		t.Fatalf("public key: %d %s", st, pem)
+	}
+	s.stop(t)
+	if printed := mustRun(t, "receipts", "public-key", "--data", dir); printed != string(pem) {
+		t.Errorf("receipts public-key printed %q, serve served %q", printed, pem)
+	}
+	work := t.TempDir()
+	keyFile, listFile := filepath.Join(work, "receipts.pub"), filepath.Join(work, "list.json")
+	writeFile(t, keyFile, string(pem), 0o644)
+	writeFile(t, listFile, string(list), 0o644)
+	out := mustRun(t, "receipts", "verify", "--public-key", keyFile, listFile)
+	if !strings.Contains(out, "valid receipt") || !strings.Contains(out, "livePhoto.deleted of livePhoto "+id) {
+		t.Errorf("verify printed %q", out)
+	}
+	// One receipt alone, as an object.
+	var doc struct{ Items []map[string]any }
+	decode(t, list, &doc)
+	one, _ := json.Marshal(doc.Items[0])
+	writeFile(t, listFile, string(one), 0o644)
+	mustRun(t, "receipts", "verify", "--public-key", keyFile, listFile)
+	// Any byte of the payload or signature changed: invalid, exit code 1.
+	payload := doc.Items[0]["payload"].(string)
+	for _, change := range []func(m map[string]any){
+		func(m map[string]any) { m["payload"] = strings.Replace(payload, id, facevault.NewID(time.Now()), 1) },
+		func(m map[string]any) {
+			m["payload"] = strings.Replace(payload, "livePhoto.deleted", "livePhoto.redacted", 1)
+		},
+		func(m map[string]any) {
+			sig := []byte(m["signature"].(string))
+			sig[5] ^= 1
+			m["signature"] = string(sig)
+		},
+	} {
+		m := maps.Clone(doc.Items[0])
+		change(m)
+		b, _ := json.Marshal(m)
+		writeFile(t, listFile, string(b), 0o644)
+		out, _, err := runCLI(t, "receipts", "verify", "--public-key", keyFile, listFile)
+		if err == nil || exitCode(err) != 1 || !strings.Contains(out, "INVALID") {
+			t.Errorf("a changed receipt: %q, %v; want it refused", out, err)
+		}
+	}
+	// Usage errors.
+	for _, args := range [][]string{{"receipts", "verify", listFile}, {"receipts", "verify", "--public-key", keyFile}} {
+		if _, _, err := runCLI(t, args...); exitCode(err) != 2 {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+	writeFile(t, listFile, "{}", 0o644)
+	if _, _, err := runCLI(t, "receipts", "verify", "--public-key", keyFile, listFile); err == nil || !strings.Contains(err.Error(), "no receipt") {
+		t.Errorf("an empty object: %v", err)
+	}
+	if _, _, err := runCLI(t, "receipts", "verify", "--public-key", listFile, listFile); err == nil || !strings.Contains(err.Error(), "not a PEM public key") {
+		t.Errorf("a bad key file: %v", err)
 	}
 }

@@ -10,6 +10,8 @@
 //	facevault sweep [--data DIR] [--force] [--quarantine-for D]
 //	facevault quarantine list [--data DIR]
 //	facevault quarantine restore [--data DIR] KEY...|--all
+//	facevault receipts verify --public-key PEM FILE
+//	facevault receipts public-key [--data DIR]
 //	facevault migrate --db postgres://…
 //	facevault eval --labels FILE [--plot FILE.png] [--json] DIR
 //
@@ -69,6 +71,8 @@ Commands:
   sweep          move stored images that have no record to quarantine
   quarantine list     list the images the sweep set aside
   quarantine restore  bring quarantined images back (KEY... or --all)
+  receipts verify      check deletion receipts offline (FILE --public-key PEM)
+  receipts public-key  print the key that verifies deletion receipts
   migrate        bring the record store's schema up to date
   eval           measure the liveness check on a folder of labelled photos
 
@@ -118,6 +122,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return (&QuarantineListCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
 		case "restore":
 			return (&QuarantineRestoreCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		}
+	case "receipts":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return errUsage
+		}
+		switch args[1] {
+		case "verify":
+			return (&ReceiptsVerifyCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "public-key":
+			return (&ReceiptsPublicKeyCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
 		}
 	case "migrate":
 		return (&MigrateCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])

@@ -501,7 +501,10 @@ func testLivePhotoOwners(t *testing.T, st facevault.Store) {
 	if err != nil {
 		t.Fatalf("LivePhotoOwners: %v", err)
 	}
-	want := map[string]string{pa.ID: a.ID, pb.ID: b.ID}
+	want := map[string]facevault.PhotoRef{
+		pa.ID: {Scope: sc.a, ClientID: a.ID, PhotoID: pa.ID, SHA256: pa.SHA256},
+		pb.ID: {Scope: sc.b, ClientID: b.ID, PhotoID: pb.ID, SHA256: pb.SHA256},
+	}
 	if !maps.Equal(got, want) {
 		t.Errorf("LivePhotoOwners = %v, want %v", got, want)
 	}

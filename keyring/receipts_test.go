@@ -1,0 +1,165 @@
+package keyring
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/facevault/facevault"
+)
+
+// TestReceipts: destroying keys records signed receipts in the same
+// transaction, one per photo or client, saying what was destroyed; they
+// verify against the deployment's public key, fail with any byte changed,
+// and are listed per resource within one scope only.
+func TestReceipts(t *testing.T) {
+	ctx := context.Background()
+	for name, newURL := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			url := newURL(t)
+			k := mustOpen(t, url, master(t, 1))
+			other := facevault.Scope{AccountID: "other", Mode: facevault.ModeTest}
+			for _, r := range []facevault.PhotoRef{ref("c1", "p1"), ref("c1", "p2"), ref("c2", "p3"), ref("c3", "p4"),
+				{Scope: other, ClientID: "c9", PhotoID: "p9", SHA256: "ab"}} {
+				if err := k.AddPhotoKey(ctx, r, bytes.Repeat([]byte{1}, 32)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := k.DestroyPhotoKeys(ctx, []string{"p1"}, facevault.DestroyDeleted); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := k.DestroyClientKeys(ctx, []string{"c2"}, facevault.DestroyClientDeleted); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := k.DestroyPhotoKeys(ctx, []string{"p4"}, facevault.NoReceipt); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := k.DestroyPhotoKeys(ctx, []string{"p9"}, facevault.DestroyRedacted); err != nil {
+				t.Fatal(err)
+			}
+			id, pub := k.ReceiptKey()
+			// A second node on the same store signs with the same key.
+			if id2, pub2 := mustOpen(t, url, master(t, 1)).ReceiptKey(); id2 != id || !pub2.Equal(pub) {
+				t.Fatalf("another node's receipt key %s differs from %s", id2, id)
+			}
+
+			list := func(s facevault.Scope, resource string) []*facevault.DeletionReceipt {
+				t.Helper()
+				rs, total, err := k.Receipts(ctx, s, resource, facevault.Page{Page: 1, PageSize: 10})
+				if err != nil || total != len(rs) {
+					t.Fatalf("Receipts(%s) = %d of %d, %v", resource, len(rs), total, err)
+				}
+				return rs
+			}
+			p1 := list(testScope, "p1")
+			if len(p1) != 1 {
+				t.Fatalf("receipts of p1: %d, want 1", len(p1))
+			}
+			got, err := facevault.VerifyReceipt(pub, p1[0].Payload, p1[0].Signature)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Action != facevault.DestroyDeleted || got.ResourceID != "p1" || got.ClientID != "c1" || got.AccountID != "acct" ||
+				got.Mode != facevault.ModeTest || len(got.Destroyed) != 1 || got.Destroyed[0].SHA256 != ref("c1", "p1").SHA256 ||
+				len(got.Destroyed[0].KeyID) != 32 || got.SigningKeyID != id || got.ReceiptID != p1[0].ID {
+				t.Errorf("receipt of p1 says %+v", got)
+			}
+			// Every byte of the payload and signature matters.
+			for i := range len(p1[0].Payload) + len(p1[0].Signature) {
+				payload, sig := bytes.Clone(p1[0].Payload), bytes.Clone(p1[0].Signature)
+				if i < len(payload) {
+					payload[i] ^= 1
+				} else {
+					sig[i-len(payload)] ^= 1
+				}
+				if _, err := facevault.VerifyReceipt(pub, payload, sig); !errors.Is(err, facevault.ErrBadReceipt) {
+					t.Fatalf("byte %d changed: %v, want ErrBadReceipt", i, err)
+				}
+			}
+			otherPub, _, _ := ed25519.GenerateKey(nil)
+			if _, err := facevault.VerifyReceipt(otherPub, p1[0].Payload, p1[0].Signature); !errors.Is(err, facevault.ErrBadReceipt) {
+				t.Errorf("another key verified the receipt: %v", err)
+			}
+
+			// The client's receipt names its key and its photo's; it is
+			// listed under both.
+			c2 := list(testScope, "c2")
+			if len(c2) != 1 || !slices.EqualFunc(c2, list(testScope, "p3"), func(a, b *facevault.DeletionReceipt) bool { return a.ID == b.ID }) {
+				t.Fatalf("receipts of c2 %v and of its photo p3 differ", c2)
+			}
+			cp, err := facevault.VerifyReceipt(pub, c2[0].Payload, c2[0].Signature)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, d := range cp.Destroyed {
+				kinds = append(kinds, d.ResourceType+":"+d.ResourceID)
+			}
+			if !slices.Equal(kinds, []string{"client:c2", "livePhoto:p3"}) || cp.ResourceType != "client" {
+				t.Errorf("client receipt destroyed %v, want the client's key and p3's", kinds)
+			}
+			if _, err := k.PhotoKey(ctx, "p3"); !errors.Is(err, facevault.ErrNotFound) {
+				t.Errorf("p3's key after its client's deletion: %v", err)
+			}
+			// No receipt when none is asked for; none across scopes.
+			if rs := list(testScope, "p4"); len(rs) != 0 {
+				t.Errorf("p4 destroyed without a receipt has %d", len(rs))
+			}
+			if rs := list(testScope, "p9"); len(rs) != 0 {
+				t.Errorf("another account's receipt is listed in this scope")
+			}
+			if rs := list(other, "p9"); len(rs) != 1 {
+				t.Errorf("the other account sees %d receipts of its photo, want 1", len(rs))
+			}
+			// Destroying again makes no second receipt.
+			if n, err := k.DestroyPhotoKeys(ctx, []string{"p1"}, facevault.DestroyDeleted); err != nil || n != 0 {
+				t.Fatal(n, err)
+			}
+			if rs := list(testScope, "p1"); len(rs) != 1 {
+				t.Errorf("p1 has %d receipts after a second destroy, want 1", len(rs))
+			}
+			// The payload is JSON a verifier can read.
+			var m map[string]any
+			if err := json.Unmarshal(p1[0].Payload, &m); err != nil || m["action"] != "livePhoto.deleted" {
+				t.Errorf("payload %s: %v", p1[0].Payload, err)
+			}
+		})
+	}
+}
+
+// TestReceiptKeyRotates: rotating the master rewraps the receipt key; the
+// key itself, and so every receipt's verification, stays.
+func TestReceiptKeyRotates(t *testing.T) {
+	ctx := context.Background()
+	url := "sqlite://" + filepath.Join(t.TempDir(), "keys.db")
+	old, cur := master(t, 1), master(t, 2)
+	id, pub := mustOpen(t, url, old).ReceiptKey()
+	k := mustOpen(t, url, cur, old)
+	if _, err := k.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Retire(ctx, old.ID()); err != nil {
+		t.Fatal(err)
+	}
+	id2, pub2 := mustOpen(t, url, cur).ReceiptKey()
+	if id2 != id || !pub2.Equal(pub) {
+		t.Errorf("receipt key after rotation %s, want %s", id2, id)
+	}
+	text, err := facevault.MarshalReceiptKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := facevault.ParseReceiptKey(text)
+	if err != nil || !back.Equal(pub) {
+		t.Errorf("public key PEM round trip: %v", err)
+	}
+	if _, err := facevault.ParseReceiptKey([]byte("not pem")); err == nil {
+		t.Error("ParsePublicKey took garbage")
+	}
+}
