@@ -29,6 +29,7 @@ type ClientPatch struct {
 	PersonDetails  *PersonDetailsPatch  `json:"personDetails"`
 	CompanyDetails *CompanyDetailsPatch `json:"companyDetails"`
 	Metadata       map[string]*string   `json:"metadata"`
+	Retention      *RetentionPatch      `json:"retention"`
 }
 
 // PersonDetailsPatch is the personDetails part of a ClientPatch.
@@ -122,6 +123,11 @@ func (p *ClientPatch) Apply(c *Client) error {
 				return Invalid("metadata", "Metadata value of '%s' must be a string", Clip(k))
 			}
 			c.Metadata[k] = *v
+		}
+	}
+	if p.Retention != nil {
+		if err := p.Retention.apply(c); err != nil {
+			return err
 		}
 	}
 	return c.Validate()

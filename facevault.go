@@ -73,6 +73,7 @@ type Client struct {
 	PersonDetails  *PersonDetails    `json:"personDetails,omitzero"`
 	CompanyDetails *CompanyDetails   `json:"companyDetails,omitzero"`
 	Metadata       map[string]string `json:"metadata,omitzero"`
+	Retention      *Retention        `json:"retention,omitzero"`
 	CreatedAt      time.Time         `json:"-"`
 	UpdatedAt      time.Time         `json:"-"`
 }

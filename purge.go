@@ -163,7 +163,7 @@ func (v *Vault) wakePurge() {
 
 // RunPurge runs Purge at once, whenever DeleteClient queues work, and every
 // interval (which retries failed attempts as they fall due), until ctx is
-// done.
+// done; after each Purge it runs Retain.
 func (v *Vault) RunPurge(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -174,6 +174,10 @@ func (v *Vault) RunPurge(ctx context.Context, every time.Duration) {
 		}
 		if res != (PurgeResult{}) {
 			v.Logger.InfoContext(ctx, "purge", "recordsRemoved", res.Drained, "imagesDestroyed", res.Destroyed, "failedAttempts", res.Failed)
+		}
+		// Photos whose retention is up go the same way, with receipts.
+		if _, err := v.Retain(ctx); err != nil && ctx.Err() == nil {
+			v.Logger.ErrorContext(ctx, "retention failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():

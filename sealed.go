@@ -40,6 +40,10 @@ type ImageKeys interface {
 	// ReceiptKey returns the id and public half of the key receipts are
 	// signed with.
 	ReceiptKey() (string, ed25519.PublicKey)
+	// NoteDestruction records why a photo's key will be destroyed, before
+	// the record change that queues it: the receipt then says so, whether
+	// the request or the background purge destroys the key.
+	NoteDestruction(ctx context.Context, photoID string, why Destruction) error
 	// PhotoKeyIDs lists up to n ids of photos whose keys were made before
 	// the given time, in id order after the given id; ClientKeyIDs lists
 	// the ids of clients with keys likewise. The sweep destroys those
@@ -366,4 +370,16 @@ func (v *Vault) ReceiptKey() ([]byte, error) {
 	}
 	_, pub := v.Keys.ReceiptKey()
 	return MarshalReceiptKey(pub)
+}
+
+// noteDestruction records why photo id's key is about to be destroyed (see
+// ImageKeys.NoteDestruction).
+func (v *Vault) noteDestruction(ctx context.Context, id string, why Destruction) error {
+	if v.Keys == nil {
+		return nil
+	}
+	if err := v.Keys.NoteDestruction(ctx, id, why); err != nil {
+		return fmt.Errorf("note destruction of %s: %w", id, err)
+	}
+	return nil
 }

@@ -246,6 +246,7 @@ type Store interface {
 	KeyStore
 	ClientStore
 	LivePhotoStore
+	RetentionStore
 	PurgeQueue
 	Leaser
 	Identity

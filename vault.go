@@ -306,6 +306,12 @@ func (v *Vault) DeleteLivePhoto(ctx context.Context, s Scope, id string) error {
 	if !ValidID(id) {
 		return ErrLivePhotoNotFound(id)
 	}
+	if err := v.photoHold(ctx, s, id); err != nil {
+		return err
+	}
+	if err := v.noteDestruction(ctx, id, DestroyDeleted); err != nil {
+		return err
+	}
 	_, err := v.Store.DeleteLivePhoto(ctx, s, id, v.Now())
 	if errors.Is(err, ErrNotFound) {
 		return ErrLivePhotoNotFound(id)
@@ -324,6 +330,12 @@ func (v *Vault) RedactLivePhoto(ctx context.Context, s Scope, id string) (*LiveP
 	if !ValidID(id) {
 		return nil, ErrLivePhotoNotFound(id)
 	}
+	if err := v.photoHold(ctx, s, id); err != nil {
+		return nil, err
+	}
+	if err := v.noteDestruction(ctx, id, DestroyRedacted); err != nil {
+		return nil, err
+	}
 	p, err := v.Store.RedactLivePhoto(ctx, s, id, v.Now())
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrLivePhotoNotFound(id)
@@ -333,6 +345,19 @@ func (v *Vault) RedactLivePhoto(ctx context.Context, s Scope, id string) (*LiveP
 	}
 	v.purgeNow(ctx, id, DestroyRedacted)
 	return p, nil
+}
+
+// photoHold refuses a deletion or redaction of photo id while its client
+// is on legal hold. An unknown photo is left to the deletion to answer.
+func (v *Vault) photoHold(ctx context.Context, s Scope, id string) error {
+	p, err := v.Store.LivePhoto(ctx, s, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return v.checkHold(ctx, s, p.ClientID)
 }
 
 // CreateClient validates and stores a new client.
@@ -385,6 +410,9 @@ func (v *Vault) UpdateClient(ctx context.Context, s Scope, id string, p *ClientP
 func (v *Vault) DeleteClient(ctx context.Context, s Scope, id string) error {
 	if !ValidID(id) {
 		return ErrClientNotFound(id)
+	}
+	if err := v.checkHold(ctx, s, id); err != nil {
+		return err
 	}
 	err := v.Store.DeleteClient(ctx, s, id, v.Now())
 	if errors.Is(err, ErrNotFound) {

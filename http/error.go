@@ -17,6 +17,7 @@ var statuses = map[string]int{
 	facevault.ETooLarge:     http.StatusRequestEntityTooLarge,
 	facevault.ERateLimited:  http.StatusTooManyRequests,
 	facevault.EInternal:     http.StatusInternalServerError,
+	facevault.ELegalHold:    http.StatusConflict,
 }
 
 // Status returns the HTTP status for an error code.

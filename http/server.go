@@ -199,6 +199,8 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/livePhotos/{id}/redact", s.authed(s.redactLivePhoto))
 
 	collection("GET", "/v1/deletionReceipts", s.listReceipts)
+	collection("GET", "/v1/retention", s.getRetention)
+	collection("POST", "/v1/retention", s.setRetention)
 	s.mux.HandleFunc("GET /.well-known/facevault-receipts.pub", s.receiptKey)
 }
 

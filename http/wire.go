@@ -39,6 +39,7 @@ type clientJSON struct {
 	PersonDetails  *facevault.PersonDetails  `json:"personDetails,omitempty"`
 	CompanyDetails *facevault.CompanyDetails `json:"companyDetails,omitempty"`
 	Metadata       map[string]string         `json:"metadata,omitempty"`
+	Retention      *facevault.Retention      `json:"retention,omitempty"`
 	CreatedAt      string                    `json:"createdAt"`
 	UpdatedAt      string                    `json:"updatedAt"`
 }
@@ -56,6 +57,7 @@ func toClientJSON(c *facevault.Client) clientJSON {
 		PersonDetails:  c.PersonDetails,
 		CompanyDetails: c.CompanyDetails,
 		Metadata:       c.Metadata,
+		Retention:      c.Retention,
 		CreatedAt:      formatTime(c.CreatedAt),
 		UpdatedAt:      formatTime(c.UpdatedAt),
 	}

@@ -151,11 +151,22 @@ func (k *Keyring) DestroyPhotoKeys(ctx context.Context, photoIDs []string, why f
 			}
 			n += len(rows)
 			if why == facevault.NoReceipt {
+				if _, err := k.db.takePending(ctx, tx, batch); err != nil {
+					return err
+				}
 				continue
+			}
+			pending, err := k.db.takePending(ctx, tx, batch)
+			if err != nil {
+				return err
 			}
 			now := k.Now()
 			for _, r := range rows {
-				rec, err := k.newReceipt(why, r.accountID, r.mode, "livePhoto", r.photoID, r.clientID,
+				action := why
+				if a, ok := pending[r.photoID]; ok && why == facevault.DestroyPurged {
+					action = a // what the deletion that queued it said
+				}
+				rec, err := k.newReceipt(action, r.accountID, r.mode, "livePhoto", r.photoID, r.clientID,
 					[]facevault.DestroyedKey{{ResourceType: "livePhoto", ResourceID: r.photoID, SHA256: r.sha256, KeyID: keyID(r.wrapped)}}, now)
 				if err != nil {
 					return err
@@ -410,4 +421,48 @@ func (db *DB) rewrapSigner(ctx context.Context, old string, m Master, seed []byt
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// NoteDestruction records why a photo's key is about to be destroyed,
+// before the record change that queues its destruction commits: whichever
+// destroys the key then (the request itself, or the background purge if
+// the request could not) writes the receipt with this action.
+func (k *Keyring) NoteDestruction(ctx context.Context, photoID string, why facevault.Destruction) error {
+	if _, err := k.db.exec(ctx, k.db.q(`INSERT INTO keyring_pending (photo_id, action, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (photo_id) DO UPDATE SET action = excluded.action, created_at = excluded.created_at`),
+		photoID, string(why), k.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("key store: note destruction: %w", err)
+	}
+	return nil
+}
+
+// takePending reads and deletes the noted destructions of ids.
+func (db *DB) takePending(ctx context.Context, tx *sql.Tx, ids []string) (map[string]facevault.Destruction, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT photo_id, action FROM keyring_pending WHERE photo_id IN `+placeholders(len(ids))), args...)
+	if err != nil {
+		return nil, fmt.Errorf("key store: read noted destructions: %w", err)
+	}
+	out := map[string]facevault.Destruction{}
+	for rows.Next() {
+		var id, action string
+		if err := rows.Scan(&id, &action); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("key store: read noted destructions: %w", err)
+		}
+		out[id] = facevault.Destruction(action)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("key store: read noted destructions: %w", err)
+	}
+	if len(out) > 0 {
+		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM keyring_pending WHERE photo_id IN `+placeholders(len(ids))), args...); err != nil {
+			return nil, fmt.Errorf("key store: clear noted destructions: %w", err)
+		}
+	}
+	return out, nil
 }

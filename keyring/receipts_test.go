@@ -163,3 +163,33 @@ func TestReceiptKeyRotates(t *testing.T) {
 		t.Error("ParsePublicKey took garbage")
 	}
 }
+
+// TestNotedDestruction: the background purge's receipt says what the
+// deletion that queued the key said, not just that it purged it.
+func TestNotedDestruction(t *testing.T) {
+	ctx := context.Background()
+	k := mustOpen(t, "sqlite://"+filepath.Join(t.TempDir(), "keys.db"), master(t, 1))
+	for _, p := range []string{"a", "b", "c"} {
+		if err := k.AddPhotoKey(ctx, ref("c1", p), bytes.Repeat([]byte{1}, 32)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k.NoteDestruction(ctx, "a", facevault.DestroyDeleted); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.NoteDestruction(ctx, "b", facevault.DestroyDeleted); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.NoteDestruction(ctx, "b", facevault.DestroyRetention); err != nil { // the later note wins
+		t.Fatal(err)
+	}
+	if n, err := k.DestroyPhotoKeys(ctx, []string{"a", "b", "c"}, facevault.DestroyPurged); err != nil || n != 3 {
+		t.Fatal(n, err)
+	}
+	for id, want := range map[string]facevault.Destruction{"a": facevault.DestroyDeleted, "b": facevault.DestroyRetention, "c": facevault.DestroyPurged} {
+		rs, _, err := k.Receipts(ctx, testScope, id, facevault.Page{Page: 1, PageSize: 5})
+		if err != nil || len(rs) != 1 || rs[0].Action != want {
+			t.Errorf("receipt of %s: %v, %v; want one saying %s", id, rs, err, want)
+		}
+	}
+}

@@ -63,6 +63,7 @@ var schema = map[dialect][]string{
 			created_at INTEGER NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS keyring_receipt_refs (account_id TEXT NOT NULL, mode TEXT NOT NULL, resource_id TEXT NOT NULL,
 			receipt_id TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, mode, resource_id, receipt_id))`,
+		`CREATE TABLE IF NOT EXISTS keyring_pending (photo_id TEXT PRIMARY KEY, action TEXT NOT NULL, created_at INTEGER NOT NULL)`,
 	},
 	postgresDialect: {
 		`CREATE TABLE IF NOT EXISTS keyring_masters (id TEXT PRIMARY KEY, check_value BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
@@ -81,6 +82,7 @@ var schema = map[dialect][]string{
 			created_at BIGINT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS keyring_receipt_refs (account_id TEXT NOT NULL, mode TEXT NOT NULL, resource_id TEXT NOT NULL,
 			receipt_id TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (account_id, mode, resource_id, receipt_id))`,
+		`CREATE TABLE IF NOT EXISTS keyring_pending (photo_id TEXT PRIMARY KEY, action TEXT NOT NULL, created_at BIGINT NOT NULL)`,
 	},
 }
 

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"ExistingLivePhotos", testExistingLivePhotos},
 		{"ExistingClients", testExistingClients},
 		{"LivePhotoOwners", testLivePhotoOwners},
+		{"Retention", testRetention},
 		{"PurgeQueue", testPurgeQueue},
 		{"Counts", testCounts},
 		{"Chunks", testChunks},
