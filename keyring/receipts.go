@@ -90,6 +90,7 @@ func keyID(wrapped []byte) string {
 type destroyedPhoto struct {
 	photoID, clientID, accountID, mode, sha256 string
 	wrapped                                    []byte
+	clientKeyed                                bool // its client's key still exists
 }
 
 // receiptRow is a receipt as stored.
@@ -162,6 +163,9 @@ func (k *Keyring) DestroyPhotoKeys(ctx context.Context, photoIDs []string, why f
 			}
 			now := k.Now()
 			for _, r := range rows {
+				if !r.clientKeyed {
+					continue // its client's deletion has its receipt
+				}
 				action := why
 				if a, ok := pending[r.photoID]; ok && why == facevault.DestroyPurged {
 					action = a // what the deletion that queued it said
@@ -184,10 +188,12 @@ func (k *Keyring) DestroyPhotoKeys(ctx context.Context, photoIDs []string, why f
 	return n, k.db.scrub(ctx, n)
 }
 
-// DestroyClientKeys destroys the keys of clients and every data key of
-// their photos, with one signed receipt per client naming them all, in the
-// same transaction. Keys already gone are not an error. It returns how
-// many client keys it destroyed.
+// DestroyClientKeys destroys the keys of clients, which makes every data
+// key of their photos useless, with one signed receipt per client naming
+// the client's key and every photo's, in the same transaction. (The rows of
+// the photos' keys are removed later, with the photos' records, without
+// receipts of their own.) Keys already gone are not an error. It returns
+// how many client keys it destroyed.
 func (k *Keyring) DestroyClientKeys(ctx context.Context, clientIDs []string, why facevault.Destruction) (int, error) {
 	if len(clientIDs) == 0 {
 		return 0, nil
@@ -204,12 +210,15 @@ func (k *Keyring) DestroyClientKeys(ctx context.Context, clientIDs []string, why
 				return err
 			}
 			n++
-			photos, err := k.db.takePhotoKeys(ctx, tx, "client_id", []string{clientID})
-			if err != nil {
-				return err
-			}
 			if why == facevault.NoReceipt {
 				continue
+			}
+			// The photos' keys are useless from now on; their rows go with
+			// the photos' records, in the purge's bounded batches, so that
+			// a client of any size is destroyed in one short transaction.
+			photos, err := k.db.clientPhotoKeys(ctx, tx, clientID)
+			if err != nil {
+				return err
 			}
 			destroyed := []facevault.DestroyedKey{{ResourceType: "client", ResourceID: clientID, KeyID: keyID(client.wrapped)}}
 			for _, p := range photos {
@@ -279,15 +288,16 @@ func (db *DB) takePhotoKeys(ctx context.Context, tx *sql.Tx, column string, ids 
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT photo_id, client_id, account_id, mode, sha256, wrapped FROM keyring_photos WHERE `+
-		column+` IN `+placeholders(len(ids))), args...)
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT p.photo_id, p.client_id, p.account_id, p.mode, p.sha256, p.wrapped, c.client_id IS NOT NULL
+		FROM keyring_photos p LEFT JOIN keyring_clients c ON c.client_id = p.client_id
+		WHERE p.`+column+` IN `+placeholders(len(ids))), args...)
 	if err != nil {
 		return nil, fmt.Errorf("key store: destroy photo keys: %w", err)
 	}
 	var out []destroyedPhoto
 	for rows.Next() {
 		var d destroyedPhoto
-		if err := rows.Scan(&d.photoID, &d.clientID, &d.accountID, &d.mode, &d.sha256, &d.wrapped); err != nil {
+		if err := rows.Scan(&d.photoID, &d.clientID, &d.accountID, &d.mode, &d.sha256, &d.wrapped, &d.clientKeyed); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("key store: destroy photo keys: %w", err)
 		}
@@ -465,4 +475,22 @@ func (db *DB) takePending(ctx context.Context, tx *sql.Tx, ids []string) (map[st
 		}
 	}
 	return out, nil
+}
+
+// clientPhotoKeys reads the photo keys of a client, without deleting them.
+func (db *DB) clientPhotoKeys(ctx context.Context, tx *sql.Tx, clientID string) ([]destroyedPhoto, error) {
+	rows, err := tx.QueryContext(ctx, db.q(`SELECT photo_id, sha256, wrapped FROM keyring_photos WHERE client_id = ? ORDER BY photo_id`), clientID)
+	if err != nil {
+		return nil, fmt.Errorf("key store: read photo keys: %w", err)
+	}
+	defer rows.Close()
+	var out []destroyedPhoto
+	for rows.Next() {
+		d := destroyedPhoto{clientID: clientID}
+		if err := rows.Scan(&d.photoID, &d.sha256, &d.wrapped); err != nil {
+			return nil, fmt.Errorf("key store: read photo keys: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }
