@@ -241,6 +241,7 @@ type Store interface {
 	PurgeQueue
 	Leaser
 	Identity
+	AuditLog
 	Close() error
 }
 

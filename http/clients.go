@@ -38,7 +38,7 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, sc facevau
 	if err := readJSON(w, r, &p); err != nil {
 		return err
 	}
-	c, err := s.vault.UpdateClient(r.Context(), sc, id, &p)
+	c, _, err := s.vault.UpdateClient(r.Context(), sc, id, &p)
 	if err != nil {
 		return err
 	}
