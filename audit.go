@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strconv"
@@ -471,4 +472,31 @@ func ChangedAttributes(before, after map[string]string) []string {
 	}
 	slices.Sort(changed)
 	return changed
+}
+
+// ErrAuditLogNotFound returns the contract's 404 for an audit log id. The id
+// is quoted as Clip shortens it.
+func ErrAuditLogNotFound(id string) *Error {
+	return Errorf(ENotFound, "Invalid audit log id '%s'", Clip(id))
+}
+
+// AuditEntry returns an entry of the scope's audit log.
+func (v *Vault) AuditEntry(ctx context.Context, s Scope, id string) (*AuditEntry, error) {
+	if !ValidID(id) {
+		return nil, ErrAuditLogNotFound(id)
+	}
+	e, err := v.Store.AuditEntry(ctx, s, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrAuditLogNotFound(id)
+	}
+	return e, err
+}
+
+// AuditEntries returns one page of the scope's audit log matching f, as
+// LivePhotos does.
+func (v *Vault) AuditEntries(ctx context.Context, s Scope, f AuditFilter) (int, iter.Seq2[*AuditEntry, error], error) {
+	return Paged(f.ListOptions, ListChunk, func(o ListOptions) ([]*AuditEntry, int, error) {
+		f.ListOptions = o
+		return v.Store.AuditEntries(ctx, s, f)
+	}, func(e *AuditEntry) Cursor { return Cursor{e.CreatedAt, e.ID} })
 }

@@ -236,10 +236,20 @@ func newTestEnvWith(t testing.TB, b backend, opts envOptions) *testEnv {
 		defer close(purging)
 		vault.RunPurge(purgeCtx, 50*time.Millisecond)
 	}()
+	// The audit log's counts of refused requests, as serve runs them; tests
+	// flush them when they look.
+	auditCtx, stopAudit := context.WithCancel(context.Background())
+	auditing := make(chan struct{})
+	go func() {
+		defer close(auditing)
+		api.RunAudit(auditCtx, time.Hour)
+	}()
 	t.Cleanup(func() {
 		srv.Close() // waits for every request in flight
 		stopPurge()
 		<-purging
+		stopAudit()
+		<-auditing
 		logs.state.stop()
 		if n := logs.state.errors(); n > 0 {
 			t.Errorf("the server logged %d errors (see the log above): an unexpected internal error happened", n)
