@@ -400,15 +400,18 @@ func (e *UnreadableEntryError) Error() string {
 
 func (e *UnreadableEntryError) Unwrap() error { return e.Err }
 
-// WalkAudit calls fn with every entry of every chain, chain after chain
-// (ordered by account and mode), each in Seq order, until fn returns an
-// error.
-func WalkAudit(ctx context.Context, log AuditLog, fn func(*AuditEntry) error) error {
+// WalkAudit calls fn with every entry of every chain that keep accepts (nil
+// keeps all), chain after chain (ordered by account and mode), each in Seq
+// order, until fn returns an error.
+func WalkAudit(ctx context.Context, log AuditLog, keep func(AuditChainID) bool, fn func(*AuditEntry) error) error {
 	heads, err := log.AuditHeads(ctx)
 	if err != nil {
 		return fmt.Errorf("walk audit log: %w", err)
 	}
 	for _, h := range heads {
+		if keep != nil && !keep(h.AuditChainID) {
+			continue
+		}
 		if err := walkChain(ctx, log, h.AuditChainID, fn); err != nil {
 			return fmt.Errorf("walk audit log: %w", err)
 		}
