@@ -128,7 +128,8 @@ const (
 
 // Server is the API's HTTP handler. Every request to a client or a live
 // photo is recorded in the audit log (see auditWriter), appended to the
-// vault's store before it is answered.
+// vault's store before it is answered; the appends of concurrent requests
+// are committed together (facevault.AuditBatcher).
 type Server struct {
 	vault     *facevault.Vault
 	keys      facevault.KeyStore
@@ -151,7 +152,7 @@ func NewServer(v *facevault.Vault, keys facevault.KeyStore, logger *slog.Logger,
 	s := &Server{
 		vault:    v,
 		keys:     keys,
-		audit:    v.Store,
+		audit:    facevault.NewAuditBatcher(v.Store),
 		refusals: newRefusals(cfg.AuditRefusalSources),
 		logger:   logger,
 		mux:      http.NewServeMux(),
