@@ -355,9 +355,10 @@ func (s *Server) authed(spec auditSpec, h handlerFunc) http.Handler {
 			}
 			return
 		}
-		aw := &auditWriter{ResponseWriter: w, s: s, r: r, entry: entry}
+		// Handlers add what only they learn to the entry (noteResource);
+		// the writer appends it before the answer goes out.
 		r = r.WithContext(context.WithValue(r.Context(), auditKey{}, entry))
-		aw.r = r
+		aw := &auditWriter{ResponseWriter: w, s: s, r: r, entry: entry}
 		defer func() {
 			v := recover()
 			aw.done(v)
