@@ -65,19 +65,34 @@ func ErrUnauthorized() *Error {
 // Authenticate returns the scope of an API key, or the contract's 401 if the
 // key is malformed, unknown or revoked.
 func Authenticate(ctx context.Context, keys KeyStore, secret string) (Scope, error) {
+	k, err := AuthenticateKey(ctx, keys, secret)
+	if err != nil {
+		return Scope{}, err
+	}
+	return Scope{AccountID: k.AccountID, Mode: k.Mode}, nil
+}
+
+// AuthenticateKey is Authenticate returning the stored key. A key that is
+// known but revoked is returned too, with the 401: its account and id are
+// what the audit log records of the failed attempt. Otherwise the key is
+// nil on error.
+func AuthenticateKey(ctx context.Context, keys KeyStore, secret string) (*APIKey, error) {
 	mode, _, ok := strings.Cut(secret, "_")
 	if !ok || !Mode(mode).Valid() || len(secret) < len(mode)+1+32 || len(secret) > 200 {
-		return Scope{}, ErrUnauthorized()
+		return nil, ErrUnauthorized()
 	}
 	h := HashKey(secret)
 	k, err := keys.KeyByHash(ctx, h)
 	if errors.Is(err, ErrNotFound) {
-		return Scope{}, ErrUnauthorized()
+		return nil, ErrUnauthorized()
 	} else if err != nil {
-		return Scope{}, fmt.Errorf("authenticate: %w", err)
+		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	if subtle.ConstantTimeCompare(k.Hash, h) != 1 || !k.RevokedAt.IsZero() || k.Mode != Mode(mode) {
-		return Scope{}, ErrUnauthorized()
+	if subtle.ConstantTimeCompare(k.Hash, h) != 1 || k.Mode != Mode(mode) {
+		return nil, ErrUnauthorized()
 	}
-	return Scope{AccountID: k.AccountID, Mode: k.Mode}, nil
+	if !k.RevokedAt.IsZero() {
+		return k, ErrUnauthorized()
+	}
+	return k, nil
 }

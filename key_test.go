@@ -94,6 +94,22 @@ func TestAuthenticate(t *testing.T) {
 			t.Errorf("%s: got %v, want the contract's 401", tt.name, err)
 		}
 	}
+	t.Run("AuthenticateKey", func(t *testing.T) {
+		// The stored key, for the audit log: also a revoked one, with
+		// the 401; no key for an unknown one.
+		k, err := facevault.AuthenticateKey(ctx, store, live)
+		if err != nil || k == nil || k.Mode != facevault.ModeLive || k.AccountID != acct.ID {
+			t.Errorf("live key: got %+v, %v", k, err)
+		}
+		k, err = facevault.AuthenticateKey(ctx, store, revoked)
+		if facevault.ErrorCode(err) != facevault.EUnauthorized || k == nil || k.RevokedAt.IsZero() {
+			t.Errorf("revoked key: got %+v, %v; want the key and the 401", k, err)
+		}
+		k, err = facevault.AuthenticateKey(ctx, store, test[:len(test)-1]+"x")
+		if facevault.ErrorCode(err) != facevault.EUnauthorized || k != nil {
+			t.Errorf("unknown key: got %+v, %v; want no key and the 401", k, err)
+		}
+	})
 	t.Run("ErrStoreDown", func(t *testing.T) {
 		store := &keyStore{err: errors.New("disk on fire")}
 		_, err := facevault.Authenticate(ctx, store, test)

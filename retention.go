@@ -140,6 +140,11 @@ func (v *Vault) Retain(ctx context.Context) (int, error) {
 			}
 			v.purgeNow(ctx, ref.PhotoID, DestroyRetention)
 			v.Logger.InfoContext(ctx, "retention deleted live photo", "livePhotoId", ref.PhotoID, "clientId", ref.ClientID)
+			// Recorded in the audit log as the system's deletion.
+			e := NewSystemEntry(ref.Scope, ActionDelete, AuditLivePhoto, ref.PhotoID, ref.ClientID)
+			if err := v.Store.AppendAudit(ctx, v.Now(), e); err != nil {
+				v.Logger.ErrorContext(ctx, "record retention deletion in the audit log", "livePhotoId", ref.PhotoID, "err", err)
+			}
 			n++
 		}
 		deleted += n

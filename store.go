@@ -250,6 +250,7 @@ type Store interface {
 	PurgeQueue
 	Leaser
 	Identity
+	AuditLog
 	Close() error
 }
 

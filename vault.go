@@ -384,22 +384,30 @@ func (v *Vault) Client(ctx context.Context, s Scope, id string) (*Client, error)
 	return c, err
 }
 
-// UpdateClient applies a partial update to a client.
-func (v *Vault) UpdateClient(ctx context.Context, s Scope, id string, p *ClientPatch) (*Client, error) {
+// UpdateClient applies a partial update to a client. It returns the client
+// as updated and the paths of the attributes whose values changed (see
+// ChangedAttributes), for the audit log.
+func (v *Vault) UpdateClient(ctx context.Context, s Scope, id string, p *ClientPatch) (*Client, []string, error) {
 	if !ValidID(id) {
-		return nil, ErrClientNotFound(id)
+		return nil, nil, ErrClientNotFound(id)
 	}
+	var changed []string
 	c, err := v.Store.UpdateClient(ctx, s, id, func(c *Client) error {
+		before := ClientAttributes(c)
 		if err := p.Apply(c); err != nil {
 			return err
 		}
+		changed = ChangedAttributes(before, ClientAttributes(c))
 		c.UpdatedAt = v.Now()
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
-		return nil, ErrClientNotFound(id)
+		return nil, nil, ErrClientNotFound(id)
 	}
-	return c, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, changed, nil
 }
 
 // DeleteClient deletes a client with its live photos. It commits one small

@@ -16,6 +16,7 @@ func (s *Server) createClient(w http.ResponseWriter, r *http.Request, sc facevau
 	if err != nil {
 		return err
 	}
+	noteResource(r, c.ID, c.ID)
 	s.writeJSON(w, r, http.StatusOK, toClientJSON(c))
 	return nil
 }
@@ -38,10 +39,11 @@ func (s *Server) updateClient(w http.ResponseWriter, r *http.Request, sc facevau
 	if err := readJSON(w, r, &p); err != nil {
 		return err
 	}
-	c, err := s.vault.UpdateClient(r.Context(), sc, id, &p)
+	c, changed, err := s.vault.UpdateClient(r.Context(), sc, id, &p)
 	if err != nil {
 		return err
 	}
+	noteChanges(r, changed)
 	s.writeJSON(w, r, http.StatusOK, toClientJSON(c))
 	return nil
 }

@@ -53,7 +53,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			noteClientGone(w)
 			return
 		}
-		s.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path,
+			"requestId", RequestID(r.Context()), "err", err)
 		e = &facevault.Error{Code: facevault.EInternal, Message: internalMessage}
 	}
 	if e.Code == facevault.ETimeout {

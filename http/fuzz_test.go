@@ -190,7 +190,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 				if err := jsonv2.Unmarshal([]byte(b.update), &u); err != nil {
 					f.Fatalf("fixture %s: %v", b.update, err)
 				}
-				if _, err := e.vault.UpdateClient(ctx, sc, c.ID, &u); err != nil {
+				if _, _, err := e.vault.UpdateClient(ctx, sc, c.ID, &u); err != nil {
 					f.Fatalf("fixture %s: %v", b.update, err)
 				}
 			}

@@ -58,6 +58,7 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 	if !req.HasClientID || req.ClientID == "" {
 		return facevault.Invalid("clientId", "The 'clientId' field is required")
 	}
+	noteResource(r, "", req.ClientID)
 	if !req.HasData {
 		return facevault.Invalid("data", "The 'data' field is required")
 	}
@@ -73,6 +74,7 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 	if err != nil {
 		return err
 	}
+	noteResource(r, p.ID, "")
 	s.writeJSON(w, r, http.StatusOK, toLivePhotoJSON(p))
 	return nil
 }
@@ -80,6 +82,7 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 func (s *Server) listLivePhotos(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
 	q, ok := listQuery(r)
 	clientID := q.Get("clientId")
+	noteResource(r, "", clientID)
 	if clientID == "" {
 		return facevault.Invalid("clientId", "The query parameter 'clientId' is required")
 	}
@@ -109,11 +112,17 @@ func (s *Server) getLivePhoto(w http.ResponseWriter, r *http.Request, sc facevau
 	if err != nil {
 		return err
 	}
+	noteResource(r, "", p.ClientID)
 	s.writeJSON(w, r, http.StatusOK, toLivePhotoJSON(p))
 	return nil
 }
 
 func (s *Server) deleteLivePhoto(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
+	// The audit entry names the photo's client: read it first. The delete
+	// decides whether the photo exists.
+	if p, err := s.vault.LivePhoto(r.Context(), sc, r.PathValue("id")); err == nil {
+		noteResource(r, "", p.ClientID)
+	}
 	if err := s.vault.DeleteLivePhoto(r.Context(), sc, r.PathValue("id")); err != nil {
 		return err
 	}
@@ -122,9 +131,11 @@ func (s *Server) deleteLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 }
 
 func (s *Server) redactLivePhoto(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
-	if _, err := s.vault.RedactLivePhoto(r.Context(), sc, r.PathValue("id")); err != nil {
+	p, err := s.vault.RedactLivePhoto(r.Context(), sc, r.PathValue("id"))
+	if err != nil {
 		return err
 	}
+	noteResource(r, "", p.ClientID)
 	s.writeJSON(w, r, http.StatusOK, struct{}{})
 	return nil
 }
@@ -139,6 +150,7 @@ func (s *Server) downloadLivePhoto(w http.ResponseWriter, r *http.Request, sc fa
 		return err
 	}
 	defer blob.Close()
+	noteResource(r, "", p.ClientID)
 	prefix := fmt.Sprintf(`{"fileName":%q,"contentType":%q,"data":"`, downloadFileName(p), p.ContentType)
 	const suffix = `"}`
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

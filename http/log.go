@@ -12,11 +12,13 @@ import (
 const StatusClientClosedRequest = 499
 
 // Logged wraps h with a log line per request, at info level: method, path,
-// status, bytes and duration. A request whose client went away is logged
-// with status 499.
+// status, bytes, duration and the request id (see RequestID), which it
+// gives the request and sends as the X-Request-Id header. A request whose
+// client went away is logged with status 499.
 func Logged(h http.Handler, logger *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		r = withRequestID(w, r)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			status := sw.status
@@ -29,7 +31,8 @@ func Logged(h http.Handler, logger *slog.Logger) http.Handler {
 				slog.Int("status", status),
 				slog.Int64("bytes", sw.n),
 				slog.Duration("duration", time.Since(start)),
-				slog.String("remote", r.RemoteAddr))
+				slog.String("remote", r.RemoteAddr),
+				slog.String("requestId", RequestID(r.Context())))
 		}()
 		h.ServeHTTP(sw, r)
 	})

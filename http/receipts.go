@@ -7,6 +7,13 @@ import (
 	"github.com/facevault/facevault"
 )
 
+// Resource types of the audit entries of refused requests to the receipts
+// and retention routes, and of retention changes.
+const (
+	auditReceipt   = "deletionReceipt"
+	auditRetention = "retention"
+)
+
 // receiptJSON is a deletion receipt on the wire: the signed payload as the
 // JSON text that was signed, and its Ed25519 signature in base64.
 type receiptJSON struct {

@@ -97,6 +97,13 @@ func TestRetention(t *testing.T) {
 				t.Errorf("receipts of %s: %v, want one saying retention", id, rs)
 			}
 			env.wantNoBlob(t, id)
+			// The audit log records the deletion as the system's.
+			log := env.do(t, "GET", "/v1/auditLogs?resourceId="+id+"&action=delete", env.KeyA, nil)
+			wantStatus(t, log, http.StatusOK)
+			items, _ := log.JSON["items"].([]any)
+			if len(items) != 1 || items[0].(map[string]any)["trigger"] != facevault.TriggerSystem {
+				t.Errorf("audit entries of the retention deletion of %s: %v, want one by the system", id, items)
+			}
 		}
 		// Lifted, the hold no longer keeps anything.
 		r = env.do(t, "POST", "/v1/clients/"+held, env.KeyA, map[string]any{"retention": map[string]any{"legalHold": false}})

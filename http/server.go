@@ -5,6 +5,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,6 +75,11 @@ type Config struct {
 	// (its rightmost hop that is not itself a trusted proxy). From any
 	// other peer the header is ignored.
 	TrustedProxies []netip.Prefix
+	// AuditRefusalSources bounds the callers whose refused requests (401,
+	// 429) the audit log counts apart between two flushes (default
+	// DefaultAuditRefusalSources); refusals of further callers are counted
+	// together.
+	AuditRefusalSources int
 }
 
 // withDefaults fills the zero fields of c with their defaults.
@@ -105,6 +111,9 @@ func (c Config) withDefaults() Config {
 	if c.AuthFailuresSources <= 0 {
 		c.AuthFailuresSources = 65536
 	}
+	if c.AuditRefusalSources <= 0 {
+		c.AuditRefusalSources = DefaultAuditRefusalSources
+	}
 	return c
 }
 
@@ -117,10 +126,15 @@ const (
 	MaxJSONBody   = 1 << 20
 )
 
-// Server is the API's HTTP handler.
+// Server is the API's HTTP handler. Every request to a client or a live
+// photo is recorded in the audit log (see auditWriter), appended to the
+// vault's store before it is answered; the appends of concurrent requests
+// are committed together (facevault.AuditBatcher).
 type Server struct {
 	vault     *facevault.Vault
 	keys      facevault.KeyStore
+	audit     facevault.AuditAppender
+	refusals  *refusals
 	logger    *slog.Logger
 	mux       *http.ServeMux
 	cfg       Config
@@ -131,12 +145,15 @@ type Server struct {
 }
 
 // NewServer returns the API handler over a vault and the key store that
-// authenticates its callers.
+// authenticates its callers. It records accesses in the vault's store's
+// audit log; run RunAudit beside it.
 func NewServer(v *facevault.Vault, keys facevault.KeyStore, logger *slog.Logger, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{
 		vault:    v,
 		keys:     keys,
+		audit:    facevault.NewAuditBatcher(v.Store),
+		refusals: newRefusals(cfg.AuditRefusalSources),
 		logger:   logger,
 		mux:      http.NewServeMux(),
 		cfg:      cfg,
@@ -181,26 +198,44 @@ const MaxHeaderBytes = 64 << 10
 func (s *Server) routes() {
 	// Collections answer with and without a trailing slash: the Node SDK
 	// sends the slash.
-	collection := func(method, path string, h handlerFunc) {
-		s.mux.Handle(method+" "+path, s.authed(h))
-		s.mux.Handle(method+" "+path+"/{$}", s.authed(h))
+	collection := func(method, path string, spec auditSpec, h handlerFunc) {
+		s.mux.Handle(method+" "+path, s.authed(spec, h))
+		s.mux.Handle(method+" "+path+"/{$}", s.authed(spec, h))
 	}
-	collection("POST", "/v1/clients", s.createClient)
-	collection("GET", "/v1/clients", s.listClients)
-	s.mux.Handle("GET /v1/clients/{id}", s.authed(s.getClient))
-	s.mux.Handle("POST /v1/clients/{id}", s.authed(s.updateClient))
-	s.mux.Handle("DELETE /v1/clients/{id}", s.authed(s.deleteClient))
+	client := func(action, trigger string) auditSpec {
+		return auditSpec{resourceType: facevault.AuditClient, action: action, trigger: trigger}
+	}
+	photo := func(action, trigger string) auditSpec {
+		return auditSpec{resourceType: facevault.AuditLivePhoto, action: action, trigger: trigger}
+	}
+	collection("POST", "/v1/clients", client(facevault.ActionCreate, "createClient"), s.createClient)
+	collection("GET", "/v1/clients", client(facevault.ActionList, "listClients"), s.listClients)
+	s.mux.Handle("GET /v1/clients/{id}", s.authed(client(facevault.ActionRead, "getClient"), s.getClient))
+	s.mux.Handle("POST /v1/clients/{id}", s.authed(client(facevault.ActionUpdate, "updateClient"), s.updateClient))
+	s.mux.Handle("DELETE /v1/clients/{id}", s.authed(client(facevault.ActionDelete, "deleteClient"), s.deleteClient))
 
-	collection("POST", "/v1/livePhotos", s.uploadLivePhoto)
-	collection("GET", "/v1/livePhotos", s.listLivePhotos)
-	s.mux.Handle("GET /v1/livePhotos/{id}", s.authed(s.getLivePhoto))
-	s.mux.Handle("DELETE /v1/livePhotos/{id}", s.authed(s.deleteLivePhoto))
-	s.mux.Handle("GET /v1/livePhotos/{id}/download", s.authed(s.downloadLivePhoto))
-	s.mux.Handle("POST /v1/livePhotos/{id}/redact", s.authed(s.redactLivePhoto))
+	collection("POST", "/v1/livePhotos", photo(facevault.ActionCreate, "uploadLivePhoto"), s.uploadLivePhoto)
+	collection("GET", "/v1/livePhotos", photo(facevault.ActionList, "listLivePhotos"), s.listLivePhotos)
+	s.mux.Handle("GET /v1/livePhotos/{id}", s.authed(photo(facevault.ActionRead, "getLivePhoto"), s.getLivePhoto))
+	s.mux.Handle("DELETE /v1/livePhotos/{id}", s.authed(photo(facevault.ActionDelete, "deleteLivePhoto"), s.deleteLivePhoto))
+	s.mux.Handle("GET /v1/livePhotos/{id}/download", s.authed(photo(facevault.ActionDownload, "downloadLivePhoto"), s.downloadLivePhoto))
+	s.mux.Handle("POST /v1/livePhotos/{id}/redact", s.authed(photo(facevault.ActionRedact, "redactLivePhoto"), s.redactLivePhoto))
 
-	collection("GET", "/v1/deletionReceipts", s.listReceipts)
-	collection("GET", "/v1/retention", s.getRetention)
-	collection("POST", "/v1/retention", s.setRetention)
+	// The audit log is read only: other methods are 405.
+	collection("GET", "/v1/auditLogs", auditSpec{resourceType: auditAuditLog, action: facevault.ActionList,
+		trigger: "listAuditLogs", refusalsOnly: true}, s.listAuditLogs)
+	s.mux.Handle("GET /v1/auditLogs/{id}", s.authed(auditSpec{resourceType: auditAuditLog, action: facevault.ActionRead,
+		trigger: "getAuditLog", refusalsOnly: true}, s.getAuditLog))
+
+	// Deletion receipts name what was destroyed, not personal data: only
+	// refused requests are recorded. A change of the retention default is
+	// recorded like a change of a client.
+	collection("GET", "/v1/deletionReceipts", auditSpec{resourceType: auditReceipt, action: facevault.ActionList,
+		trigger: "listDeletionReceipts", refusalsOnly: true}, s.listReceipts)
+	collection("GET", "/v1/retention", auditSpec{resourceType: auditRetention, action: facevault.ActionRead,
+		trigger: "getRetention", refusalsOnly: true}, s.getRetention)
+	collection("POST", "/v1/retention", auditSpec{resourceType: auditRetention, action: facevault.ActionUpdate,
+		trigger: "setRetention"}, s.setRetention)
 	s.mux.HandleFunc("GET /.well-known/facevault-receipts.pub", s.receiptKey)
 }
 
@@ -218,6 +253,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, fmt.Errorf("panic: %v", v))
 		}
 	}()
+	r = withRequestID(w, r)
 	r = s.wrapBody(w, r)
 	// The escaped path, as ServeMux matches it: "%2F" inside an id is part
 	// of the id, not a separator, so "/v1/clients/..%2Fx" names the
@@ -285,47 +321,77 @@ func (r *recorder) WriteHeader(status int) {
 // for writeError instead of writing one.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s facevault.Scope) error
 
-// authed authenticates the caller, applies the rate limits and runs h. A
-// source address with too many failed authentications is refused before
-// its key is looked up; only failures count against it.
-func (s *Server) authed(h handlerFunc) http.Handler {
+// authed authenticates the caller, applies the rate limits and runs h,
+// recording the request in the audit log as spec says. A source address
+// with too many failed authentications is refused before its key is looked
+// up; only failures count against it.
+func (s *Server) authed(spec auditSpec, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var src netip.Prefix
+		addr := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
+		entry := newAuditEntry(r, spec, addr)
 		if s.authFails != nil {
-			src = sourceKey(clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies))
-			if wait, ok := s.authFails.allow(src, time.Now()); !ok {
+			if wait, ok := s.authFails.allow(sourceKey(addr), time.Now()); !ok {
+				s.recordAccess(r, entry, http.StatusTooManyRequests)
 				setRetryAfter(w, wait)
 				s.writeError(w, r, facevault.Errorf(facevault.ERateLimited, "Too many failed authentications from your address; retry later"))
 				return
 			}
 		}
-		scope, err := s.authenticate(r)
+		key, err := s.authenticate(r)
+		if key != nil {
+			entry.AccountID, entry.Mode, entry.KeyID = key.AccountID, key.Mode, key.ID
+		}
 		if err != nil {
-			if s.authFails != nil && facevault.ErrorCode(err) == facevault.EUnauthorized {
-				s.authFails.fail(src, time.Now())
+			if facevault.ErrorCode(err) == facevault.EUnauthorized {
+				if s.authFails != nil {
+					s.authFails.fail(sourceKey(addr), time.Now())
+				}
+				s.recordAccess(r, entry, http.StatusUnauthorized)
 			}
 			s.writeError(w, r, err)
 			return
 		}
+		scope := facevault.Scope{AccountID: key.AccountID, Mode: key.Mode}
 		if s.limiter != nil {
 			if wait, ok := s.limiter.allow(scope, time.Now()); !ok {
+				s.recordAccess(r, entry, http.StatusTooManyRequests)
 				setRetryAfter(w, wait)
 				s.writeError(w, r, facevault.Errorf(facevault.ERateLimited, "You have exceeded the rate limit prescribed to your plan"))
 				return
 			}
 		}
-		if err := h(w, r, scope); err != nil {
-			s.writeError(w, r, err)
+		if spec.refusalsOnly {
+			if err := h(w, r, scope); err != nil {
+				s.writeError(w, r, err)
+			}
+			return
+		}
+		// Handlers add what only they learn to the entry (noteResource);
+		// the writer appends it before the answer goes out.
+		r = r.WithContext(context.WithValue(r.Context(), auditKey{}, entry))
+		aw := &auditWriter{ResponseWriter: w, s: s, r: r, entry: entry}
+		defer func() {
+			v := recover()
+			aw.done(v)
+			if v != nil {
+				panic(v)
+			}
+		}()
+		if err := h(aw, r, scope); err != nil {
+			s.writeError(aw, r, err)
 		}
 	})
 }
 
-func (s *Server) authenticate(r *http.Request) (facevault.Scope, error) {
+// authenticate returns the caller's key, or an error: the contract's 401
+// for a missing, unknown or revoked key (with the key itself if it is
+// revoked; see facevault.AuthenticateKey).
+func (s *Server) authenticate(r *http.Request) (*facevault.APIKey, error) {
 	key := strings.TrimSpace(r.Header.Get("Authorization"))
 	if len(key) > 7 && strings.EqualFold(key[:7], "bearer ") {
 		key = strings.TrimSpace(key[7:])
 	}
-	return facevault.Authenticate(r.Context(), s.keys, key)
+	return facevault.AuthenticateKey(r.Context(), s.keys, key)
 }
 
 // setRetryAfter tells the caller how many seconds to wait (at least 1).

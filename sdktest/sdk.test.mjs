@@ -1,7 +1,7 @@
 // End-to-end test: the official ComplyCube Node SDK (@complycube/api 1.1.13),
 // unchanged, drives a running FaceVault over real HTTP. Every method of
-// cc.client and cc.livePhoto is called for success and for failure, and what
-// comes back is checked against docs/contract.md.
+// cc.client, cc.livePhoto and cc.auditLog is called for success and for
+// failure, and what comes back is checked against docs/contract.md.
 //
 // Configuration (environment):
 //   FACEVAULT_URL          base URL of the service, e.g. http://127.0.0.1:8080
@@ -804,6 +804,108 @@ describe("live photos", () => {
       await expectError(cc.livePhoto.upload(id, { data: b64(PHOTO_JPG) }), notFoundClient(id));
       await expectError(cc.livePhoto.upload("not-an-id", { data: b64(PHOTO_JPG) }), notFoundClient("not-an-id"));
     });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Audit logs: every access to a client or live photo is recorded, and the
+// SDK's auditLog.get and auditLog.list read the caller's own.
+
+/** assertAuditLog checks an entry against the SDK's AuditLog type and FaceVault's additions. */
+function assertAuditLog(e, want) {
+  assertId(e.id, e.createdAt, "audit log");
+  assertTimestamp(e.createdAt, "createdAt");
+  assertNoEmpty(e);
+  assert.equal(e.memberId, undefined, "FaceVault has no team members: memberId is left out");
+  for (const [k, v] of Object.entries(want)) {
+    assert.deepEqual(e[k], v, `audit log ${k}`);
+  }
+  assert.match(e.keyId, ID_RE, "keyId is the API key's id, never the key");
+  assert.ok(!JSON.stringify(e).includes(TEST_KEY) && !JSON.stringify(e).includes(OTHER_KEY), "no entry holds a key");
+  assert.ok(Number.isInteger(e.seq) && e.seq >= 1, "seq");
+  assert.match(e.hash, /^[0-9a-f]{64}$/);
+  assert.match(e.prevHash, /^[0-9a-f]{64}$/);
+  assert.ok(Number.isInteger(e.count) && e.count >= 1, "count");
+}
+
+const notFoundAuditLog = (id) => ({ status: 404, type: "resource_not_found", message: `Invalid audit log id '${id}'` });
+
+describe("audit logs", () => {
+  test("list: the newest entries are this test's own accesses, in the AuditLog shape, without personal data", async () => {
+    const request = personRequest();
+    const c = await cc.client.create(request);
+    await cc.client.get(c.id);
+    await cc.client.update(c.id, { email: `new.${uniq()}@example.com`, personDetails: { firstName: "Augusta" } });
+    const p = await upload(c.id, PHOTO_JPG, { performLivenessCheck: false });
+    await cc.livePhoto.download(p.id);
+
+    const logs = await cc.auditLog.list({ pageSize: 5 });
+    assert.ok(Array.isArray(logs), "auditLog.list resolves to an array of entries");
+    assert.equal(logs.length, 5);
+    const [download, uploaded, updated, read, created] = logs;
+    assertAuditLog(download, { resourceType: "livePhoto", resourceId: p.id, clientId: c.id, trigger: "downloadLivePhoto", action: "download", outcome: "success", status: 200 });
+    assertAuditLog(uploaded, { resourceType: "livePhoto", resourceId: p.id, clientId: c.id, trigger: "uploadLivePhoto", action: "create", outcome: "success" });
+    assertAuditLog(updated, {
+      resourceType: "client", resourceId: c.id, clientId: c.id, trigger: "updateClient", action: "update",
+      diff: { action: "update", path: ["email", "personDetails.firstName"] },
+    });
+    assertAuditLog(read, { resourceType: "client", resourceId: c.id, clientId: c.id, trigger: "getClient", action: "read" });
+    assertAuditLog(created, { resourceType: "client", resourceId: c.id, clientId: c.id, trigger: "createClient", action: "create" });
+    assert.equal(read.diff, undefined, "only updates carry a diff");
+    assert.equal(download.prevHash, uploaded.hash, "each entry carries the hash of the one before it");
+    assert.equal(download.seq, uploaded.seq + 1);
+    const text = JSON.stringify(logs);
+    for (const pii of [request.email, "Ada", "Augusta", "Lovelace", b64(PHOTO_JPG).slice(0, 64)]) {
+      assert.ok(!text.includes(pii), `the audit log must not hold ${pii}`);
+    }
+  });
+
+  test("get: the same entry as the list; unknown, malformed and other tenants' ids are 404", async () => {
+    const c = await newPerson();
+    const [entry] = await cc.auditLog.list({ pageSize: 1 });
+    assert.equal(entry.resourceId, c.id);
+    assert.deepEqual(await cc.auditLog.get(entry.id), entry);
+    const unknown = randomId();
+    await expectError(cc.auditLog.get(unknown), notFoundAuditLog(unknown));
+    await expectError(cc.auditLog.get("not-an-id"), notFoundAuditLog("not-an-id"));
+    await expectError(ccOther.auditLog.get(entry.id), notFoundAuditLog(entry.id));
+    await expectError(ccLive.auditLog.get(entry.id), notFoundAuditLog(entry.id));
+    const others = await ccOther.auditLog.list({ pageSize: 1000 });
+    assert.ok(!others.some((e) => e.id === entry.id), "another account does not list A's entries");
+  });
+
+  test("a failed attempt on another account's client is recorded as the caller's failure", async () => {
+    const c = await newPerson();
+    await expectError(ccOther.client.get(c.id), notFoundClient(c.id));
+    const [attempt] = await ccOther.auditLog.list({ pageSize: 1 });
+    assertAuditLog(attempt, { resourceType: "client", resourceId: c.id, trigger: "getClient", action: "read", outcome: "failure", status: 404 });
+    const [mine] = await cc.auditLog.list({ pageSize: 1 });
+    assert.equal(mine.trigger, "createClient", "the owner's log holds its own create, not the other's attempt");
+  });
+
+  test("paging: page and pageSize; page 0 and pageSize 1001 are 400; a bad key is 401", async () => {
+    await newPerson();
+    await newPerson();
+    const [a, b] = await cc.auditLog.list({ pageSize: 2 });
+    const [second] = await cc.auditLog.list({ page: 2, pageSize: 1 });
+    assert.deepEqual(second, b);
+    assert.notDeepEqual(a, b);
+    await expectError(cc.auditLog.list({ page: 0 }), invalid("page"));
+    await expectError(cc.auditLog.list({ pageSize: 1001 }), invalid("pageSize"));
+    await expectError(sdk("bogus").auditLog.list(), unauthorized);
+    await expectError(sdk("bogus").auditLog.get(randomId()), unauthorized);
+  });
+
+  test("entries cannot be changed through the API: other methods are 405", async () => {
+    const [entry] = await cc.auditLog.list({ pageSize: 1 });
+    for (const [method, path] of [["post", "auditLogs"], ["delete", `auditLogs/${entry.id}`], ["patch", `auditLogs/${entry.id}`], ["put", `auditLogs/${entry.id}`]]) {
+      await assert.rejects(cc.axiosInstance.request({ method, url: path, data: {} }), (err) => {
+        assert.equal(err.response.status, 405);
+        assert.equal(err.response.data.type, "invalid_request");
+        return true;
+      });
+    }
+    assert.deepEqual(await cc.auditLog.get(entry.id), entry);
   });
 });
 

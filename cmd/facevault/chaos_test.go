@@ -88,6 +88,9 @@ const (
 //     (fsblob: <dir>/<xx>/<id>; S3: <prefix>/livephotos/<id>) belongs to a
 //     listed, unredacted photo, and every such photo has its image.
 //
+// At the end, 'facevault audit verify' finds every chain of the audit log
+// whole: a kill never leaves an append half-made.
+//
 // During the workload the same holds for each actor's own photos (each
 // actor is the only writer of its clients). The seed is printed; set
 // FACEVAULT_CHAOS_SEED to repeat a run's choices (the interleaving of
@@ -1029,7 +1032,11 @@ func runChaos(t *testing.T, bin string, seed uint64, b *chaosBackend) {
 		p.stop(t)
 	} else {
 		p.kill()
+		return
 	}
+	// Every audit chain holds together, twelve kills later: no append was
+	// half-made, none lost its place.
+	t.Logf("audit verify:\n%s", runFacevault(t, bin, b.env, append([]string{"audit", "verify"}, b.storeArgs...)...))
 }
 
 // killCycle runs the workload on p and kills p with SIGKILL: at a random

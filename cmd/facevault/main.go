@@ -13,6 +13,8 @@
 //	facevault receipts verify --public-key PEM FILE
 //	facevault receipts public-key [--data DIR]
 //	facevault migrate --db postgres://…
+//	facevault audit verify [--data DIR]
+//	facevault audit export [--data DIR] [--account NAME] [--mode test|live] [--since TIME]
 //	facevault eval --labels FILE [--plot FILE.png] [--json] DIR
 //
 // Every command takes --db and --blobs URLs to choose its back ends
@@ -74,6 +76,8 @@ Commands:
   receipts verify      check deletion receipts offline (FILE --public-key PEM)
   receipts public-key  print the key that verifies deletion receipts
   migrate        bring the record store's schema up to date
+  audit verify   check that no audit log entry was changed, added or removed
+  audit export   write audit log entries as JSON lines
   eval           measure the liveness check on a folder of labelled photos
 
 Run 'facevault <command> -h' for the flags of a command. Every flag can
@@ -136,6 +140,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	case "migrate":
 		return (&MigrateCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "audit":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return errUsage
+		}
+		switch args[1] {
+		case "verify":
+			return (&AuditVerifyCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "export":
+			return (&AuditExportCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		}
 	case "eval":
 		return (&EvalCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "help", "-h", "--help":

@@ -216,6 +216,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// for what a crash or an unreachable image store left queued, whenever a
 	// client is deleted, and every --purge-interval for retries.
 	sweeping.Go(func() { vault.RunPurge(sweepCtx, *purgeEvery) })
+	// The audit log's counts of refused requests, appended every minute and
+	// once more after the last request is answered: its context ends only
+	// after Shutdown, whichever way Run returns.
+	auditCtx, stopAudit := context.WithCancel(context.WithoutCancel(ctx))
+	var auditing sync.WaitGroup
+	defer auditing.Wait()
+	defer stopAudit()
+	auditing.Go(func() { api.RunAudit(auditCtx, time.Minute) })
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

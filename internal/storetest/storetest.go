@@ -51,6 +51,10 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"ScopeIsolation", testScopeIsolation},
 		{"Leases", testLeases},
 		{"StoreIdentity", testStoreIdentity},
+		{"AuditAppend", testAuditAppend},
+		{"AuditText", testAuditText},
+		{"AuditList", testAuditList},
+		{"AuditConcurrent", testAuditConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
