@@ -669,48 +669,19 @@ func (v *Vault) sweepKeys(ctx context.Context, o SweepOptions, res *SweepResult)
 	if v.Keys == nil {
 		return nil
 	}
-	var photos, clients []string
-	examined := 0
-	for after := ""; ; {
-		ids, err := v.Keys.PhotoKeyIDs(ctx, o.Before, after, sweepBatch)
-		if err != nil || len(ids) == 0 {
-			if err != nil {
-				return fmt.Errorf("sweep keys: %w", err)
-			}
-			break
-		}
-		after = ids[len(ids)-1]
-		examined += len(ids)
-		exist, err := v.Store.ExistingLivePhotos(ctx, ids)
-		if err != nil {
-			return fmt.Errorf("sweep keys: %w", err)
-		}
-		for _, id := range ids {
-			if !exist[id] {
-				photos = append(photos, id)
-			}
-		}
+	photos, n, err := keysWithout(ctx, func(after string) ([]string, error) {
+		return v.Keys.PhotoKeyIDs(ctx, o.Before, after, sweepBatch)
+	}, v.Store.ExistingLivePhotos)
+	if err != nil {
+		return err
 	}
-	for after := ""; ; {
-		ids, err := v.Keys.ClientKeyIDs(ctx, after, sweepBatch)
-		if err != nil || len(ids) == 0 {
-			if err != nil {
-				return fmt.Errorf("sweep keys: %w", err)
-			}
-			break
-		}
-		after = ids[len(ids)-1]
-		examined += len(ids)
-		exist, err := v.Store.ExistingClients(ctx, ids)
-		if err != nil {
-			return fmt.Errorf("sweep keys: %w", err)
-		}
-		for _, id := range ids {
-			if !exist[id] {
-				clients = append(clients, id)
-			}
-		}
+	clients, m, err := keysWithout(ctx, func(after string) ([]string, error) {
+		return v.Keys.ClientKeyIDs(ctx, after, sweepBatch)
+	}, v.Store.ExistingClients)
+	if err != nil {
+		return err
 	}
+	examined := n + m
 	res.KeysExamined = examined
 	orphans := len(photos) + len(clients)
 	if limit := SweepLimit(examined); orphans > limit && !o.Force {
@@ -747,6 +718,34 @@ func (v *Vault) sweepKeys(ctx context.Context, o SweepOptions, res *SweepResult)
 		v.Logger.InfoContext(ctx, "destroyed keys without a record", "keys", res.KeysDestroyed)
 	}
 	return nil
+}
+
+// keysWithout pages through the ids of keys, list giving those after an id,
+// and returns those that exist says have no record, and how many it read.
+func keysWithout(ctx context.Context, list func(after string) ([]string, error),
+	exist func(context.Context, []string) (map[string]bool, error)) ([]string, int, error) {
+	var orphans []string
+	n := 0
+	for after := ""; ; {
+		ids, err := list(after)
+		if err != nil {
+			return nil, n, fmt.Errorf("sweep keys: %w", err)
+		}
+		if len(ids) == 0 {
+			return orphans, n, nil
+		}
+		after = ids[len(ids)-1]
+		n += len(ids)
+		found, err := exist(ctx, ids)
+		if err != nil {
+			return nil, n, fmt.Errorf("sweep keys: %w", err)
+		}
+		for _, id := range ids {
+			if !found[id] {
+				orphans = append(orphans, id)
+			}
+		}
+	}
 }
 
 // expireQuarantine destroys the quarantined images set aside before cutoff.

@@ -44,46 +44,34 @@ type DB struct {
 	where   string // for messages: the file, or the database without password
 }
 
-// schema creates the tables; every statement is idempotent.
-var schema = map[dialect][]string{
-	sqliteDialect: {
-		`CREATE TABLE IF NOT EXISTS keyring_masters (id TEXT PRIMARY KEY, check_value BLOB NOT NULL, created_at INTEGER NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_clients (client_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL,
-			master_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL)`,
-		`CREATE INDEX IF NOT EXISTS keyring_clients_master ON keyring_clients (master_id)`,
-		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, account_id TEXT NOT NULL, mode TEXT NOT NULL,
-			sha256 TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL)`,
-		`CREATE INDEX IF NOT EXISTS keyring_photos_created ON keyring_photos (created_at, photo_id)`,
-		`CREATE INDEX IF NOT EXISTS keyring_photos_client ON keyring_photos (client_id)`,
-		`CREATE TABLE IF NOT EXISTS keyring_identity (one INTEGER PRIMARY KEY CHECK (one = 1), store_id TEXT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_signer (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL, master_id TEXT NOT NULL,
-			wrapped BLOB NOT NULL, public BLOB NOT NULL, created_at INTEGER NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_receipts (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL, action TEXT NOT NULL,
-			resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, payload TEXT NOT NULL, signature BLOB NOT NULL, signer_id TEXT NOT NULL,
-			created_at INTEGER NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_receipt_refs (account_id TEXT NOT NULL, mode TEXT NOT NULL, resource_id TEXT NOT NULL,
-			receipt_id TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (account_id, mode, resource_id, receipt_id))`,
-		`CREATE TABLE IF NOT EXISTS keyring_pending (photo_id TEXT PRIMARY KEY, action TEXT NOT NULL, created_at INTEGER NOT NULL)`,
-	},
-	postgresDialect: {
-		`CREATE TABLE IF NOT EXISTS keyring_masters (id TEXT PRIMARY KEY, check_value BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_clients (client_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL,
-			master_id TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
-		`CREATE INDEX IF NOT EXISTS keyring_clients_master ON keyring_clients (master_id)`,
-		`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, account_id TEXT NOT NULL, mode TEXT NOT NULL,
-			sha256 TEXT NOT NULL, wrapped BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
-		`CREATE INDEX IF NOT EXISTS keyring_photos_created ON keyring_photos (created_at, photo_id)`,
-		`CREATE INDEX IF NOT EXISTS keyring_photos_client ON keyring_photos (client_id)`,
-		`CREATE TABLE IF NOT EXISTS keyring_identity (one INTEGER PRIMARY KEY CHECK (one = 1), store_id TEXT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_signer (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL, master_id TEXT NOT NULL,
-			wrapped BYTEA NOT NULL, public BYTEA NOT NULL, created_at BIGINT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_receipts (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL, action TEXT NOT NULL,
-			resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, payload TEXT NOT NULL, signature BYTEA NOT NULL, signer_id TEXT NOT NULL,
-			created_at BIGINT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS keyring_receipt_refs (account_id TEXT NOT NULL, mode TEXT NOT NULL, resource_id TEXT NOT NULL,
-			receipt_id TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (account_id, mode, resource_id, receipt_id))`,
-		`CREATE TABLE IF NOT EXISTS keyring_pending (photo_id TEXT PRIMARY KEY, action TEXT NOT NULL, created_at BIGINT NOT NULL)`,
-	},
+// tables creates the tables; every statement is idempotent. BLOB and INT
+// stand for each dialect's binary and 64-bit integer types.
+var tables = []string{
+	`CREATE TABLE IF NOT EXISTS keyring_masters (id TEXT PRIMARY KEY, check_value BLOB NOT NULL, created_at INT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS keyring_clients (client_id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL,
+		master_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INT NOT NULL)`,
+	`CREATE INDEX IF NOT EXISTS keyring_clients_master ON keyring_clients (master_id)`,
+	`CREATE TABLE IF NOT EXISTS keyring_photos (photo_id TEXT PRIMARY KEY, client_id TEXT NOT NULL, account_id TEXT NOT NULL, mode TEXT NOT NULL,
+		sha256 TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INT NOT NULL)`,
+	`CREATE INDEX IF NOT EXISTS keyring_photos_created ON keyring_photos (created_at, photo_id)`,
+	`CREATE INDEX IF NOT EXISTS keyring_photos_client ON keyring_photos (client_id)`,
+	`CREATE TABLE IF NOT EXISTS keyring_identity (one INTEGER PRIMARY KEY CHECK (one = 1), store_id TEXT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS keyring_signer (one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL, master_id TEXT NOT NULL,
+		wrapped BLOB NOT NULL, public BLOB NOT NULL, created_at INT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS keyring_receipts (id TEXT PRIMARY KEY, account_id TEXT NOT NULL, mode TEXT NOT NULL, action TEXT NOT NULL,
+		resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, payload TEXT NOT NULL, signature BLOB NOT NULL, signer_id TEXT NOT NULL,
+		created_at INT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS keyring_receipt_refs (account_id TEXT NOT NULL, mode TEXT NOT NULL, resource_id TEXT NOT NULL,
+		receipt_id TEXT NOT NULL, created_at INT NOT NULL, PRIMARY KEY (account_id, mode, resource_id, receipt_id))`,
+	`CREATE TABLE IF NOT EXISTS keyring_pending (photo_id TEXT PRIMARY KEY, action TEXT NOT NULL, created_at INT NOT NULL)`,
+}
+
+// ddl is a statement of tables in the dialect's types.
+func (db *DB) ddl(stmt string) string {
+	if db.dialect == postgresDialect {
+		return strings.NewReplacer("BLOB", "BYTEA", " INT ", " BIGINT ").Replace(stmt)
+	}
+	return strings.ReplaceAll(stmt, " INT ", " INTEGER ")
 }
 
 // Open opens the key store at a URL: sqlite:///path/keys.db (created 0600,
@@ -108,8 +96,8 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, stmt := range schema[db.dialect] {
-		if _, err := db.exec(ctx, stmt); err != nil {
+	for _, stmt := range tables {
+		if _, err := db.exec(ctx, db.ddl(stmt)); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("key store %s: create tables: %w", db.where, err)
 		}
