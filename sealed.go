@@ -208,12 +208,39 @@ func (v *Vault) openSealed(ctx context.Context, id string, r io.ReadCloser) (io.
 	if err != nil {
 		return nil, fmt.Errorf("open image of live photo %s: %w", id, err)
 	}
-	return readCloser{sr, r}, nil
+	return openAhead(sr, r), nil
 }
 
 type readCloser struct {
 	io.Reader
 	io.Closer
+}
+
+// openAhead reads sr in a goroutine of its own, through a pipe, so that the
+// next chunk is read and opened while the reader hashes, encodes and sends
+// the one before; closing it stops the goroutine and closes blob.
+func openAhead(sr io.Reader, blob io.Closer) io.ReadCloser {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, seal.ChunkSize)
+		_, err := io.CopyBuffer(pw, sr, buf)
+		pw.CloseWithError(err) // nil: io.EOF to the reader
+	}()
+	return &aheadReader{PipeReader: pr, done: done, blob: blob}
+}
+
+type aheadReader struct {
+	*io.PipeReader
+	done chan struct{}
+	blob io.Closer
+}
+
+func (a *aheadReader) Close() error {
+	a.PipeReader.Close()
+	<-a.done
+	return a.blob.Close()
 }
 
 // SealResult counts what SealLegacy did.

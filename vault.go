@@ -11,6 +11,7 @@ import (
 	"iter"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/facevault/facevault/imagecheck"
@@ -172,20 +173,33 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 	if info.Format == imagecheck.PNG {
 		p.ContentType = ContentTypePNG
 	}
-	// The key is durable before the bytes it opens, and both before the
-	// record that lists them. The liveness check is sealed under it too.
+	// The key and the bytes it opens are made durable at once (each is
+	// useless without the other), and both before the record that lists
+	// them. The liveness check is sealed under the key too.
+	var keyErr error
+	var storingKey sync.WaitGroup
 	if u.dataKey != nil {
 		if err := sealLiveness(p, u.dataKey); err != nil {
 			return nil, err
 		}
 		ref := PhotoRef{Scope: s, ClientID: clientID, PhotoID: p.ID, SHA256: p.SHA256}
-		if err := v.Keys.AddPhotoKey(ctx, ref, u.dataKey); err != nil {
-			return nil, fmt.Errorf("store key of live photo: %w", err)
-		}
+		storingKey.Go(func() { keyErr = v.Keys.AddPhotoKey(ctx, ref, u.dataKey) })
 	}
-	if err := u.blob.Commit(ctx); err != nil {
-		v.destroyUploadKey(ctx, u)
-		return nil, fmt.Errorf("commit image: %w", err)
+	commitErr := u.blob.Commit(ctx)
+	storingKey.Wait()
+	if commitErr != nil || keyErr != nil {
+		if keyErr == nil {
+			v.destroyUploadKey(ctx, u)
+		}
+		if commitErr == nil {
+			// Committed bytes without their key: take them back out; if
+			// that fails too, the sweep removes them later.
+			if derr := v.Blobs.Delete(context.WithoutCancel(ctx), p.ID); derr != nil {
+				v.Logger.ErrorContext(ctx, "remove image of failed upload", "livePhotoId", p.ID, "err", derr)
+			}
+			return nil, fmt.Errorf("store key of live photo: %w", keyErr)
+		}
+		return nil, fmt.Errorf("commit image: %w", commitErr)
 	}
 	u.done = true
 	clear(u.dataKey)
