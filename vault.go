@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/facevault/facevault/imagecheck"
+	"github.com/facevault/facevault/internal/metastrip"
 	"github.com/facevault/facevault/seal"
 )
 
@@ -36,7 +37,15 @@ type Vault struct {
 	// no face, several faces, or pixels that do not decode (422). Test-mode
 	// uploads are never refused: ComplyCube's sandbox always accepts.
 	RefuseLive bool
-	Logger     *slog.Logger
+	// StripMetadata removes location and device metadata (EXIF, XMP,
+	// IPTC, comments, PNG text chunks) from uploads as they arrive, keeping
+	// the image data, the colour profile and the EXIF orientation (package
+	// internal/metastrip says what it keeps): what is hashed, checked and
+	// stored, and the size recorded, are those of the stripped image. The
+	// image limits apply to the image as sent. An image whose structure the
+	// filter cannot follow is refused (EInvalid, param data).
+	StripMetadata bool
+	Logger        *slog.Logger
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 
@@ -61,7 +70,9 @@ type Upload struct {
 	blob    BlobWriter
 	dataKey []byte // the key the blob is sealed with; nil if not sealed
 	check   *imagecheck.Checker
+	strip   *metastrip.Writer // removes metadata before store; nil if the Vault keeps it
 	hash    hash.Hash
+	size    int64 // bytes stored
 	done    bool
 }
 
@@ -76,6 +87,9 @@ func (v *Vault) BeginUpload(ctx context.Context) (*Upload, error) {
 		return nil, fmt.Errorf("begin upload: %w", err)
 	}
 	u := &Upload{id: id, created: t, blob: w, check: imagecheck.New(v.Limits), hash: sha256.New()}
+	if v.StripMetadata {
+		u.strip = metastrip.NewWriter(writerFunc(u.store))
+	}
 	if v.Keys != nil {
 		if u.dataKey, err = seal.NewDataKey(); err != nil {
 			w.Abort()
@@ -91,15 +105,25 @@ func (v *Vault) BeginUpload(ctx context.Context) (*Upload, error) {
 	return u, nil
 }
 
-// Write checks, hashes and stores p.
+// Write checks p, then hashes and stores it, or what the metadata filter
+// keeps of it.
 func (u *Upload) Write(p []byte) (int, error) {
 	if _, err := u.check.Write(p); err != nil {
 		return 0, imageError(err)
 	}
+	if u.strip != nil {
+		return u.writeStripped(p)
+	}
+	return u.store(p)
+}
+
+// store hashes and stores bytes of the image as it is kept.
+func (u *Upload) store(p []byte) (int, error) {
 	u.hash.Write(p)
 	if _, err := u.blob.Write(p); err != nil {
 		return 0, err
 	}
+	u.size += int64(len(p))
 	return len(p), nil
 }
 
@@ -133,6 +157,10 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 	if err != nil {
 		return nil, imageError(err)
 	}
+	if err := u.finishStrip(); err != nil {
+		return nil, err
+	}
+	info.Size = u.size // the stored image's
 	if !ValidID(clientID) {
 		return nil, ErrClientNotFound(clientID)
 	}

@@ -830,7 +830,12 @@ func TestScaleFaults(t *testing.T) {
 	u.Host = pgProxy.Addr()
 	proxiedDB := u.String()
 	s3Proxy := tcpproxy.Start(t, strings.TrimPrefix(st.endpoint, "http://"))
-	s := startNode(t, []string{"--db", proxiedDB, "--blobs", s3URL(st.bucket, s3Proxy.URL())}, "--log-format", "json",
+	// The key store is in the same database, reached through a way of its
+	// own: each can be cut alone.
+	ku, _ := url.Parse(st.dbURL)
+	keysProxy := tcpproxy.Start(t, ku.Host)
+	ku.Host = keysProxy.Addr()
+	s := startNode(t, []string{"--db", proxiedDB, "--keys", ku.String(), "--blobs", s3URL(st.bucket, s3Proxy.URL())}, "--log-format", "json",
 		"--purge-interval", "100ms")
 	key := s.bootstrapKeys(t).test
 	img := testimage.JPEG(256, 256, 3)
@@ -999,6 +1004,24 @@ func TestScaleFaults(t *testing.T) {
 			status, _, err := s.request(t.Context(), "GET", "/v1/clients/"+clientID, key, nil)
 			return err == nil && status == http.StatusOK
 		})
+	})
+
+	t.Run("key store cut", func(t *testing.T) {
+		keysProxy.Cut()
+		try(t, "POST", "/v1/livePhotos", upload, "key store: ")
+		try(t, "GET", "/v1/livePhotos/"+kept+"/download", nil, "key store: ")
+		// A delete notes why before it changes anything: refused whole.
+		try(t, "DELETE", "/v1/livePhotos/"+kept, nil, "key store: ")
+		keysProxy.Restore()
+		waitForWithin(t, "the node to reach the key store again", 5*time.Second, func() bool {
+			status, _, err := s.request(t.Context(), "GET", "/v1/livePhotos/"+kept+"/download", key, nil)
+			return err == nil && status == http.StatusOK
+		})
+		again := s.uploadPhoto(t, key, clientID, img)
+		if status, body := s.do(t, "DELETE", "/v1/livePhotos/"+again, key, nil); status != http.StatusNoContent {
+			t.Errorf("delete after the key store came back: got %d %s, want 204", status, body)
+		}
+		waitPurged(t, st.dbURL)
 	})
 
 	// Nothing half-written: one photo, its record and its object.

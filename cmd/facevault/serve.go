@@ -70,6 +70,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	livenessOpts := addLivenessFlags(fs)
 	refuse := fs.Bool("liveness-refusals", true, "refuse live-mode uploads in which the liveness check finds no face, several faces "+
 		"or unreadable pixels (422); false records those findings like any other. Test-mode uploads are never refused")
+	stripMetadata := fs.Bool("strip-metadata", false, "remove location and device metadata (EXIF with its GPS and maker notes, XMP, "+
+		"IPTC, comments, PNG text chunks) from uploads before they are stored, keeping the pixels, the colour profile and the "+
+		"orientation; the stored image, and the size and sha256 recorded, are then those of the stripped image")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -165,6 +168,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	vault.Keys = keys
 	vault.Analyzer = analyzer
 	vault.RefuseLive = *refuse
+	vault.StripMetadata = *stripMetadata
 	sweeper := &sweeper{vault: vault, leases: db, logger: logger, holder: leaseHolder(), exclusive: blobs.exclusive,
 		keepFor: 2 * *sweepEvery, quarantineFor: *quarantineFor}
 
