@@ -216,31 +216,127 @@ type readCloser struct {
 	io.Closer
 }
 
-// openAhead reads sr in a goroutine of its own, through a pipe, so that the
-// next chunk is read and opened while the reader hashes, encodes and sends
-// the one before; closing it stops the goroutine and closes blob.
+// aheadChunks is how many opened chunks a download's reader keeps ready.
+const aheadChunks = 2
+
+// openAhead reads sr in a goroutine of its own, a few chunks ahead, so that
+// the next chunks are read and opened while the consumer hashes, encodes
+// and sends the one before; closing it stops the goroutine and closes
+// blob.
 func openAhead(sr io.Reader, blob io.Closer) io.ReadCloser {
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, seal.ChunkSize)
-		_, err := io.CopyBuffer(pw, sr, buf)
-		pw.CloseWithError(err) // nil: io.EOF to the reader
-	}()
-	return &aheadReader{PipeReader: pr, done: done, blob: blob}
+	a := &aheadReader{
+		full: make(chan []byte, aheadChunks),
+		free: make(chan []byte, aheadChunks+1),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+		blob: blob,
+	}
+	for range aheadChunks + 1 {
+		a.free <- make([]byte, seal.ChunkSize)
+	}
+	go a.fill(sr)
+	return a
 }
 
+// aheadReader is the reading end of openAhead.
 type aheadReader struct {
-	*io.PipeReader
-	done chan struct{}
-	blob io.Closer
+	full, free chan []byte   // opened chunks, and buffers to open into
+	stop, done chan struct{} // Close asks the goroutine to stop; it says it did
+	err        error         // why the goroutine stopped: io.EOF at the end; read after done
+	cur        []byte        // what is left of the chunk being read
+	curBuf     []byte        // the buffer cur is in
+	blob       io.Closer
+	closed     bool
+}
+
+func (a *aheadReader) fill(sr io.Reader) {
+	defer close(a.done)
+	defer close(a.full)
+	for {
+		var buf []byte
+		select {
+		case buf = <-a.free:
+		case <-a.stop:
+			return
+		}
+		n, err := io.ReadFull(sr, buf[:cap(buf)])
+		if n > 0 {
+			select {
+			case a.full <- buf[:n]:
+			case <-a.stop:
+				return
+			}
+		}
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			a.err = io.EOF
+			return
+		case err != nil:
+			a.err = err
+			return
+		}
+	}
+}
+
+// next makes the next opened chunk current, giving the last one's buffer
+// back; false at the end, with the reason in a.err.
+func (a *aheadReader) next() bool {
+	if a.curBuf != nil {
+		a.free <- a.curBuf
+		a.curBuf = nil
+	}
+	buf, ok := <-a.full
+	if !ok {
+		<-a.done
+		return false
+	}
+	a.cur, a.curBuf = buf, buf
+	return true
+}
+
+func (a *aheadReader) Read(p []byte) (int, error) {
+	for len(a.cur) == 0 {
+		if !a.next() {
+			return 0, a.err
+		}
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	return n, nil
+}
+
+// WriteTo hands w whole opened chunks, without copying them again.
+func (a *aheadReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(a.cur) > 0 {
+			n, err := w.Write(a.cur)
+			total += int64(n)
+			a.cur = a.cur[n:]
+			if err != nil {
+				return total, err
+			}
+		}
+		if !a.next() {
+			if a.err == io.EOF {
+				return total, nil
+			}
+			return total, a.err
+		}
+	}
 }
 
 func (a *aheadReader) Close() error {
-	a.PipeReader.Close()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	close(a.stop)
+	// The blob first: that ends a read of it the goroutine may be blocked
+	// in (a stalled S3 response), so that Close does not wait on it.
+	err := a.blob.Close()
 	<-a.done
-	return a.blob.Close()
+	return err
 }
 
 // SealResult counts what SealLegacy did.
