@@ -142,7 +142,8 @@ func (v *Vault) Retain(ctx context.Context) (int, error) {
 			v.Logger.InfoContext(ctx, "retention deleted live photo", "livePhotoId", ref.PhotoID, "clientId", ref.ClientID)
 			// Recorded in the audit log as the system's deletion.
 			e := NewSystemEntry(ref.Scope, ActionDelete, AuditLivePhoto, ref.PhotoID, ref.ClientID)
-			if err := v.Store.AppendAudit(ctx, v.Now(), e); err != nil {
+			// Recorded even if ctx ends now: the deletion happened.
+			if err := v.Store.AppendAudit(context.WithoutCancel(ctx), v.Now(), e); err != nil {
 				v.Logger.ErrorContext(ctx, "record retention deletion in the audit log", "livePhotoId", ref.PhotoID, "err", err)
 			}
 			n++

@@ -38,7 +38,8 @@ const (
 // restoring an old copy of records or images never brings back a key
 // destroyed since.
 type DB struct {
-	db      *sql.DB
+	db      *sql.DB // writes, and reads where read is nil
+	read    *sql.DB // reads outside transactions, on SQLite
 	pool    *pgxpool.Pool // under db, on PostgreSQL
 	dialect dialect
 	where   string // for messages: the file, or the database without password
@@ -125,13 +126,20 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// A deleted key's bytes are overwritten in the file, not just unlinked
 	// from the b-tree.
 	q.Add("_pragma", "secure_delete(ON)")
+	readQ := url.Values{}
+	readQ.Add("_pragma", "busy_timeout(5000)")
+	readQ.Add("_pragma", "query_only(1)")
 	q.Set("_txlock", "immediate")
-	dsn := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}).String()
-	sdb, err := sql.Open("sqlite", dsn)
+	dsn := func(q url.Values) string {
+		return (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}).String()
+	}
+	sdb, err := sql.Open("sqlite", dsn(q))
 	if err != nil {
 		return nil, fmt.Errorf("key store %s: %w", path, err)
 	}
-	// One connection: writes are few and small, and SQLite has one writer.
+	// One connection writes, as SQLite has one writer; it connects first,
+	// and switches the file to WAL. Reads have connections of their own,
+	// which WAL lets read while a write (and its fsync) is under way.
 	sdb.SetMaxOpenConns(1)
 	sdb.SetConnMaxLifetime(0)
 	sdb.SetConnMaxIdleTime(0)
@@ -139,7 +147,13 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, fmt.Errorf("key store %s: %w", path, err)
 	}
-	return &DB{db: sdb, dialect: sqliteDialect, where: abs}, nil
+	rdb, err := sql.Open("sqlite", dsn(readQ))
+	if err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("key store %s: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(4)
+	return &DB{db: sdb, read: rdb, dialect: sqliteDialect, where: abs}, nil
 }
 
 func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
@@ -184,10 +198,18 @@ func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	var rows *sql.Rows
 	err := db.retry(ctx, func() (err error) {
-		rows, err = db.db.QueryContext(ctx, query, args...)
+		rows, err = db.reader().QueryContext(ctx, query, args...)
 		return err
 	})
 	return rows, err
+}
+
+// reader is the pool reads outside transactions use.
+func (db *DB) reader() *sql.DB {
+	if db.read != nil {
+		return db.read
+	}
+	return db.db
 }
 
 // row is a single-row query, run by Scan.
@@ -204,7 +226,7 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) row {
 
 func (r row) Scan(dest ...any) error {
 	return r.db.retry(r.ctx, func() error {
-		return r.db.db.QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
+		return r.db.reader().QueryRowContext(r.ctx, r.query, r.args...).Scan(dest...)
 	})
 }
 
@@ -236,6 +258,9 @@ func connectionLost(err error) bool {
 // Close closes the database.
 func (db *DB) Close() error {
 	err := db.db.Close()
+	if db.read != nil {
+		err = errors.Join(err, db.read.Close())
+	}
 	if db.pool != nil {
 		db.pool.Close()
 	}
