@@ -38,8 +38,8 @@ const (
 // restoring an old copy of records or images never brings back a key
 // destroyed since.
 type DB struct {
-	db      *sql.DB // writes, and reads where read is nil
-	read    *sql.DB // reads outside transactions, on SQLite
+	db      *sql.DB       // writes, and reads where read is nil
+	read    *sql.DB       // reads outside transactions, on SQLite
 	pool    *pgxpool.Pool // under db, on PostgreSQL
 	dialect dialect
 	where   string // for messages: the file, or the database without password
