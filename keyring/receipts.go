@@ -163,11 +163,13 @@ func (k *Keyring) DestroyPhotoKeys(ctx context.Context, photoIDs []string, why f
 			}
 			now := k.Now()
 			for _, r := range rows {
-				if !r.clientKeyed {
-					continue // its client's deletion has its receipt
-				}
 				action := why
-				if a, ok := pending[r.photoID]; ok && why == facevault.DestroyPurged {
+				switch a, ok := pending[r.photoID]; {
+				case !r.clientKeyed:
+					// Useless since its client's key was destroyed: the
+					// purge removes it with the photo's record.
+					action = facevault.DestroyClientDeleted
+				case ok && why == facevault.DestroyPurged:
 					action = a // what the deletion that queued it said
 				}
 				rec, err := k.newReceipt(action, r.accountID, r.mode, "livePhoto", r.photoID, r.clientID,
@@ -189,11 +191,11 @@ func (k *Keyring) DestroyPhotoKeys(ctx context.Context, photoIDs []string, why f
 }
 
 // DestroyClientKeys destroys the keys of clients, which makes every data
-// key of their photos useless, with one signed receipt per client naming
-// the client's key and every photo's, in the same transaction. (The rows of
-// the photos' keys are removed later, with the photos' records, without
-// receipts of their own.) Keys already gone are not an error. It returns
-// how many client keys it destroyed.
+// key of their photos useless from that instant, with one signed receipt
+// per client in the same transaction. The rows of the photos' keys are
+// removed later, with the photos' records (DestroyPhotoKeys), each with a
+// receipt of its own saying client.deleted. Keys already gone are not an
+// error. It returns how many client keys it destroyed.
 func (k *Keyring) DestroyClientKeys(ctx context.Context, clientIDs []string, why facevault.Destruction) (int, error) {
 	if len(clientIDs) == 0 {
 		return 0, nil
@@ -214,16 +216,10 @@ func (k *Keyring) DestroyClientKeys(ctx context.Context, clientIDs []string, why
 				continue
 			}
 			// The photos' keys are useless from now on; their rows go with
-			// the photos' records, in the purge's bounded batches, so that
-			// a client of any size is destroyed in one short transaction.
-			photos, err := k.db.clientPhotoKeys(ctx, tx, clientID)
-			if err != nil {
-				return err
-			}
+			// the photos' records, in the purge's bounded batches, each
+			// with a receipt of its own, so that a client of any size is
+			// destroyed in one short transaction.
 			destroyed := []facevault.DestroyedKey{{ResourceType: "client", ResourceID: clientID, KeyID: keyID(client.wrapped)}}
-			for _, p := range photos {
-				destroyed = append(destroyed, facevault.DestroyedKey{ResourceType: "livePhoto", ResourceID: p.photoID, SHA256: p.sha256, KeyID: keyID(p.wrapped)})
-			}
 			rec, err := k.newReceipt(why, client.accountID, client.mode, "client", clientID, clientID, destroyed, k.Now())
 			if err != nil {
 				return err
@@ -347,9 +343,15 @@ func (db *DB) addReceipt(ctx context.Context, tx *sql.Tx, rec *receiptRow) error
 		r.SigningKeyID, r.CreatedAt.UnixMilli()); err != nil {
 		return fmt.Errorf("key store: record receipt: %w", err)
 	}
-	for _, ref := range rec.refs {
+	// Many rows a statement: a client's receipt names every photo.
+	for refs := range slices.Chunk(rec.refs, 200) {
+		args := make([]any, 0, 5*len(refs))
+		for _, ref := range refs {
+			args = append(args, rec.accountID, rec.mode, ref, r.ID, r.CreatedAt.UnixMilli())
+		}
+		values := strings.Repeat("(?, ?, ?, ?, ?), ", len(refs))
 		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO keyring_receipt_refs (account_id, mode, resource_id, receipt_id, created_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), rec.accountID, rec.mode, ref, r.ID, r.CreatedAt.UnixMilli()); err != nil {
+			VALUES `+values[:len(values)-2]+` ON CONFLICT DO NOTHING`), args...); err != nil {
 			return fmt.Errorf("key store: record receipt: %w", err)
 		}
 	}
@@ -477,20 +479,3 @@ func (db *DB) takePending(ctx context.Context, tx *sql.Tx, ids []string) (map[st
 	return out, nil
 }
 
-// clientPhotoKeys reads the photo keys of a client, without deleting them.
-func (db *DB) clientPhotoKeys(ctx context.Context, tx *sql.Tx, clientID string) ([]destroyedPhoto, error) {
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT photo_id, sha256, wrapped FROM keyring_photos WHERE client_id = ? ORDER BY photo_id`), clientID)
-	if err != nil {
-		return nil, fmt.Errorf("key store: read photo keys: %w", err)
-	}
-	defer rows.Close()
-	var out []destroyedPhoto
-	for rows.Next() {
-		d := destroyedPhoto{clientID: clientID}
-		if err := rows.Scan(&d.photoID, &d.sha256, &d.wrapped); err != nil {
-			return nil, fmt.Errorf("key store: read photo keys: %w", err)
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
-}
