@@ -146,10 +146,9 @@ func Similarity(a, b []float32) float64 {
 
 // LandmarksOf returns the landmarks of a face the liveness detector found,
 // in the coordinates of the image liveness.Analyzer.Faces returned with it.
+// The detector measures from the pixels' edges (the centre of pixel i is at
+// i + 0.5); Point from their centres.
 func LandmarksOf(f liveness.Face) Landmarks {
-	return Landmarks{
-		RightEye: Point{f.RightEye.X, f.RightEye.Y},
-		LeftEye:  Point{f.LeftEye.X, f.LeftEye.Y},
-		Mouth:    Point{f.Mouth.X, f.Mouth.Y},
-	}
+	p := func(q liveness.Point) Point { return Point{q.X - 0.5, q.Y - 0.5} }
+	return Landmarks{RightEye: p(f.RightEye), LeftEye: p(f.LeftEye), Mouth: p(f.Mouth)}
 }

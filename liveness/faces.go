@@ -13,7 +13,8 @@ import (
 // PNG within the configured bounds, or whose pixels do not decode.
 var ErrUnreadable = errors.New("liveness: image unreadable")
 
-// Point is a position in pixels of the image Faces returns.
+// Point is a position in pixels of the image Faces returns, measured from
+// the pixels' edges: the centre of the top-left pixel is at 0.5, 0.5.
 type Point struct{ X, Y float64 }
 
 // Face is a face found by Faces: the detector's box (centre and size), its
