@@ -96,4 +96,11 @@ func TestFaceEval(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("Help", func(t *testing.T) {
+		_, stderr, err := runCLI(t, "face-eval", "-h")
+		if exitCode(err) != 2 || !strings.Contains(stderr, "Usage: facevault face-eval") || !strings.Contains(stderr, "-identities") {
+			t.Errorf("face-eval -h: exit code %d, stderr:\n%s", exitCode(err), stderr)
+		}
+	})
 }
