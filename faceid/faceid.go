@@ -95,6 +95,16 @@ func (e *Embedder) Embed(ctx context.Context, img *image.RGBA, face Landmarks) (
 // descriptor runs the network on an aligned ChipSize×ChipSize face and
 // returns its raw output (dlib's descriptor, not normalised).
 func (e *Embedder) descriptor(ctx context.Context, chip *image.RGBA) ([]float32, error) {
+	out, err := e.m.Run(ctx, map[string]*onnx.Tensor{netInput: {Shape: []int{1, 3, ChipSize, ChipSize}, Data: chipInput(chip)}})
+	if err != nil {
+		return nil, fmt.Errorf("faceid: %w", err)
+	}
+	return out[netOutput].Data, nil
+}
+
+// chipInput returns the network's input for a chip: NCHW planes of
+// (v − mean) / 255, as face-api.js feeds it.
+func chipInput(chip *image.RGBA) []float32 {
 	in := make([]float32, 3*ChipSize*ChipSize)
 	plane := ChipSize * ChipSize
 	for y := range ChipSize {
@@ -105,11 +115,7 @@ func (e *Embedder) descriptor(ctx context.Context, chip *image.RGBA) ([]float32,
 			}
 		}
 	}
-	out, err := e.m.Run(ctx, map[string]*onnx.Tensor{netInput: {Shape: []int{1, 3, ChipSize, ChipSize}, Data: in}})
-	if err != nil {
-		return nil, fmt.Errorf("faceid: %w", err)
-	}
-	return out[netOutput].Data, nil
+	return in
 }
 
 // Cosine returns the cosine of the angle between embeddings a and b (their

@@ -180,3 +180,20 @@ func BenchmarkAlign(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNetwork times the network alone, on an aligned face.
+func BenchmarkNetwork(b *testing.B) {
+	e := mustEmbedder(b)
+	img, lm := photoFace(b, "pigo-sample.jpg")
+	chip, err := Align(img, lm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := e.descriptor(ctx, chip); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
