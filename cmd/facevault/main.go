@@ -79,6 +79,7 @@ Commands:
   audit verify   check that no audit log entry was changed, added or removed
   audit export   write audit log entries as JSON lines
   eval           measure the liveness check on a folder of labelled photos
+  face-eval      measure face embeddings on photos of known people
 
 Run 'facevault <command> -h' for the flags of a command. Every flag can
 also be set as FACEVAULT_<FLAG> in the environment (--max-uploads is
@@ -153,6 +154,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	case "eval":
 		return (&EvalCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "face-eval":
+		return (&FaceEvalCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

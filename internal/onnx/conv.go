@@ -89,11 +89,44 @@ func (p *plan) gemm(s *scratch, a []float32, rowStride, segStride, segs, segLen,
 			g.slope = ep.slope[pn.col : pn.col+pn.width]
 		}
 		partial := pn.col+pn.width > nValid
+		cols := min(pn.width, nValid-pn.col)
 		for r0 := 0; r0 < rows; r0 += 4 {
-			g.rows = min(4, rows-r0)
+			valid := min(4, rows-r0)
+			g.rows = valid
 			g.a = a[r0*rowStride:]
-			if partial {
+			// The last rows, fewer than 4 (a convolution calls this once
+			// per output row, so that is 1 to 3 rows of every call when
+			// the output width is not a multiple of 4), run the 4-row
+			// kernel too: on the operand rows after them when those can
+			// be read, else on a copy of the valid rows padded with zero
+			// rows; the extra rows are computed into the tile and dropped.
+			tail := valid < 4 && p.k.gemm4 != nil
+			if tail && 3*rowStride+(segs-1)*segStride+segLen > len(g.a) {
+				if cap(s.aTile) < 4*k {
+					s.aTile = make([]float32, 4*k)
+				}
+				at := s.aTile[:4*k]
+				clear(at[valid*k:])
+				for r := range valid {
+					for sg := range segs {
+						copy(at[r*k+sg*segLen:][:segLen], g.a[r*rowStride+sg*segStride:][:segLen])
+					}
+				}
+				g.a, g.rowStride, g.segStride, g.segs, g.segLen = at, k, k, 1, k
+			}
+			if partial || tail {
 				g.c, g.ldc, g.res = tile, pn.width, nil
+				if res != nil {
+					rt := s.resTile[:4*pn.width]
+					clear(rt)
+					for r := range valid {
+						copy(rt[r*pn.width:][:cols], res[(r0+r)*ldc+pn.col:][:cols])
+					}
+					g.res = rt
+				}
+				if tail {
+					g.rows = 4
+				}
 			} else {
 				g.c, g.ldc = c[r0*ldc+pn.col:], ldc
 				if res != nil {
@@ -105,9 +138,8 @@ func (p *plan) gemm(s *scratch, a []float32, rowStride, segStride, segs, segLen,
 			} else {
 				gemmGeneric(g)
 			}
-			if partial {
-				cols := nValid - pn.col
-				for r := range g.rows {
+			if partial || tail {
+				for r := range valid {
 					copy(c[(r0+r)*ldc+pn.col:][:cols], tile[r*pn.width:r*pn.width+cols])
 				}
 			}

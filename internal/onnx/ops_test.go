@@ -81,6 +81,21 @@ func opCases() []opCase {
 				tNode{op: "Relu", in: []string{"s"}, out: []string{"z"}})
 			return m
 		}()},
+		// A residual block of the face-recognition network: 3×3 "same"
+		// convolutions whose output width (7, 3, 1) leaves 3 or 1 rows
+		// after the last 4-row tile, with the residual fused; on 1 and 3
+		// pixel rows the rows after the last cannot be read, so the
+		// kernel works on a zero-padded copy.
+		{name: "Conv+Add+Relu/3x3/odd-width", model: convModel(44, 24, 24, 5, 7, 3, 3, 1, true, []tAttr{pads(1, 1, 1, 1)},
+			tNode{op: "Add", in: []string{"y", "x"}, out: []string{"s"}},
+			tNode{op: "Relu", in: []string{"s"}, out: []string{"z"}})},
+		{name: "Conv+Add+Relu/3x3/3x3-pixels", model: convModel(45, 64, 64, 3, 3, 3, 3, 1, true, []tAttr{pads(1, 1, 1, 1)},
+			tNode{op: "Add", in: []string{"y", "x"}, out: []string{"s"}},
+			tNode{op: "Relu", in: []string{"s"}, out: []string{"z"}})},
+		{name: "Conv+Add+Relu/3x3/one-pixel", model: convModel(46, 40, 40, 1, 1, 3, 3, 1, true, []tAttr{pads(1, 1, 1, 1)},
+			tNode{op: "Add", in: []string{"y", "x"}, out: []string{"s"}},
+			tNode{op: "Relu", in: []string{"s"}, out: []string{"z"}})},
+		{name: "Conv/3x3s2/valid-to-3x3", model: convModel(47, 32, 48, 8, 8, 3, 3, 1, true, []tAttr{strides(2, 2)})},
 		{name: "Conv+PRelu", model: func() *tModel {
 			m := convModel(42, 13, 13, 7, 6, 3, 3, 13, true, []tAttr{pads(1, 1, 1, 1)},
 				tNode{op: "PRelu", in: []string{"y", "slope"}, out: []string{"z"}})

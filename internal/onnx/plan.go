@@ -76,6 +76,11 @@ type scratch struct {
 	gc   gemmCall
 	dc   dwCall
 	tile [4 * maxPanel]float32
+	// resTile holds the residual of the rows computed into tile.
+	resTile [4 * maxPanel]float32
+	// aTile holds a copy of the last rows of a matrix product's left
+	// operand when the rows after them cannot be read (grown as needed).
+	aTile []float32
 }
 
 func (p *plan) newScratch() *scratch {
