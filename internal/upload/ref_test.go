@@ -15,7 +15,7 @@ import (
 // target: the whole body is decoded with jsontext, then "data" is cleaned
 // with strings functions and decoded with the standard library.
 func refParse(body []byte) (Request, []byte, error) {
-	req := Request{PerformLivenessCheck: true}
+	req := Request{PerformLivenessCheck: true, Enrol: true}
 	fail := errors.New("invalid")
 	dec := jsontext.NewDecoder(bytes.NewReader(body), jsontext.AllowDuplicateNames(true))
 	tok, err := dec.ReadToken()
@@ -23,7 +23,7 @@ func refParse(body []byte) (Request, []byte, error) {
 		return req, nil, fail
 	}
 	var data []byte
-	seenPLC := false
+	seenPLC, seenEnrol := false, false
 	for dec.PeekKind() != '}' {
 		rawName, err := dec.ReadValue()
 		if err != nil || len(rawName) > maxKeyLen+2 {
@@ -63,6 +63,12 @@ func refParse(body []byte) (Request, []byte, error) {
 			}
 			seenPLC = true
 			req.PerformLivenessCheck = v.Kind() == 't'
+		case "enrol":
+			if seenEnrol || (v.Kind() != 't' && v.Kind() != 'f') {
+				return req, nil, fail
+			}
+			seenEnrol = true
+			req.Enrol = v.Kind() == 't'
 		default:
 			if len(v) > maxValueLen || refDepth(v) > maxDepth || !v.IsValid() {
 				return req, nil, fail

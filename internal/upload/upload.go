@@ -1,6 +1,6 @@
 // Package upload parses the body of a live photo upload,
 //
-//	{"clientId": "...", "data": "<base64>", "performLivenessCheck": true}
+//	{"clientId": "...", "data": "<base64>", "performLivenessCheck": true, "enrol": true}
 //
 // as a stream. The body can be several megabytes, almost all of it the
 // base64 "data" string, so the parser never holds it in memory: it tokenizes
@@ -35,6 +35,7 @@ type Request struct {
 	ClientID             string
 	HasClientID          bool  // "clientId" was present (it may still be "")
 	PerformLivenessCheck bool  // true unless the body says false
+	Enrol                bool  // true unless the body says false
 	HasData              bool  // "data" was present
 	Size                 int64 // decoded bytes written to dst
 }
@@ -127,7 +128,7 @@ func Parse(r io.Reader, dst io.Writer) (Request, error) {
 		scratch: rest[keyCap : keyCap : keyCap+scratchCap],
 		qi:      -1,
 		bi:      -1,
-		req:     Request{PerformLivenessCheck: true},
+		req:     Request{PerformLivenessCheck: true, Enrol: true},
 	}
 	err := p.parse()
 	return p.req, err
@@ -154,7 +155,28 @@ type parser struct {
 	scratch []byte // raw key or value being captured
 	key     []byte // unquoted key
 	dupPLC  bool   // performLivenessCheck seen
+	dupEnr  bool   // enrol seen
 	req     Request
+}
+
+// readBool reads the value of a boolean field, once.
+func (p *parser) readBool(name string, seen, dst *bool) error {
+	if *seen {
+		return errDuplicate(name)
+	}
+	*seen = true
+	if err := p.readValue(name); err != nil {
+		return err
+	}
+	switch string(p.scratch) {
+	case "true":
+		*dst = true
+	case "false":
+		*dst = false
+	default:
+		return facevault.Invalid(name, "The '%s' field must be a boolean", name)
+	}
+	return nil
 }
 
 // Errors. Each call makes a new *facevault.Error: callers may keep or change it.
@@ -396,22 +418,9 @@ func (p *parser) readMember() error {
 		p.req.ClientID = string(s)
 		return nil
 	case "performLivenessCheck":
-		if p.dupPLC {
-			return errDuplicate("performLivenessCheck")
-		}
-		p.dupPLC = true
-		if err := p.readValue("performLivenessCheck"); err != nil {
-			return err
-		}
-		switch string(p.scratch) {
-		case "true":
-			p.req.PerformLivenessCheck = true
-		case "false":
-			p.req.PerformLivenessCheck = false
-		default:
-			return facevault.Invalid("performLivenessCheck", "The 'performLivenessCheck' field must be a boolean")
-		}
-		return nil
+		return p.readBool("performLivenessCheck", &p.dupPLC, &p.req.PerformLivenessCheck)
+	case "enrol":
+		return p.readBool("enrol", &p.dupEnr, &p.req.Enrol)
 	default:
 		if err := p.readValue(""); err != nil {
 			return err
