@@ -478,4 +478,3 @@ func (db *DB) takePending(ctx context.Context, tx *sql.Tx, ids []string) (map[st
 	}
 	return out, nil
 }
-
