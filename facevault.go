@@ -145,9 +145,18 @@ type LivePhoto struct {
 	// data key, as record stores keep it (see LivenessColumn): the Vault
 	// seals it before storing and opens it after reading.
 	SealedLivenessCheck []byte
-	RedactedAt          time.Time // zero unless redacted
-	CreatedAt           time.Time
-	UpdatedAt           time.Time
+	// SealedEmbedding is the face embedding computed at upload when the
+	// liveness check found exactly one face, sealed under the photo's data
+	// key; nil when none was computed, and once the photo is redacted. It
+	// is never shown through the API.
+	SealedEmbedding []byte
+	// Enrolled says the photo counts as one of its client's faces for the
+	// checks that compare faces: true unless the upload said enrol false,
+	// false once redacted.
+	Enrolled   bool
+	RedactedAt time.Time // zero unless redacted
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // Redacted reports whether the photo's image bytes have been destroyed.

@@ -39,6 +39,10 @@ type LivenessCheck struct {
 	// Engine names the detector and models, with versions, that produced
 	// the result.
 	Engine string `json:"engine"`
+	// Embedding is the face embedding of the one face found, when the
+	// analyzer computes embeddings and exactly one face was found. It is
+	// never encoded: the vault keeps it sealed, apart from the check.
+	Embedding []float32 `json:"-"`
 }
 
 // LivenessBreakdown holds the three analyses of a liveness check. A check

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -505,4 +507,54 @@ func (v *Vault) noteDestruction(ctx context.Context, id string, why Destruction)
 		return fmt.Errorf("note destruction of %s: %w", id, err)
 	}
 	return nil
+}
+
+// embeddingPurpose is what face embeddings are sealed for.
+const embeddingPurpose = "facevault face embedding"
+
+// sealEmbedding seals a face embedding (float32s, little-endian) under a
+// photo's data key.
+func sealEmbedding(e []float32, dataKey []byte, photoID string) ([]byte, error) {
+	b := make([]byte, 4*len(e))
+	for i, f := range e {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	sealed, err := seal.SealMessage(dataKey, embeddingPurpose, b, []byte(photoID))
+	if err != nil {
+		return nil, fmt.Errorf("seal face embedding: %w", err)
+	}
+	return sealed, nil
+}
+
+// FaceEmbedding returns the face embedding of a photo as read from the
+// record store, opened with its key: nil if none was computed (no single
+// face found, no liveness check, or stored before embeddings), or if the
+// photo was redacted.
+func (v *Vault) FaceEmbedding(ctx context.Context, p *LivePhoto) ([]float32, error) {
+	if p.SealedEmbedding == nil {
+		return nil, nil
+	}
+	if v.Keys == nil {
+		return nil, errors.New("face embedding: it is sealed, and this vault has no keys")
+	}
+	key, err := v.Keys.PhotoKey(ctx, p.ID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil // destroyed with the photo's image
+	}
+	if err != nil {
+		return nil, fmt.Errorf("face embedding of %s: %w", p.ID, err)
+	}
+	b, err := seal.OpenMessage(key, embeddingPurpose, p.SealedEmbedding, []byte(p.ID))
+	clear(key)
+	if err != nil {
+		return nil, fmt.Errorf("open face embedding of %s: %w", p.ID, err)
+	}
+	if len(b)%4 != 0 {
+		return nil, fmt.Errorf("face embedding of %s: %d bytes is no float32 vector", p.ID, len(b))
+	}
+	e := make([]float32, len(b)/4)
+	for i := range e {
+		e[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return e, nil
 }

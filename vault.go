@@ -65,6 +65,11 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 // it, then pass it to Vault.FinishUpload, or call Abort. Writes fail with an
 // *Error as soon as the bytes cannot be an acceptable image.
 type Upload struct {
+	// Enrol makes the photo one of its client's faces for the checks that
+	// compare faces (the upload's "enrol" field; true unless it says
+	// false).
+	Enrol bool
+
 	id      string
 	created time.Time
 	blob    BlobWriter
@@ -86,7 +91,7 @@ func (v *Vault) BeginUpload(ctx context.Context) (*Upload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin upload: %w", err)
 	}
-	u := &Upload{id: id, created: t, blob: w, check: imagecheck.New(v.Limits), hash: sha256.New()}
+	u := &Upload{id: id, created: t, blob: w, check: imagecheck.New(v.Limits), hash: sha256.New(), Enrol: true}
 	if v.StripMetadata {
 		u.strip = metastrip.NewWriter(writerFunc(u.store))
 	}
@@ -197,6 +202,7 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		SHA256:               hex.EncodeToString(u.hash.Sum(nil)),
 		PerformLivenessCheck: performLivenessCheck,
 		LivenessCheck:        check,
+		Enrolled:             u.Enrol,
 	}
 	if info.Format == imagecheck.PNG {
 		p.ContentType = ContentTypePNG
@@ -209,6 +215,11 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 	if u.dataKey != nil {
 		if err := sealLiveness(p, u.dataKey); err != nil {
 			return nil, err
+		}
+		if check != nil && check.Embedding != nil {
+			if p.SealedEmbedding, err = sealEmbedding(check.Embedding, u.dataKey, p.ID); err != nil {
+				return nil, err
+			}
 		}
 		ref := PhotoRef{Scope: s, ClientID: clientID, PhotoID: p.ID, SHA256: p.SHA256}
 		storingKey.Go(func() { keyErr = v.Keys.AddPhotoKey(ctx, ref, u.dataKey) })
@@ -248,6 +259,7 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		return nil, fmt.Errorf("create live photo record: %w", err)
 	}
 	p.SealedLivenessCheck = nil // the caller has the check in the clear
+	p.SealedEmbedding = nil
 	return p, nil
 }
 

@@ -158,3 +158,9 @@ func LandmarksOf(f liveness.Face) Landmarks {
 	p := func(q liveness.Point) Point { return Point{q.X - 0.5, q.Y - 0.5} }
 	return Landmarks{RightEye: p(f.RightEye), LeftEye: p(f.LeftEye), Mouth: p(f.Mouth)}
 }
+
+// EmbedFace is Embed of a face as the liveness check's detector found it:
+// a liveness.EmbedFunc, for Analyzer.SetEmbedder.
+func (e *Embedder) EmbedFace(ctx context.Context, work *image.RGBA, f liveness.Face) ([]float32, error) {
+	return e.Embed(ctx, work, LandmarksOf(f))
+}

@@ -70,6 +70,7 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 		return err
 	}
 	defer release()
+	up.Enrol = req.Enrol
 	p, err := s.vault.FinishUpload(ctx, sc, up, req.ClientID, req.PerformLivenessCheck)
 	if err != nil {
 		return err

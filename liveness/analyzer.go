@@ -48,6 +48,7 @@ type Analyzer struct {
 	padM   PADManifest
 	engine string
 	budget *budget
+	embed  EmbedFunc // see SetEmbedder; nil computes no embedding
 }
 
 var _ facevault.Analyzer = (*Analyzer)(nil)
@@ -239,6 +240,14 @@ func (a *Analyzer) analyzeData(ctx context.Context, data []byte, tm *stageTimes,
 	}
 	if tm != nil {
 		tm.pad = lap()
+	}
+
+	// Stage 6: the face's embedding, for the checks that compare faces:
+	// only of a photo with one face, which is whose face it is.
+	if a.embed != nil && len(faces) == 1 {
+		if res.Embedding, err = a.embed(ctx, work, faceOf(f)); err != nil {
+			return nil, fmt.Errorf("liveness: face embedding: %w", err)
+		}
 	}
 
 	res.Outcome = facevault.OutcomeClear

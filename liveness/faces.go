@@ -67,15 +67,29 @@ func (a *Analyzer) Faces(ctx context.Context, data []byte) (*image.RGBA, []Face,
 		return nil, nil, err
 	}
 	faces := make([]Face, len(dets))
-	pt := func(q point) Point { return Point{q.x, q.y} }
 	for i, d := range dets {
-		faces[i] = Face{
-			CenterX: d.cx, CenterY: d.cy, Width: d.w, Height: d.h,
-			RightEye: pt(d.keys[keyRightEye]), LeftEye: pt(d.keys[keyLeftEye]),
-			Nose: pt(d.keys[keyNose]), Mouth: pt(d.keys[keyMouth]),
-			RightEar: pt(d.keys[keyRightEar]), LeftEar: pt(d.keys[keyLeftEar]),
-			Score: d.score,
-		}
+		faces[i] = faceOf(d)
 	}
 	return work, faces, nil
 }
+
+// faceOf is a detection as Faces returns it.
+func faceOf(d detection) Face {
+	pt := func(q point) Point { return Point{q.x, q.y} }
+	return Face{
+		CenterX: d.cx, CenterY: d.cy, Width: d.w, Height: d.h,
+		RightEye: pt(d.keys[keyRightEye]), LeftEye: pt(d.keys[keyLeftEye]),
+		Nose: pt(d.keys[keyNose]), Mouth: pt(d.keys[keyMouth]),
+		RightEar: pt(d.keys[keyRightEar]), LeftEar: pt(d.keys[keyLeftEar]),
+		Score: d.score,
+	}
+}
+
+// EmbedFunc computes the embedding of a face in the upright working image,
+// as Faces returns them both (package faceid's Embedder does).
+type EmbedFunc func(ctx context.Context, work *image.RGBA, f Face) ([]float32, error)
+
+// SetEmbedder makes Analyze compute, when it finds exactly one face, that
+// face's embedding with fn, into the result's Embedding. Call it before
+// the Analyzer is used.
+func (a *Analyzer) SetEmbedder(fn EmbedFunc) { a.embed = fn }

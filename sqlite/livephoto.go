@@ -14,7 +14,7 @@ import (
 
 // livePhotoColumns are the columns scanLivePhoto reads.
 const livePhotoColumns = `id, client_id, content_type, size, width, height, sha256,
-	perform_liveness_check, liveness_check, redacted_at, created_at, updated_at`
+	perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled`
 
 func scanLivePhoto(sc scanner) (*facevault.LivePhoto, error) {
 	var (
@@ -24,7 +24,7 @@ func scanLivePhoto(sc scanner) (*facevault.LivePhoto, error) {
 		check            sql.NullString
 	)
 	if err := sc.Scan(&p.ID, &p.ClientID, &p.ContentType, &p.Size, &p.Width, &p.Height, &p.SHA256,
-		&p.PerformLivenessCheck, &check, &redacted, &created, &updated); err != nil {
+		&p.PerformLivenessCheck, &check, &redacted, &created, &updated, &p.SealedEmbedding, &p.Enrolled); err != nil {
 		return nil, err
 	}
 	if check.Valid {
@@ -85,10 +85,10 @@ func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevau
 		}
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO live_photos (id, account_id, mode, client_id, content_type, size, width, height, sha256,
-				perform_liveness_check, liveness_check, redacted_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, s.AccountID, string(s.Mode), p.ClientID, p.ContentType, p.Size, p.Width, p.Height, p.SHA256,
-			p.PerformLivenessCheck, check, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt),
+			p.PerformLivenessCheck, check, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt), p.SealedEmbedding, p.Enrolled,
 		); err != nil {
 			if isForeignKeyError(err) {
 				return fmt.Errorf("sqlite: create live photo: client %s: %w", p.ClientID, facevault.ErrNotFound)
@@ -272,13 +272,13 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `
-			UPDATE live_photos SET redacted_at = ?, updated_at = ?, sha256 = ''
+			UPDATE live_photos SET redacted_at = ?, updated_at = ?, sha256 = '', face_embedding = NULL, enrolled = 0
 			WHERE account_id = ? AND mode = ? AND id = ?`,
 			ms(now), ms(now), s.AccountID, string(s.Mode), id,
 		); err != nil {
 			return fmt.Errorf("sqlite: redact live photo %s: %w", id, err)
 		}
-		p.RedactedAt, p.UpdatedAt, p.SHA256 = fromMS(ms(now)), fromMS(ms(now)), ""
+		p.RedactedAt, p.UpdatedAt, p.SHA256, p.SealedEmbedding, p.Enrolled = fromMS(ms(now)), fromMS(ms(now)), "", nil, false
 		return queuePurges(ctx, tx, now, []string{id})
 	})
 	if err != nil {

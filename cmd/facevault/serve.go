@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/faceid"
 	fvhttp "github.com/facevault/facevault/http"
 	"github.com/facevault/facevault/liveness"
 )
@@ -150,6 +151,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The embedding of the one face of a photo, computed with its liveness
+	// check and kept sealed with its record, for the checks that compare
+	// faces.
+	embedder, err := faceid.New()
+	if err != nil {
+		return fmt.Errorf("load the face embedding model: %w", err)
+	}
+	analyzer.SetEmbedder(embedder.EmbedFace)
 	db, blobs, storeID, err := stores.openPair(ctx, checkSchema, false)
 	if err != nil {
 		return err
