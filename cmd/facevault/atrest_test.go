@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"io/fs"
@@ -510,5 +511,44 @@ func TestReceiptsVerify(t *testing.T) {
 	}
 	if _, _, err := runCLI(t, "receipts", "verify", "--public-key", listFile, listFile); err == nil || !strings.Contains(err.Error(), "not a PEM public key") {
 		t.Errorf("a bad key file: %v", err)
+	}
+}
+
+// TestServeFaceEmbeddings: with --face-embeddings, serve keeps the sealed
+// embedding of an upload with one face; without it, none.
+func TestServeFaceEmbeddings(t *testing.T) {
+	clearEnv(t)
+	face, err := os.ReadFile("../../liveness/testdata/pigo-sample.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, on := range []bool{false, true} {
+		dir := t.TempDir()
+		args := serveArgs(dir)
+		if on {
+			args = append(args, "--face-embeddings")
+		}
+		s := startServe(t, args...)
+		key := s.bootstrapKeys(t).test
+		client := s.createClient(t, key)
+		status, body := s.do(t, "POST", "/v1/livePhotos", key, uploadBody(client, face, true))
+		if status != http.StatusOK {
+			t.Fatalf("upload: %d %s", status, body)
+		}
+		id, _ := jsonObject(t, body)["id"].(string)
+		s.stop(t)
+		db, err := sql.Open("sqlite", filepath.Join(dir, "facevault.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sealed []byte
+		err = db.QueryRowContext(t.Context(), `SELECT face_embedding FROM live_photos WHERE id = ?`, id).Scan(&sealed)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on != (len(sealed) > 0) {
+			t.Errorf("--face-embeddings %v: the record holds %d bytes of embedding", on, len(sealed))
+		}
 	}
 }
