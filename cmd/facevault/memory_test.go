@@ -42,7 +42,8 @@ const (
 // worst-case image with a test key per iteration, and reports the process's
 // resident memory as the kernel counts it, in MiB: idle-RSS-MB (VmRSS once
 // it listens) and peak-RSS-MB (VmHWM after the uploads). Each case runs on a
-// fresh process, so that the peak is the case's.
+// fresh process, so that the peak is the case's. Each case runs again with
+// --face-embeddings (name suffix -embeddings), the face model loaded.
 //
 // A watchdog reads VmRSS every 10ms and kills the process with SIGKILL if it
 // passes memoryMaxRSS (4096 MiB; FACEVAULT_BENCH_MAX_RSS_MB to change it):
@@ -62,14 +63,18 @@ func BenchmarkServeMemory(b *testing.B) {
 		b.Run(wc.name, func(b *testing.B) {
 			benchServeMemory(b, bin, wc.image, maxRSS<<20)
 		})
+		// The same with the face embedding model loaded (--face-embeddings).
+		b.Run(wc.name+"-embeddings", func(b *testing.B) {
+			benchServeMemory(b, bin, wc.image, maxRSS<<20, "--face-embeddings")
+		})
 	}
 }
 
-func benchServeMemory(b *testing.B, bin string, img []byte, maxRSS int64) {
+func benchServeMemory(b *testing.B, bin string, img []byte, maxRSS int64, flags ...string) {
 	dir := b.TempDir()
 	env := childEnv()
 	key := createKeyProcess(b, bin, env, []string{"--data", dir}, "bench", "test")
-	p := startServeProcess(b, bin, env, "--data", dir)
+	p := startServeProcess(b, bin, env, append([]string{"--data", dir}, flags...)...)
 	defer p.kill()
 	// Under load 16 decodes of 50 megapixels take long: the server's own
 	// timeouts bound them, and the watchdog its memory.
