@@ -394,6 +394,7 @@ func (v *Vault) RunCheck(ctx context.Context, holder string, ttl time.Duration) 
 	if err != nil {
 		return false, err
 	}
+	v.Logger.DebugContext(ctx, "check claimed", "checkId", c.ID, "holder", holder)
 	return true, v.CompleteCheck(ctx, c, holder)
 }
 
