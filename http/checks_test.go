@@ -478,3 +478,26 @@ func TestCheckLeaseTakeover(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckFailsWhenFaceGone: a photo redacted after its check was accepted
+// leaves nothing to compare: the check ends failed, without a result.
+func TestCheckFailsWhenFaceGone(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		imgs := checkEnv(t, env)
+		alice := env.newClientID(t, env.KeyA)
+		env.uploadWith(t, env.KeyA, alice, imgs["face"], nil)
+		probe := env.uploadWith(t, env.KeyA, alice, imgs["same person"], nil)
+		r := env.do(t, "POST", "/v1/checks", env.KeyA, map[string]any{"clientId": alice, "type": "face_authentication_check", "livePhotoId": probe})
+		wantStatus(t, r, http.StatusOK)
+		wantStatus(t, env.do(t, "POST", "/v1/livePhotos/"+probe+"/redact", env.KeyA, nil), http.StatusOK)
+		if ran, err := env.vault.RunCheck(context.Background(), "node", time.Minute); err != nil || !ran {
+			t.Fatalf("RunCheck = %v, %v", ran, err)
+		}
+		got := env.do(t, "GET", "/v1/checks/"+str(t, r.JSON, "id"), env.KeyA, nil).JSON
+		if got["status"] != "failed" || got["result"] != nil {
+			t.Errorf("check of a photo redacted before it ran = %v, want failed without a result", got)
+		}
+		wantError(t, env.do(t, "POST", "/v1/checks/"+str(t, r.JSON, "id")+"/validate", env.KeyA, map[string]any{"outcome": "clear"}),
+			422, "check_not_complete", "", "")
+	})
+}
