@@ -199,7 +199,7 @@ func SetCheckResultColumn(c *Check, b []byte) error {
 // CheckFilter narrows a check list: equality on each field that is set.
 type CheckFilter struct {
 	ListOptions
-	ClientID, Type, Status string
+	ClientID, Type, Status, LivePhotoID string
 }
 
 // CheckStore holds checks, and is their durable queue: a pending check is a
@@ -227,6 +227,9 @@ type CheckStore interface {
 	// of s if it is complete. ErrNotFound if there is no such complete
 	// check.
 	ValidateCheck(ctx context.Context, s Scope, c *Check) error
+	// DeleteChecksOfPhoto deletes the checks of s that use the live photo
+	// photoID, and returns how many it deleted.
+	DeleteChecksOfPhoto(ctx context.Context, s Scope, photoID string) (int, error)
 	// EnrolledFaces returns the enrolled live photos of s that have a face
 	// embedding, of clients that are not deleted: ID, ClientID and
 	// SealedEmbedding set.
@@ -566,4 +569,18 @@ func (v *Vault) ValidateCheck(ctx context.Context, s Scope, id string, r CheckVa
 		return nil, fmt.Errorf("validate check: %w", err)
 	}
 	return c, nil
+}
+
+// photoInUse reports whether a check of s uses the live photo id.
+func (v *Vault) photoInUse(ctx context.Context, s Scope, id string) (bool, error) {
+	_, total, err := v.Store.Checks(ctx, s, CheckFilter{LivePhotoID: id, ListOptions: ListOptions{Page: Page{Page: 1, PageSize: 1}}})
+	if err != nil {
+		return false, fmt.Errorf("checks of live photo %s: %w", id, err)
+	}
+	return total > 0, nil
+}
+
+// errInUse is the 409 of a deletion of a photo that a check uses.
+func errInUse(id string) error {
+	return Errorf(EInUse, "Live photo '%s' is used by a check and cannot be deleted; it can be redacted", id)
 }

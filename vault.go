@@ -364,6 +364,13 @@ func (v *Vault) DeleteLivePhoto(ctx context.Context, s Scope, id string) error {
 	if err := v.photoHold(ctx, s, id); err != nil {
 		return err
 	}
+	// Refused before the key's destruction is noted; the store refuses
+	// too, should a check come meanwhile.
+	if used, err := v.photoInUse(ctx, s, id); err != nil {
+		return err
+	} else if used {
+		return errInUse(id)
+	}
 	if err := v.noteDestruction(ctx, id, DestroyDeleted); err != nil {
 		return err
 	}
@@ -372,7 +379,7 @@ func (v *Vault) DeleteLivePhoto(ctx context.Context, s Scope, id string) error {
 		return ErrLivePhotoNotFound(id)
 	}
 	if errors.Is(err, ErrInUse) {
-		return Errorf(EInUse, "Live photo '%s' is used by a check and cannot be deleted; it can be redacted", id)
+		return errInUse(id)
 	}
 	if err != nil {
 		return err

@@ -501,3 +501,35 @@ func TestCheckFailsWhenFaceGone(t *testing.T) {
 			422, "check_not_complete", "", "")
 	})
 }
+
+// TestCheckRetention: nothing of a photo outlives its retention, not even
+// a check that uses it (which an API deletion would refuse): retention
+// deletes the photo and its checks, and leaves the client's other checks.
+func TestCheckRetention(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		imgs := checkEnv(t, env)
+		ctx := context.Background()
+		start := time.Now().UTC().Truncate(time.Millisecond)
+		env.clock.Set(start)
+		day := 24 * time.Hour
+		short := str(t, env.createClient(t, env.KeyA, map[string]any{"retention": map[string]any{"days": 3}}), "id")
+		env.uploadWith(t, env.KeyA, short, imgs["face"], nil)
+		probe := env.uploadWith(t, env.KeyA, short, imgs["same person"], nil)
+		keep := env.newClientID(t, env.KeyA)
+		keepFace := env.uploadWith(t, env.KeyA, keep, imgs["face"], nil)
+		create := func(client, photo string) string {
+			r := env.do(t, "POST", "/v1/checks", env.KeyA, map[string]any{"clientId": client, "type": "face_authentication_check", "livePhotoId": photo})
+			wantStatus(t, r, http.StatusOK)
+			return str(t, r.JSON, "id")
+		}
+		gone, kept := create(short, probe), create(keep, keepFace)
+		env.clock.Set(start.Add(4 * day))
+		if _, err := env.vault.Retain(ctx); err != nil {
+			t.Fatalf("Retain: %v", err)
+		}
+		wantError(t, env.do(t, "GET", "/v1/livePhotos/"+probe, env.KeyA, nil), http.StatusNotFound, "resource_not_found", "", "")
+		wantError(t, env.do(t, "GET", "/v1/checks/"+gone, env.KeyA, nil), http.StatusNotFound, "resource_not_found", "", "")
+		wantStatus(t, env.do(t, "GET", "/v1/checks/"+kept, env.KeyA, nil), http.StatusOK)
+		env.waitPurged(t)
+	})
+}

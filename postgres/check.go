@@ -116,7 +116,7 @@ func (db *DB) Check(ctx context.Context, s facevault.Scope, id string) (*facevau
 // from one snapshot.
 func (db *DB) Checks(ctx context.Context, s facevault.Scope, f facevault.CheckFilter) ([]*facevault.Check, int, error) {
 	checks := []*facevault.Check{}
-	if f.Impossible || !storable(f.ClientID) || !storable(f.Type) || !storable(f.Status) {
+	if f.Impossible || !storable(f.ClientID) || !storable(f.Type) || !storable(f.Status) || !storable(f.LivePhotoID) {
 		return checks, 0, nil
 	}
 	q := scoped(s)
@@ -128,6 +128,9 @@ func (db *DB) Checks(ctx context.Context, s facevault.Scope, f facevault.CheckFi
 	}
 	if f.Status != "" {
 		q.and("status = " + q.arg(f.Status))
+	}
+	if f.LivePhotoID != "" {
+		q.and("live_photo_id = " + q.arg(f.LivePhotoID))
 	}
 	q.timeRange(f.TimeRange)
 	countWhere, countArgs := q.String(), append([]any(nil), q.args...)
@@ -220,6 +223,19 @@ func (db *DB) ValidateCheck(ctx context.Context, s facevault.Scope, c *facevault
 		return fmt.Errorf("postgres: validate check %s: %w", c.ID, facevault.ErrNotFound)
 	}
 	return nil
+}
+
+// DeleteChecksOfPhoto implements facevault.CheckStore.
+func (db *DB) DeleteChecksOfPhoto(ctx context.Context, s facevault.Scope, photoID string) (int, error) {
+	if !storable(photoID) {
+		return 0, nil
+	}
+	tag, err := db.pool.Exec(ctx, `DELETE FROM checks WHERE account_id = $1 AND mode = $2 AND live_photo_id = $3`,
+		s.AccountID, string(s.Mode), photoID)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete checks of photo %s: %w", photoID, err)
+	}
+	return int(tag.RowsAffected()), nil
 }
 
 // EnrolledFaces implements facevault.CheckStore.

@@ -104,7 +104,7 @@ func (db *DB) Checks(ctx context.Context, s facevault.Scope, f facevault.CheckFi
 		return checks, 0, nil
 	}
 	q := scoped(s)
-	for col, v := range map[string]string{"client_id": f.ClientID, "type": f.Type, "status": f.Status} {
+	for col, v := range map[string]string{"client_id": f.ClientID, "type": f.Type, "status": f.Status, "live_photo_id": f.LivePhotoID} {
 		if v != "" {
 			q.and(col+" = ?", v)
 		}
@@ -225,6 +225,21 @@ func (db *DB) ValidateCheck(ctx context.Context, s facevault.Scope, c *facevault
 		}
 		return nil
 	})
+}
+
+// DeleteChecksOfPhoto implements facevault.CheckStore.
+func (db *DB) DeleteChecksOfPhoto(ctx context.Context, s facevault.Scope, photoID string) (int, error) {
+	var n int64
+	err := db.inWrite(ctx, "delete checks of photo", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM checks WHERE account_id = ? AND mode = ? AND live_photo_id = ?`,
+			s.AccountID, string(s.Mode), photoID)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete checks of photo %s: %w", photoID, err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
 }
 
 // EnrolledFaces implements facevault.CheckStore.

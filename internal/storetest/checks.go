@@ -97,6 +97,8 @@ func testChecks(t *testing.T, st facevault.Store) {
 		if total != 3 {
 			t.Errorf("page 2 total = %d, want 3", total)
 		}
+		got, _ = list(facevault.CheckFilter{LivePhotoID: pb.ID})
+		checkIDs(t, "livePhotoId", got, []string{c3.ID})
 		got, total = list(facevault.CheckFilter{ListOptions: facevault.ListOptions{Impossible: true}})
 		checkIDs(t, "impossible", got, []string{})
 		cs, _, err := st.Checks(ctx, sc.aLive, facevault.CheckFilter{ListOptions: facevault.ListOptions{Page: all}})
@@ -152,6 +154,25 @@ func testChecks(t *testing.T, st facevault.Store) {
 		if got.Validation == nil || got.Validation.Outcome != facevault.OutcomeClear || got.Validation.Comment != "seen" ||
 			!got.Validation.ValidatedAt.Equal(t0.Add(time.Hour)) || got.Result == nil || got.Result.Outcome != facevault.OutcomeClear {
 			t.Errorf("validated check = %+v, validation %+v", got, got.Validation)
+		}
+	})
+
+	t.Run("DeleteChecksOfPhoto", func(t *testing.T) {
+		other := mustCreatePhoto(t, st, sc.a, newPhoto(t0.Add(5*time.Millisecond), bob.ID))
+		c4 := mustCreateCheck(t, st, sc.a, newCheck(t0.Add(13*time.Millisecond), bob.ID, other.ID))
+		if n, err := st.DeleteChecksOfPhoto(ctx, sc.aLive, other.ID); err != nil || n != 0 {
+			t.Errorf("DeleteChecksOfPhoto(other mode) = %d, %v; want 0", n, err)
+		}
+		if n, err := st.DeleteChecksOfPhoto(ctx, sc.a, other.ID); err != nil || n != 1 {
+			t.Fatalf("DeleteChecksOfPhoto = %d, %v; want 1", n, err)
+		}
+		_, err := st.Check(ctx, sc.a, c4.ID)
+		wantNotFound(t, "Check after DeleteChecksOfPhoto", err)
+		if _, err := st.Check(ctx, sc.a, c3.ID); err != nil {
+			t.Errorf("a check of another photo: %v", err)
+		}
+		if _, err := st.DeleteLivePhoto(ctx, sc.a, other.ID, t0.Add(time.Second)); err != nil {
+			t.Errorf("DeleteLivePhoto once its checks are gone: %v", err)
 		}
 	})
 
