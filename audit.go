@@ -23,6 +23,7 @@ import (
 const (
 	AuditClient    = "client"
 	AuditLivePhoto = "livePhoto"
+	AuditCheck     = "check"
 )
 
 // Actions of audit entries: what the request did, or tried to do, to the
@@ -72,7 +73,7 @@ type AuditEntry struct {
 	KeyID        string
 	Trigger      string // the API operation, or TriggerSystem
 	Action       string // ActionRead, ...
-	ResourceType string // AuditClient or AuditLivePhoto
+	ResourceType string // AuditClient, AuditLivePhoto or AuditCheck
 	ResourceID   string // "" for lists
 	ClientID     string // the client whose data it is, where known
 	Outcome      string // OutcomeSuccess or OutcomeFailure

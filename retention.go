@@ -130,11 +130,20 @@ func (v *Vault) Retain(ctx context.Context) (int, error) {
 			if c.onHold() {
 				continue
 			}
+			// Nothing of the photo outlives its retention: the checks that
+			// use it go with it (an API deletion is refused instead).
+			if n, err := v.Store.DeleteChecksOfPhoto(ctx, ref.Scope, ref.PhotoID); err != nil {
+				return deleted, fmt.Errorf("retention: checks of %s: %w", ref.PhotoID, err)
+			} else if n > 0 {
+				v.Logger.InfoContext(ctx, "retention deleted checks of live photo", "livePhotoId", ref.PhotoID, "checks", n)
+			}
 			if err := v.noteDestruction(ctx, ref.PhotoID, DestroyRetention); err != nil {
 				return deleted, fmt.Errorf("retention: %w", err)
 			}
 			if _, err := v.Store.DeleteLivePhoto(ctx, ref.Scope, ref.PhotoID, now); errors.Is(err, ErrNotFound) {
 				continue
+			} else if errors.Is(err, ErrInUse) {
+				continue // a check came meanwhile: the next pass deletes it
 			} else if err != nil {
 				return deleted, fmt.Errorf("retention: delete %s: %w", ref.PhotoID, err)
 			}

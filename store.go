@@ -135,8 +135,8 @@ type ClientStore interface {
 	// transaction whatever the number of its photos: from its commit on,
 	// the client and every one of its live photos are gone for every other
 	// method. The photo records and their image bytes are removed
-	// afterwards, in bounded batches, through the PurgeQueue. ErrNotFound if
-	// no such client.
+	// afterwards, in bounded batches, through the PurgeQueue. Its checks
+	// are deleted in the same transaction. ErrNotFound if no such client.
 	DeleteClient(ctx context.Context, s Scope, id string, now time.Time) error
 	// Clients lists clients matching f, newest first, in chunks (see
 	// ListOptions), and the total count (-1 when f.After is set).
@@ -160,7 +160,7 @@ type LivePhotoStore interface {
 	LivePhotos(ctx context.Context, s Scope, clientID string, o ListOptions) ([]*LivePhoto, int, error)
 	// DeleteLivePhoto deletes the record and queues its image bytes for
 	// purging, in one transaction, and returns the record as it was.
-	// ErrNotFound if there is no such photo.
+	// ErrNotFound if there is no such photo, ErrInUse if a check uses it.
 	DeleteLivePhoto(ctx context.Context, s Scope, id string, now time.Time) (*LivePhoto, error)
 	// RedactLivePhoto marks the record redacted at now, clears its digest
 	// and queues its image bytes for purging, in one transaction; a photo
@@ -246,6 +246,7 @@ type Store interface {
 	KeyStore
 	ClientStore
 	LivePhotoStore
+	CheckStore
 	RetentionStore
 	PurgeQueue
 	Leaser

@@ -49,14 +49,15 @@ type Vault struct {
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 
-	wake chan struct{} // tells RunPurge there is work
+	wake      chan struct{} // tells RunPurge there is work
+	checkWake chan struct{} // tells RunChecks there is a new check
 }
 
 // NewVault returns a Vault with the contract's image limits and the real
 // clock.
 func NewVault(store Store, blobs BlobStore, logger *slog.Logger) *Vault {
 	return &Vault{Store: store, Blobs: blobs, Limits: imagecheck.DefaultLimits(), Logger: logger, Now: now,
-		wake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), checkWake: make(chan struct{}, 1)}
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
@@ -363,12 +364,22 @@ func (v *Vault) DeleteLivePhoto(ctx context.Context, s Scope, id string) error {
 	if err := v.photoHold(ctx, s, id); err != nil {
 		return err
 	}
+	// Refused before the key's destruction is noted; the store refuses
+	// too, should a check come meanwhile.
+	if used, err := v.photoInUse(ctx, s, id); err != nil {
+		return err
+	} else if used {
+		return errInUse(id)
+	}
 	if err := v.noteDestruction(ctx, id, DestroyDeleted); err != nil {
 		return err
 	}
 	_, err := v.Store.DeleteLivePhoto(ctx, s, id, v.Now())
 	if errors.Is(err, ErrNotFound) {
 		return ErrLivePhotoNotFound(id)
+	}
+	if errors.Is(err, ErrInUse) {
+		return errInUse(id)
 	}
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ var statuses = map[string]int{
 	facevault.ERateLimited:  http.StatusTooManyRequests,
 	facevault.EInternal:     http.StatusInternalServerError,
 	facevault.ELegalHold:    http.StatusConflict,
+	facevault.EInUse:        http.StatusConflict,
 }
 
 // Status returns the HTTP status for an error code.

@@ -221,6 +221,15 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/livePhotos/{id}/download", s.authed(photo(facevault.ActionDownload, "downloadLivePhoto"), s.downloadLivePhoto))
 	s.mux.Handle("POST /v1/livePhotos/{id}/redact", s.authed(photo(facevault.ActionRedact, "redactLivePhoto"), s.redactLivePhoto))
 
+	check := func(action, trigger string) auditSpec {
+		return auditSpec{resourceType: facevault.AuditCheck, action: action, trigger: trigger}
+	}
+	collection("POST", "/v1/checks", check(facevault.ActionCreate, "createCheck"), s.createCheck)
+	collection("GET", "/v1/checks", check(facevault.ActionList, "listChecks"), s.listChecks)
+	s.mux.Handle("GET /v1/checks/{id}", s.authed(check(facevault.ActionRead, "getCheck"), s.getCheck))
+	s.mux.Handle("POST /v1/checks/{id}", s.authed(check(facevault.ActionUpdate, "updateCheck"), s.updateCheck))
+	s.mux.Handle("POST /v1/checks/{id}/validate", s.authed(check(facevault.ActionUpdate, "validateCheck"), s.validateCheck))
+
 	// The audit log is read only: other methods are 405.
 	collection("GET", "/v1/auditLogs", auditSpec{resourceType: auditAuditLog, action: facevault.ActionList,
 		trigger: "listAuditLogs", refusalsOnly: true}, s.listAuditLogs)

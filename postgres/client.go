@@ -228,6 +228,12 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, no
 		); err != nil {
 			return fmt.Errorf("postgres: delete client %s: count: %w", id, err)
 		}
+		if _, err := tx.Exec(ctx, `
+			DELETE FROM checks WHERE account_id = $1 AND mode = $2 AND client_id = $3`,
+			s.AccountID, string(s.Mode), id,
+		); err != nil {
+			return fmt.Errorf("postgres: delete client %s: checks: %w", id, err)
+		}
 		return nil
 	})
 }

@@ -244,6 +244,17 @@ func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string,
 		if err != nil {
 			return fmt.Errorf("postgres: delete live photo %s: %w", id, err)
 		}
+		// A check created meanwhile read the photo FOR SHARE: the DELETE
+		// above waited for it, and this sees it.
+		var used bool
+		if err := tx.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM checks WHERE live_photo_id = $1 AND account_id = $2 AND mode = $3)`,
+			id, s.AccountID, string(s.Mode)).Scan(&used); err != nil {
+			return fmt.Errorf("postgres: delete live photo %s: checks: %w", id, err)
+		}
+		if used {
+			return fmt.Errorf("postgres: delete live photo %s: %w", id, facevault.ErrInUse)
+		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE clients SET photo_count = photo_count - 1 WHERE account_id = $1 AND mode = $2 AND id = $3`,
 			s.AccountID, string(s.Mode), p.ClientID,

@@ -1,7 +1,7 @@
 // End-to-end test: the official ComplyCube Node SDK (@complycube/api 1.1.13),
 // unchanged, drives a running FaceVault over real HTTP. Every method of
-// cc.client, cc.livePhoto and cc.auditLog is called for success and for
-// failure, and what comes back is checked against docs/contract.md.
+// cc.client, cc.livePhoto, cc.check and cc.auditLog is called for success
+// and for failure, and what comes back is checked against docs/contract.md.
 //
 // Configuration (environment):
 //   FACEVAULT_URL          base URL of the service, e.g. http://127.0.0.1:8080
@@ -906,6 +906,133 @@ describe("audit logs", () => {
       });
     }
     assert.deepEqual(await cc.auditLog.get(entry.id), entry);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Checks: face authentication (docs/contract.md section 9). The service runs
+// with --face-embeddings; photo.jpg and photo.png are the same face.
+
+/** waitCheck polls a check until it is no longer pending. */
+async function waitCheck(id, client = cc) {
+  for (let i = 0; i < 300; i++) {
+    const c = await client.check.get(id);
+    if (c.status !== "pending") return c;
+    await sleep(50);
+  }
+  assert.fail(`check ${id} still pending after 15 s`);
+}
+
+describe("checks", () => {
+  const FACE_AUTH = "face_authentication_check";
+
+  test("create, get, list: a returning face is clear, and a face enrolled under another client is reported", async () => {
+    const c = await newPerson();
+    const enrolled = await upload(c.id, PHOTO_JPG);
+    const probe = await upload(c.id, PHOTO_PNG);
+    const other = await newPerson();
+    const otherFace = await upload(other.id, PHOTO_JPG);
+    const created = await cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: probe.id });
+    assert.match(created.id, /^[0-9a-f]{24}$/);
+    assert.equal(created.clientId, c.id);
+    assert.equal(created.type, FACE_AUTH);
+    assert.equal(created.livePhotoId, probe.id);
+    assert.ok(["pending", "complete"].includes(created.status), `status ${created.status}`);
+    const done = await waitCheck(created.id);
+    assert.equal(done.status, "complete");
+    assert.equal(done.createdAt, created.createdAt);
+    const { outcome, breakdown } = done.result;
+    assert.equal(outcome, "clear");
+    const fa = breakdown.faceAuthentication;
+    assert.equal(fa.facialSimilarity, "clear");
+    assert.deepEqual(fa.breakdown.enrolledFaces.livePhotoIds, [enrolled.id]);
+    assert.equal(fa.breakdown.facesMatched.length, 1);
+    assert.equal(fa.breakdown.facesMatched[0].livePhotoId, enrolled.id);
+    const score = fa.breakdown.facesMatched[0].facialSimilarityScore;
+    assert.ok(Number.isInteger(score) && score >= 92 && score <= 100, `score ${score}`);
+    const prev = breakdown.previouslyEnrolledFace;
+    assert.equal(prev.outcome, "attention");
+    const mine = prev.matches.filter((m) => m.clientId === other.id);
+    assert.deepEqual(mine.map((m) => m.livePhotoId), [otherFace.id]);
+    assert.ok(prev.matches.every((m) => m.clientId !== c.id), "the client's own faces are not 'previously enrolled'");
+
+    const listed = await cc.check.list(c.id);
+    assert.deepEqual(listed.map((x) => x.id), [created.id]);
+    assert.deepEqual(listed[0], done);
+    assert.deepEqual(await cc.check.list(other.id), []);
+    await expectError(ccLive.check.get(created.id), { status: 404, type: "resource_not_found", message: `Invalid check id '${created.id}'` });
+    await expectError(ccOther.check.get(created.id), { status: 404, type: "resource_not_found" });
+    assert.deepEqual(await ccLive.check.list(c.id), []);
+  });
+
+  test("with no other face of the client enrolled, the outcome is attention", async () => {
+    const c = await newPerson();
+    const noface = await upload(c.id, NO_FACE_JPG);
+    const created = await cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: (await upload(c.id, PHOTO_JPG)).id });
+    // Its only other photo has no face: nothing is enrolled.
+    const done = await waitCheck(created.id);
+    assert.equal(done.result.outcome, "attention");
+    assert.deepEqual(done.result.breakdown.faceAuthentication.breakdown.enrolledFaces.livePhotoIds, []);
+    assert.deepEqual(done.result.breakdown.faceAuthentication.breakdown.facesMatched, []);
+    assert.ok(noface.id);
+  });
+
+  test("create refuses what cannot be checked, with param", async () => {
+    const c = await newPerson();
+    const face = await upload(c.id, PHOTO_JPG);
+    const noface = await upload(c.id, NO_FACE_JPG);
+    const b = await newPerson();
+    const bFace = await upload(b.id, PHOTO_JPG);
+    await expectError(cc.check.create(c.id, { type: "palm_check", livePhotoId: face.id }), invalid("type", "Invalid check type 'palm_check'"));
+    await expectError(cc.check.create(c.id, { livePhotoId: face.id }), invalid("type", "The 'type' field is required"));
+    await expectError(cc.check.create(c.id, { type: "age_estimation_check", livePhotoId: face.id }), { status: 422, type: "check_type_unavailable", param: "type" });
+    await expectError(cc.check.create(c.id, { type: FACE_AUTH }), invalid("livePhotoId", "The 'livePhotoId' field is required"));
+    await expectError(cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: bFace.id }), { ...notFoundPhoto(bFace.id), param: "livePhotoId" });
+    const ghost = randomId();
+    await expectError(cc.check.create(ghost, { type: FACE_AUTH, livePhotoId: face.id }), { ...notFoundClient(ghost), param: "clientId" });
+    await expectError(ccOther.check.create(c.id, { type: FACE_AUTH, livePhotoId: face.id }), { ...notFoundClient(c.id), param: "clientId" });
+    await expectError(cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: noface.id }), { status: 422, type: "no_face_detected", param: "livePhotoId" });
+    const unchecked = await upload(c.id, PHOTO_JPG, { performLivenessCheck: false });
+    await expectError(cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: unchecked.id }), { status: 422, type: "face_data_unavailable", param: "livePhotoId" });
+    await cc.livePhoto.redact(face.id);
+    await expectError(cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: face.id }), { status: 422, type: "live_photo_redacted", param: "livePhotoId" });
+    assert.deepEqual(await cc.check.list(c.id), []);
+  });
+
+  test("update changes nothing of a face check; validate records a reviewer's outcome", async () => {
+    const c = await newPerson();
+    await upload(c.id, PHOTO_JPG);
+    const probe = await upload(c.id, PHOTO_PNG);
+    const created = await cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: probe.id });
+    const done = await waitCheck(created.id);
+    const updated = await cc.check.update(created.id, { clientId: c.id, enableMonitoring: false });
+    assert.deepEqual(updated, done);
+    await expectError(cc.check.update(created.id, { type: "identity_check" }), invalid("type", "The 'type' of a check cannot be changed"));
+    const v = await cc.check.validate(created.id, { outcome: "attention", comment: "looked twice" });
+    assert.deepEqual(v, { outcome: "attention", comment: "looked twice" });
+    const got = await cc.check.get(created.id);
+    assert.equal(got.validation.outcome, "attention");
+    assert.equal(got.validation.comment, "looked twice");
+    assert.equal(got.result.outcome, "clear", "the result stays as computed");
+    await expectError(cc.check.validate(created.id, { outcome: "maybe" }), invalid("outcome"));
+    await expectError(ccOther.check.validate(created.id, { outcome: "clear" }), { status: 404, type: "resource_not_found" });
+  });
+
+  test("a photo a check uses cannot be deleted, but can be redacted; deleting the client deletes its checks", async () => {
+    const c = await newPerson();
+    await upload(c.id, PHOTO_JPG);
+    const probe = await upload(c.id, PHOTO_PNG);
+    const created = await cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: probe.id });
+    await waitCheck(created.id);
+    await expectError(cc.livePhoto.delete(probe.id), {
+      status: 409,
+      type: "live_photo_in_use",
+      message: `Live photo '${probe.id}' is used by a check and cannot be deleted; it can be redacted`,
+    });
+    await cc.livePhoto.redact(probe.id);
+    assert.equal((await cc.check.get(created.id)).status, "complete");
+    await cc.client.delete(c.id);
+    await expectError(cc.check.get(created.id), { status: 404, type: "resource_not_found" });
   });
 });
 

@@ -232,6 +232,11 @@ func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string,
 		if err != nil {
 			return fmt.Errorf("sqlite: delete live photo %s: %w", id, err)
 		}
+		if used, err := checkUsesPhoto(ctx, tx, s, id); err != nil {
+			return fmt.Errorf("sqlite: delete live photo %s: checks: %w", id, err)
+		} else if used {
+			return fmt.Errorf("sqlite: delete live photo %s: %w", id, facevault.ErrInUse)
+		}
 		if _, err := tx.ExecContext(ctx, `
 			DELETE FROM live_photos WHERE account_id = ? AND mode = ? AND id = ?`,
 			s.AccountID, string(s.Mode), id,

@@ -63,6 +63,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	sweepEvery := fs.Duration("sweep-interval", time.Hour, "how often to remove images that have no record; 0 disables the periodic sweep")
 	purgeEvery := fs.Duration("purge-interval", 10*time.Second, "how often to retry destroying images of deleted photos and clients "+
 		"that could not be destroyed yet (each key also backs off, from 1s to 15m)")
+	checkEvery := fs.Duration("check-interval", 5*time.Second, "how often to look for pending checks that another node accepted, "+
+		"or whose runner died (this node's own new checks are run at once)")
+	checkLease := fs.Duration("check-lease", facevault.DefaultCheckLease, "how long a node holds a check it runs: a check whose "+
+		"node died is run by another once this has passed")
 	quarantineFor := fs.Duration("quarantine-for", defaultQuarantineFor, "how long the sweep keeps the images it removes in quarantine "+
 		"('facevault quarantine restore' brings them back) before it destroys them; 0 destroys them at once")
 	maxMemory := bytesFlag(512 << 20)
@@ -87,6 +91,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *purgeEvery <= 0 {
 		return fmt.Errorf("%w: --purge-interval must be positive", errUsage)
+	}
+	if *checkEvery <= 0 || *checkLease <= 0 {
+		return fmt.Errorf("%w: --check-interval and --check-lease must be positive", errUsage)
 	}
 	logger, err := newLogger(c.Stderr, *logFormat, *logLevel)
 	if err != nil {
@@ -236,6 +243,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// for what a crash or an unreachable image store left queued, whenever a
 	// client is deleted, and every --purge-interval for retries.
 	sweeping.Go(func() { vault.RunPurge(sweepCtx, *purgeEvery) })
+	// Checks accepted by any node of the store (a check is a row: one
+	// accepted before a crash is run after it), each by the node that
+	// holds its lease.
+	sweeping.Go(func() { vault.RunChecks(sweepCtx, leaseHolder(), *checkEvery, *checkLease) })
 	// The audit log's counts of refused requests, appended every minute and
 	// once more after the last request is answered: its context ends only
 	// after Shutdown, whichever way Run returns.

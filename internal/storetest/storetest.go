@@ -55,6 +55,9 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"AuditText", testAuditText},
 		{"AuditList", testAuditList},
 		{"AuditConcurrent", testAuditConcurrent},
+		{"Checks", testChecks},
+		{"CheckQueue", testCheckQueue},
+		{"EnrolledFaces", testEnrolledFaces},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

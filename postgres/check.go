@@ -1,0 +1,260 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/facevault/facevault"
+)
+
+// checkColumns are the columns scanCheck reads.
+const checkColumns = `id, account_id, mode, client_id, type, live_photo_id, status, result, validation, created_at, updated_at`
+
+func scanCheck(row pgx.Row) (*facevault.Check, error) {
+	var (
+		c          = &facevault.Check{}
+		mode       string
+		result     []byte
+		validation []byte
+	)
+	if err := row.Scan(&c.ID, &c.Scope.AccountID, &mode, &c.ClientID, &c.Type, &c.LivePhotoID, &c.Status,
+		&result, &validation, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		return nil, err
+	}
+	c.Scope.Mode = facevault.Mode(mode)
+	if err := facevault.SetCheckResultColumn(c, result); err != nil {
+		return nil, err
+	}
+	if err := facevault.SetCheckValidationColumn(c, validation); err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	return c, nil
+}
+
+// CreateCheck implements facevault.CheckStore. The client's and the photo's
+// rows are read FOR SHARE: a deletion of the client waits likewise, and a deletion of the photo waits for the check to commit (and then
+// finds it, and refuses), or the check waits for the deletion (and then
+// finds no photo).
+func (db *DB) CreateCheck(ctx context.Context, s facevault.Scope, c *facevault.Check) error {
+	if !storable(c.ClientID) || !storable(c.LivePhotoID) || !storable(c.Type) {
+		return fmt.Errorf("postgres: create check: %w", facevault.ErrNotFound)
+	}
+	result, err := facevault.CheckResultColumn(c)
+	if err != nil {
+		return fmt.Errorf("postgres: create check: %w", err)
+	}
+	err = db.inTx(ctx, "create check", pgx.TxOptions{}, func(tx pgx.Tx) error {
+		// The client's row FOR SHARE too: a deletion of the client (which
+		// deletes its checks) waits for this one to commit, or this one
+		// finds the client deleted.
+		var one int
+		err := tx.QueryRow(ctx, `
+			SELECT 1 FROM clients WHERE account_id = $1 AND mode = $2 AND id = $3 AND deleted_at IS NULL
+			FOR SHARE`, s.AccountID, string(s.Mode), c.ClientID).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: create check: client %s: %w", c.ClientID, facevault.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: create check: client %s: %w", c.ClientID, err)
+		}
+		var clientID string
+		err = tx.QueryRow(ctx, `
+			SELECT client_id FROM live_photos p
+			WHERE account_id = $1 AND mode = $2 AND id = $3 AND `+clientLive+`
+			FOR SHARE`,
+			s.AccountID, string(s.Mode), c.LivePhotoID).Scan(&clientID)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && clientID != c.ClientID {
+			return fmt.Errorf("postgres: create check: live photo %s: %w", c.LivePhotoID, facevault.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: create check: live photo %s: %w", c.LivePhotoID, err)
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO checks (id, account_id, mode, client_id, type, live_photo_id, status, result, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			c.ID, s.AccountID, string(s.Mode), c.ClientID, c.Type, c.LivePhotoID, c.Status, result,
+			ms(c.CreatedAt), ms(c.UpdatedAt),
+		); err != nil {
+			if pgCode(err) == foreignKeyViolation {
+				return fmt.Errorf("postgres: create check: client %s: %w", c.ClientID, facevault.ErrNotFound)
+			}
+			return fmt.Errorf("postgres: create check: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.Scope = s
+	c.CreatedAt, c.UpdatedAt = ms(c.CreatedAt), ms(c.UpdatedAt)
+	return nil
+}
+
+// Check implements facevault.CheckStore.
+func (db *DB) Check(ctx context.Context, s facevault.Scope, id string) (*facevault.Check, error) {
+	if !storable(id) {
+		return nil, fmt.Errorf("postgres: check %q: %w", id, facevault.ErrNotFound)
+	}
+	c, err := scanCheck(db.pool.QueryRow(ctx, `
+		SELECT `+checkColumns+` FROM checks WHERE account_id = $1 AND mode = $2 AND id = $3`,
+		s.AccountID, string(s.Mode), id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: check %s: %w", id, facevault.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: check %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Checks implements facevault.CheckStore; the chunk and the count come
+// from one snapshot.
+func (db *DB) Checks(ctx context.Context, s facevault.Scope, f facevault.CheckFilter) ([]*facevault.Check, int, error) {
+	checks := []*facevault.Check{}
+	if f.Impossible || !storable(f.ClientID) || !storable(f.Type) || !storable(f.Status) || !storable(f.LivePhotoID) {
+		return checks, 0, nil
+	}
+	q := scoped(s)
+	if f.ClientID != "" {
+		q.and("client_id = " + q.arg(f.ClientID))
+	}
+	if f.Type != "" {
+		q.and("type = " + q.arg(f.Type))
+	}
+	if f.Status != "" {
+		q.and("status = " + q.arg(f.Status))
+	}
+	if f.LivePhotoID != "" {
+		q.and("live_photo_id = " + q.arg(f.LivePhotoID))
+	}
+	q.timeRange(f.TimeRange)
+	countWhere, countArgs := q.String(), append([]any(nil), q.args...)
+	if f.After != nil {
+		q.after(*f.After)
+	}
+	limit, offset := f.Chunk()
+	total := -1
+	err := db.inTx(ctx, "list checks", readOnly(), func(tx pgx.Tx) error {
+		if f.After == nil {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM checks WHERE `+countWhere, countArgs...).Scan(&total); err != nil {
+				return fmt.Errorf("postgres: list checks: count: %w", err)
+			}
+			if offset >= total {
+				return nil
+			}
+		}
+		clause, args := q.page(limit, offset)
+		rows, err := tx.Query(ctx, `
+			SELECT `+checkColumns+` FROM checks WHERE `+q.String()+`
+			ORDER BY created_at DESC, id DESC `+clause, args...)
+		if err != nil {
+			return fmt.Errorf("postgres: list checks: %w", err)
+		}
+		checks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*facevault.Check, error) { return scanCheck(row) })
+		if err != nil {
+			return fmt.Errorf("postgres: list checks: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return checks, total, nil
+}
+
+// ClaimCheck implements facevault.CheckStore: FOR UPDATE SKIP LOCKED lets
+// nodes claiming at once take different checks without waiting.
+func (db *DB) ClaimCheck(ctx context.Context, holder string, now time.Time, ttl time.Duration) (*facevault.Check, error) {
+	c, err := scanCheck(db.pool.QueryRow(ctx, `
+		UPDATE checks SET lease_holder = $1, lease_until = $2
+		WHERE id = (
+			SELECT id FROM checks
+			WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= $3)
+			ORDER BY created_at, id LIMIT 1
+			FOR UPDATE SKIP LOCKED)
+		RETURNING `+checkColumns, holder, now.Add(ttl), now))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: claim check: %w", facevault.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim check: %w", err)
+	}
+	return c, nil
+}
+
+// FinishCheck implements facevault.CheckStore.
+func (db *DB) FinishCheck(ctx context.Context, c *facevault.Check, holder string) error {
+	result, err := facevault.CheckResultColumn(c)
+	if err != nil {
+		return fmt.Errorf("postgres: finish check %s: %w", c.ID, err)
+	}
+	tag, err := db.pool.Exec(ctx, `
+		UPDATE checks SET status = $1, result = $2, updated_at = $3, lease_holder = NULL, lease_until = NULL
+		WHERE id = $4 AND status = 'pending' AND lease_holder = $5`,
+		c.Status, result, ms(c.UpdatedAt), c.ID, holder)
+	if err != nil {
+		return fmt.Errorf("postgres: finish check %s: %w", c.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: finish check %s: %w", c.ID, facevault.ErrNotFound)
+	}
+	return nil
+}
+
+// ValidateCheck implements facevault.CheckStore.
+func (db *DB) ValidateCheck(ctx context.Context, s facevault.Scope, c *facevault.Check) error {
+	v, err := facevault.CheckValidationColumn(c)
+	if err != nil {
+		return fmt.Errorf("postgres: validate check %s: %w", c.ID, err)
+	}
+	tag, err := db.pool.Exec(ctx, `
+		UPDATE checks SET validation = $1, updated_at = $2
+		WHERE account_id = $3 AND mode = $4 AND id = $5 AND status = 'complete'`,
+		v, ms(c.UpdatedAt), s.AccountID, string(s.Mode), c.ID)
+	if err != nil {
+		return fmt.Errorf("postgres: validate check %s: %w", c.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: validate check %s: %w", c.ID, facevault.ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteChecksOfPhoto implements facevault.CheckStore.
+func (db *DB) DeleteChecksOfPhoto(ctx context.Context, s facevault.Scope, photoID string) (int, error) {
+	if !storable(photoID) {
+		return 0, nil
+	}
+	tag, err := db.pool.Exec(ctx, `DELETE FROM checks WHERE account_id = $1 AND mode = $2 AND live_photo_id = $3`,
+		s.AccountID, string(s.Mode), photoID)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete checks of photo %s: %w", photoID, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// EnrolledFaces implements facevault.CheckStore.
+func (db *DB) EnrolledFaces(ctx context.Context, s facevault.Scope) ([]*facevault.LivePhoto, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT p.id, p.client_id, p.face_embedding FROM live_photos p
+		JOIN clients c ON c.account_id = p.account_id AND c.mode = p.mode AND c.id = p.client_id
+		WHERE p.account_id = $1 AND p.mode = $2 AND p.enrolled AND p.face_embedding IS NOT NULL
+			AND p.redacted_at IS NULL AND c.deleted_at IS NULL
+		ORDER BY p.id`, s.AccountID, string(s.Mode))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: enrolled faces: %w", err)
+	}
+	faces, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*facevault.LivePhoto, error) {
+		p := &facevault.LivePhoto{Enrolled: true}
+		return p, row.Scan(&p.ID, &p.ClientID, &p.SealedEmbedding)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: enrolled faces: %w", err)
+	}
+	return faces, nil
+}
