@@ -488,9 +488,16 @@ func (v *Vault) faceAuthentication(ctx context.Context, c *Check) (*CheckResult,
 		Breakdown: CheckBreakdown{FaceAuthentication: fa, PreviouslyEnrolledFace: prev}}, nil
 }
 
-// faceSimilarity is faceid.Similarity (which this package cannot import):
-// 100 × the cosine of two embeddings, negative cosines counting as 0.
+// faceSimilarity is faceid.Similarity: 100 × the cosine of two embeddings,
+// negative cosines counting as 0.
 func faceSimilarity(a, b []float32) float64 {
+	return 100 * max(0, FaceCosine(a, b))
+}
+
+// FaceCosine is the cosine of the angle between two face embeddings, from
+// −1 to 1; 0 if their lengths differ or either is zero. Package faceid's
+// Cosine and Similarity are this.
+func FaceCosine(a, b []float32) float64 {
 	if len(a) != len(b) || len(a) == 0 {
 		return 0
 	}
@@ -503,7 +510,7 @@ func faceSimilarity(a, b []float32) float64 {
 	if na == 0 || nb == 0 {
 		return 0
 	}
-	return 100 * max(0, dot/math.Sqrt(na*nb))
+	return dot / math.Sqrt(na*nb)
 }
 
 // CheckUpdate is a request to update a check: the fields of a create. A

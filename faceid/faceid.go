@@ -20,6 +20,7 @@ import (
 
 	"github.com/facevault/facevault/faceid/models"
 	"github.com/facevault/facevault/internal/onnx"
+	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/liveness"
 )
 
@@ -122,19 +123,7 @@ func chipInput(chip *image.RGBA) []float32 {
 // dot product, as Embed's are unit vectors), from −1 to 1; 0 if their
 // lengths differ or either is zero.
 func Cosine(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return 0
-	}
-	var dot, na, nb float64
-	for i := range a {
-		dot += float64(a[i]) * float64(b[i])
-		na += float64(a[i]) * float64(a[i])
-		nb += float64(b[i]) * float64(b[i])
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	return dot / math.Sqrt(na*nb)
+	return facevault.FaceCosine(a, b)
 }
 
 // Similarity is the similarity score of two embeddings, from 0 to 100:
