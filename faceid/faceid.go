@@ -18,9 +18,9 @@ import (
 	"image"
 	"math"
 
+	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/faceid/models"
 	"github.com/facevault/facevault/internal/onnx"
-	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/liveness"
 )
 
