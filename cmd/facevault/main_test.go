@@ -470,7 +470,11 @@ func (s *server) stop(t *testing.T) {
 	}
 	s.returned = true
 	s.shutdown()
-	defer s.client.CloseIdleConnections()
+	// The client's transport may hold a connection it dialled but never
+	// sent a request on; net/http's Shutdown waits up to 5 s for such a
+	// new connection before it counts as idle. Close the client's own idle
+	// connections now, as a client going away would.
+	s.client.CloseIdleConnections()
 	select {
 	case err := <-s.done:
 		if err != nil {
