@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 	"math"
 	"slices"
 	"time"
@@ -84,8 +85,13 @@ type Check struct {
 	// Validation is a reviewer's word on the outcome of a complete check
 	// (POST /v1/checks/{id}/validate); nil until then.
 	Validation *CheckValidation
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// EntityName is the client's name as Client.EntityName gives it, as it
+	// is when the check is read (set by the vault, not stored).
+	EntityName string
+	// Attempts is how many times runners have claimed the check.
+	Attempts  int
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // CheckResult is a complete check's result, in ComplyCube's shape.
@@ -223,6 +229,10 @@ type CheckStore interface {
 	// status, result and update time, and releases it. ErrNotFound if the
 	// check is gone or no longer pending under holder's lease.
 	FinishCheck(ctx context.Context, c *Check, holder string) error
+	// PostponeCheck keeps the pending check c, claimed by holder, from
+	// being claimed again before until. ErrNotFound if c is no longer
+	// pending under holder's lease.
+	PostponeCheck(ctx context.Context, c *Check, holder string, until time.Time) error
 	// ValidateCheck stores c's Validation and update time on the check c.ID
 	// of s if it is complete. ErrNotFound if there is no such complete
 	// check.
@@ -266,7 +276,8 @@ func (v *Vault) CreateCheck(ctx context.Context, s Scope, r CheckRequest) (*Chec
 	if !ValidID(r.ClientID) {
 		return nil, notFoundClient()
 	}
-	if _, err := v.Store.Client(ctx, s, r.ClientID); errors.Is(err, ErrNotFound) {
+	client, err := v.Store.Client(ctx, s, r.ClientID)
+	if errors.Is(err, ErrNotFound) {
 		return nil, notFoundClient()
 	} else if err != nil {
 		return nil, fmt.Errorf("create check: client: %w", err)
@@ -288,7 +299,7 @@ func (v *Vault) CreateCheck(ctx context.Context, s Scope, r CheckRequest) (*Chec
 	}
 	t := v.Now()
 	c := &Check{ID: NewID(t), Scope: s, ClientID: r.ClientID, Type: r.Type, LivePhotoID: r.LivePhotoID,
-		Status: CheckPending, CreatedAt: t, UpdatedAt: t}
+		Status: CheckPending, EntityName: client.EntityName(), CreatedAt: t, UpdatedAt: t}
 	if err := v.Store.CreateCheck(ctx, s, c); errors.Is(err, ErrNotFound) {
 		return nil, notFoundPhoto() // the client or photo went meanwhile
 	} else if err != nil {
@@ -335,15 +346,50 @@ func (v *Vault) Check(ctx context.Context, s Scope, id string) (*Check, error) {
 	if errors.Is(err, ErrNotFound) {
 		return nil, notFound
 	}
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	if err := v.nameChecks(ctx, s, map[string]string{}, c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Checks returns one page of the scope's checks matching f (see Paged).
 func (v *Vault) Checks(ctx context.Context, s Scope, f CheckFilter) (int, iter.Seq2[*Check, error], error) {
+	names := map[string]string{} // the page's clients' names, looked up once each
 	return Paged(f.ListOptions, ListChunk, func(o ListOptions) ([]*Check, int, error) {
 		f.ListOptions = o
-		return v.Store.Checks(ctx, s, f)
+		cs, n, err := v.Store.Checks(ctx, s, f)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := v.nameChecks(ctx, s, names, cs...); err != nil {
+			return nil, 0, err
+		}
+		return cs, n, nil
 	}, func(c *Check) Cursor { return Cursor{c.CreatedAt, c.ID} })
+}
+
+// nameChecks sets the EntityName of checks from their clients, reading
+// each client not already in names once. A client deleted meanwhile (its
+// checks go with it) leaves the name empty.
+func (v *Vault) nameChecks(ctx context.Context, s Scope, names map[string]string, checks ...*Check) error {
+	for _, c := range checks {
+		name, ok := names[c.ClientID]
+		if !ok {
+			cl, err := v.Store.Client(ctx, s, c.ClientID)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("check %s: client: %w", c.ID, err)
+			}
+			if cl != nil {
+				name = cl.EntityName()
+			}
+			names[c.ClientID] = name
+		}
+		c.EntityName = name
+	}
+	return nil
 }
 
 // wakeChecks tells RunChecks there is a new check.
@@ -358,14 +404,25 @@ func (v *Vault) wakeChecks() {
 // whose runner died is run again by another once its lease expires.
 const DefaultCheckLease = time.Minute
 
+// checkWatcher is a record store that tells of checks accepted on any
+// node of a shared database (postgres.DB.WatchChecks).
+type checkWatcher interface {
+	WatchChecks(ctx context.Context, logger *slog.Logger) <-chan struct{}
+}
+
 // RunChecks runs pending checks until ctx is done: it claims one at a time
 // under holder's name with a lease of ttl, runs it and stores its result,
 // and looks for new work every interval, or at once when this node accepts
-// a check. Every node of a shared store may run it; each check is run by
+// a check, or, on a store that tells of them (PostgreSQL), when any node
+// does. Every node of a shared store may run it; each check is run by
 // the node holding its lease.
 func (v *Vault) RunChecks(ctx context.Context, holder string, every, ttl time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var others <-chan struct{} // checks accepted by other nodes
+	if w, ok := v.Store.(checkWatcher); ok {
+		others = w.WatchChecks(ctx, v.Logger)
+	}
 	for {
 		for ctx.Err() == nil {
 			ran, err := v.RunCheck(ctx, holder, ttl)
@@ -382,13 +439,37 @@ func (v *Vault) RunChecks(ctx context.Context, holder string, every, ttl time.Du
 			return
 		case <-t.C:
 		case <-v.checkWake:
+		case <-others:
 		}
 	}
 }
 
+// MaxCheckAttempts is how many times a check is run before a run that
+// fails on an internal error (the key store or an image unreadable, not
+// the photo's face) ends it failed. Between attempts it waits
+// checkRetryDelay.
+const MaxCheckAttempts = 8
+
+// checkRetryDelay is how long a check whose attempt-th run failed waits
+// before the next: the lease, doubled at each attempt, at most an hour.
+// With the default one-minute lease the eight attempts span about four
+// hours, so that a check outlives a short outage of a store.
+func checkRetryDelay(ttl time.Duration, attempt int) time.Duration {
+	d := ttl
+	for range attempt - 1 {
+		if d >= time.Hour {
+			break
+		}
+		d *= 2
+	}
+	return min(d, time.Hour)
+}
+
 // RunCheck claims one pending check and runs it. It reports whether there
-// was one. A check whose result cannot be stored stays claimed until its
-// lease expires, and is then run again.
+// was one. A run that fails on an internal error leaves the check pending
+// and claimed for checkRetryDelay, after which any runner tries again; the
+// MaxCheckAttempts-th such failure ends it failed. A check whose runner
+// dies is claimed again once its lease expires (an attempt too).
 func (v *Vault) RunCheck(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
 	c, err := v.ClaimCheck(ctx, holder, ttl)
 	if errors.Is(err, ErrNotFound) {
@@ -397,8 +478,26 @@ func (v *Vault) RunCheck(ctx context.Context, holder string, ttl time.Duration) 
 	if err != nil {
 		return false, err
 	}
-	v.Logger.DebugContext(ctx, "check claimed", "checkId", c.ID, "holder", holder)
-	return true, v.CompleteCheck(ctx, c, holder)
+	v.Logger.DebugContext(ctx, "check claimed", "checkId", c.ID, "holder", holder, "attempt", c.Attempts)
+	err = v.CompleteCheck(ctx, c, holder)
+	if err == nil || ctx.Err() != nil {
+		return true, err
+	}
+	if c.Attempts >= MaxCheckAttempts {
+		v.Logger.ErrorContext(ctx, "check failed on its last attempt", "checkId", c.ID, "attempts", c.Attempts, "err", err)
+		c.Status, c.Result, c.UpdatedAt = CheckFailed, nil, v.Now()
+		if ferr := v.Store.FinishCheck(ctx, c, holder); ferr != nil && !errors.Is(ferr, ErrNotFound) {
+			return true, fmt.Errorf("check %s: store failure: %w", c.ID, ferr)
+		}
+		return true, nil
+	}
+	delay := checkRetryDelay(ttl, c.Attempts)
+	v.Logger.WarnContext(ctx, "check attempt failed; retrying later", "checkId", c.ID, "attempt", c.Attempts,
+		"retryIn", delay.String(), "err", err)
+	if perr := v.Store.PostponeCheck(ctx, c, holder, v.Now().Add(delay)); perr != nil && !errors.Is(perr, ErrNotFound) {
+		return true, errors.Join(err, fmt.Errorf("check %s: postpone: %w", c.ID, perr))
+	}
+	return true, nil
 }
 
 // ClaimCheck claims the oldest pending check for holder (see

@@ -71,14 +71,17 @@ func New() (*Embedder, error) {
 // cannot be aligned, or with ctx's error when ctx is done; any other error
 // is the executor's. Parts of the aligned face outside img are black.
 func (e *Embedder) Embed(ctx context.Context, img *image.RGBA, face Landmarks) ([]float32, error) {
-	chip, err := Align(img, face)
+	d, err := e.Descriptor(ctx, img, face)
 	if err != nil {
 		return nil, err
 	}
-	d, err := e.descriptor(ctx, chip)
-	if err != nil {
-		return nil, err
-	}
+	return Normalize(d)
+}
+
+// Normalize returns a descriptor scaled to unit length, in place: the
+// embedding Embed returns. It fails for a descriptor of zero or
+// non-finite length.
+func Normalize(d []float32) ([]float32, error) {
 	var sum float64
 	for _, v := range d {
 		sum += float64(v) * float64(v)
@@ -92,6 +95,23 @@ func (e *Embedder) Embed(ctx context.Context, img *image.RGBA, face Landmarks) (
 	}
 	return d, nil
 }
+
+// Descriptor returns dlib's descriptor of the face in img whose landmarks
+// are face, as the network gives it: not normalised, so that dlib's own
+// rule (two faces are one person when their descriptors are less than
+// DlibThreshold apart) applies to it. Errors as Embed's.
+func (e *Embedder) Descriptor(ctx context.Context, img *image.RGBA, face Landmarks) ([]float32, error) {
+	chip, err := Align(img, face)
+	if err != nil {
+		return nil, err
+	}
+	return e.descriptor(ctx, chip)
+}
+
+// DlibThreshold is the Euclidean distance between two descriptors under
+// which dlib calls them one person: the operating point of its published
+// 99.38% accuracy on LFW.
+const DlibThreshold = 0.6
 
 // descriptor runs the network on an aligned ChipSize×ChipSize face and
 // returns its raw output (dlib's descriptor, not normalised).

@@ -7,18 +7,22 @@ import (
 )
 
 // Labelled is an embedding with the name of its photo and the identity of
-// the person in it.
+// the person in it, and optionally the descriptor it was normalised from.
 type Labelled struct {
 	Name, Identity string
 	Embedding      []float32
+	Descriptor     []float32 // dlib's, not normalised; may be nil
 }
 
 // Pair is the similarity score of two labelled embeddings: genuine when
-// they are of the same identity, impostor otherwise.
+// they are of the same identity, impostor otherwise. Distance is the
+// Euclidean distance of their descriptors, dlib's measure (NaN when either
+// has none).
 type Pair struct {
-	A, B    string
-	Genuine bool
-	Score   float64
+	A, B     string
+	Genuine  bool
+	Score    float64
+	Distance float64
 }
 
 // Pairs scores every pair of items (each unordered pair once, in the
@@ -29,8 +33,9 @@ func Pairs(items []Labelled) []Pair {
 		for j := i + 1; j < len(items); j++ {
 			out = append(out, Pair{
 				A: items[i].Name, B: items[j].Name,
-				Genuine: items[i].Identity == items[j].Identity,
-				Score:   Similarity(items[i].Embedding, items[j].Embedding),
+				Genuine:  items[i].Identity == items[j].Identity,
+				Score:    Similarity(items[i].Embedding, items[j].Embedding),
+				Distance: distance(items[i].Descriptor, items[j].Descriptor),
 			})
 		}
 	}
@@ -52,6 +57,45 @@ func Rates(pairs []Pair, t float64) (tmr, fmr float64) {
 		} else {
 			im++
 			if p.Score >= t {
+				imm++
+			}
+		}
+	}
+	return ratio(gm, g), ratio(imm, im)
+}
+
+// distance is the Euclidean distance of a and b; NaN if either is empty or
+// their lengths differ.
+func distance(a, b []float32) float64 {
+	if len(a) == 0 || len(a) != len(b) {
+		return math.NaN()
+	}
+	var sum float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		sum += d * d
+	}
+	return math.Sqrt(sum)
+}
+
+// DlibRates returns the true and false match rates of dlib's own rule, a
+// match when two descriptors are less than DlibThreshold apart, over the
+// pairs that have a Distance; NaN for a kind with none.
+func DlibRates(pairs []Pair) (tmr, fmr float64) {
+	var g, gm, im, imm int
+	for _, p := range pairs {
+		if math.IsNaN(p.Distance) {
+			continue
+		}
+		match := p.Distance < DlibThreshold
+		if p.Genuine {
+			g++
+			if match {
+				gm++
+			}
+		} else {
+			im++
+			if match {
 				imm++
 			}
 		}

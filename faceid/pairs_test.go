@@ -7,10 +7,10 @@ import (
 
 func TestPairsAndRates(t *testing.T) {
 	items := []Labelled{
-		{"a1", "a", []float32{1, 0, 0}},
-		{"a2", "a", []float32{1, 0.1, 0}},
-		{"b1", "b", []float32{0, 1, 0}},
-		{"c1", "c", []float32{0.8, 0.6, 0}},
+		{"a1", "a", []float32{1, 0, 0}, nil},
+		{"a2", "a", []float32{1, 0.1, 0}, nil},
+		{"b1", "b", []float32{0, 1, 0}, nil},
+		{"c1", "c", []float32{0.8, 0.6, 0}, nil},
 	}
 	pairs := Pairs(items)
 	if len(pairs) != 6 {
@@ -46,5 +46,36 @@ func TestPairsAndRates(t *testing.T) {
 	}
 	if _, ok := ThresholdAtFMR(pairs[:1], 0); ok {
 		t.Error("ThresholdAtFMR without impostor pairs is ok")
+	}
+}
+
+// TestDlibRates: dlib's rule (a match under DlibThreshold of distance) on
+// the descriptors, pairs without descriptors left out.
+func TestDlibRates(t *testing.T) {
+	items := []Labelled{
+		{"a1", "a", []float32{1, 0}, []float32{1, 0}},
+		{"a2", "a", []float32{1, 0}, []float32{1.5, 0}},   // 0.5 from a1: a match
+		{"b1", "b", []float32{0, 1}, []float32{1, 0.7}},   // 0.7 from a1, ~0.86 from a2
+		{"c1", "c", []float32{0, 1}, []float32{1.2, 0.3}}, // ~0.36 from a1: a false match
+		{"d1", "d", []float32{0, 1}, nil},
+	}
+	pairs := Pairs(items)
+	var nan int
+	for _, p := range pairs {
+		if math.IsNaN(p.Distance) {
+			nan++
+		}
+	}
+	if nan != 4 {
+		t.Errorf("%d pairs without a distance, want the 4 of d1", nan)
+	}
+	tmr, fmr := DlibRates(pairs)
+	// Impostor pairs with distances: a1–b1 0.7, a1–c1 0.36, a2–b1 0.86,
+	// a2–c1 0.42, b1–c1 0.45: three under 0.6.
+	if tmr != 1 || math.Abs(fmr-3.0/5) > 1e-12 {
+		t.Errorf("DlibRates = %g, %g; want 1, 0.6", tmr, fmr)
+	}
+	if tmr, fmr := DlibRates(pairs[:0]); !math.IsNaN(tmr) || !math.IsNaN(fmr) {
+		t.Errorf("DlibRates of nothing = %g, %g; want NaN, NaN", tmr, fmr)
 	}
 }

@@ -10,6 +10,7 @@ import (
 type checkJSON struct {
 	ID          string                 `json:"id"`
 	ClientID    string                 `json:"clientId"`
+	EntityName  string                 `json:"entityName,omitempty"`
 	Type        string                 `json:"type"`
 	LivePhotoID string                 `json:"livePhotoId,omitempty"`
 	Status      string                 `json:"status"`
@@ -29,6 +30,7 @@ func toCheckJSON(c *facevault.Check) checkJSON {
 	j := checkJSON{
 		ID:          c.ID,
 		ClientID:    c.ClientID,
+		EntityName:  c.EntityName,
 		Type:        c.Type,
 		LivePhotoID: c.LivePhotoID,
 		Status:      c.Status,

@@ -3,6 +3,7 @@ package http_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -188,6 +189,9 @@ func TestFaceAuthenticationCheck(t *testing.T) {
 			t.Errorf("created check = %v, want pending, without a result", r.JSON)
 		}
 		parseTime(t, r.JSON, "createdAt")
+		if r.JSON["entityName"] != "Jane Doe" {
+			t.Errorf("entityName = %v, want the client's name, Jane Doe", r.JSON["entityName"])
+		}
 		rb := env.do(t, "POST", "/v1/checks", env.KeyA, map[string]any{
 			"clientId": bob, "type": "face_authentication_check", "livePhotoId": bobFace})
 		wantStatus(t, rb, http.StatusOK)
@@ -202,6 +206,21 @@ func TestFaceAuthenticationCheck(t *testing.T) {
 		}
 		if got := at(c, "result", "outcome"); got != "clear" {
 			t.Errorf("outcome = %v, want clear; result %v", got, c["result"])
+		}
+		// entityName follows the client's name as it is when read.
+		wantStatus(t, env.do(t, "POST", "/v1/clients/"+alice, env.KeyA, map[string]any{
+			"personDetails": map[string]any{"firstName": "Alicia", "lastName": "Doe"}}), http.StatusOK)
+		if got := env.do(t, "GET", "/v1/checks/"+id, env.KeyA, nil).JSON["entityName"]; got != "Alicia Doe" {
+			t.Errorf("entityName after renaming the client = %v, want Alicia Doe", got)
+		}
+		list := env.do(t, "GET", "/v1/checks?clientId="+alice, env.KeyA, nil)
+		wantStatus(t, list, http.StatusOK)
+		items, _ := list.JSON["items"].([]any)
+		if len(items) != 1 {
+			t.Fatalf("alice's checks: %v, want one", list.JSON)
+		}
+		if got := items[0].(map[string]any)["entityName"]; got != "Alicia Doe" {
+			t.Errorf("listed check: entityName %v, want Alicia Doe", got)
 		}
 		fa := []string{"result", "breakdown", "faceAuthentication"}
 		if got := at(c, append(fa, "facialSimilarity")...); got != "clear" {
@@ -531,5 +550,92 @@ func TestCheckRetention(t *testing.T) {
 		wantError(t, env.do(t, "GET", "/v1/checks/"+gone, env.KeyA, nil), http.StatusNotFound, "resource_not_found", "", "")
 		wantStatus(t, env.do(t, "GET", "/v1/checks/"+kept, env.KeyA, nil), http.StatusOK)
 		env.waitPurged(t)
+	})
+}
+
+// liveFailingStore is a record store whose live photo reads fail while
+// broken is set: an internal error in the middle of a check.
+type liveFailingStore struct {
+	facevault.Store
+	broken *bool
+}
+
+func (s liveFailingStore) LivePhoto(ctx context.Context, sc facevault.Scope, id string) (*facevault.LivePhoto, error) {
+	if *s.broken {
+		return nil, errors.New("the record store is unreachable")
+	}
+	return s.Store.LivePhoto(ctx, sc, id)
+}
+
+// TestCheckRetries: a check whose run fails on an internal error stays
+// pending and is not claimed again before its retry delay (the lease,
+// doubled at each attempt); a run that then succeeds completes it; a check
+// that fails MaxCheckAttempts times ends failed, without a result.
+func TestCheckRetries(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		imgs := checkEnv(t, env)
+		ctx := context.Background()
+		alice := env.newClientID(t, env.KeyA)
+		env.uploadWith(t, env.KeyA, alice, imgs["face"], nil)
+		probe := env.uploadWith(t, env.KeyA, alice, imgs["same person"], nil)
+		newCheck := func() string {
+			r := env.do(t, "POST", "/v1/checks", env.KeyA, map[string]any{"clientId": alice, "type": "face_authentication_check", "livePhotoId": probe})
+			wantStatus(t, r, http.StatusOK)
+			return str(t, r.JSON, "id")
+		}
+		status := func(id string) any { return env.do(t, "GET", "/v1/checks/"+id, env.KeyA, nil).JSON["status"] }
+		recovers := newCheck()
+		orig := env.vault.Store
+		broken := true
+		env.vault.Store = liveFailingStore{orig, &broken}
+		defer func() { env.vault.Store = orig }()
+		env.logs.allowErrors("check failed on its last attempt")
+
+		now := time.Now().UTC()
+		env.clock.Set(now)
+		// fail runs the check once, failing, and checks that it waits
+		// delay before the next attempt.
+		fail := func(id string, delay time.Duration) {
+			t.Helper()
+			if ran, err := env.vault.RunCheck(ctx, "node", time.Minute); err != nil || !ran {
+				t.Fatalf("RunCheck = %v, %v; want a failed attempt", ran, err)
+			}
+			if s := status(id); s != "pending" {
+				t.Fatalf("after a failed attempt: status %v, want pending", s)
+			}
+			env.clock.Set(now.Add(delay - time.Millisecond))
+			if ran, err := env.vault.RunCheck(ctx, "node", time.Minute); err != nil || ran {
+				t.Fatalf("RunCheck %v after a failed attempt = %v, %v; want nothing to run before %v", delay-time.Millisecond, ran, err, delay)
+			}
+			now = now.Add(delay)
+			env.clock.Set(now)
+		}
+		fail(recovers, time.Minute)
+		fail(recovers, 2*time.Minute)
+		broken = false
+		if ran, err := env.vault.RunCheck(ctx, "node", time.Minute); err != nil || !ran {
+			t.Fatalf("RunCheck after recovery = %v, %v", ran, err)
+		}
+		if s := status(recovers); s != "complete" {
+			t.Fatalf("a check whose store recovered: status %v, want complete", s)
+		}
+
+		gives := newCheck()
+		broken = true
+		delay := time.Minute
+		for range facevault.MaxCheckAttempts - 1 {
+			fail(gives, delay)
+			delay = min(2*delay, time.Hour)
+		}
+		if ran, err := env.vault.RunCheck(ctx, "node", time.Minute); err != nil || !ran {
+			t.Fatalf("last attempt = %v, %v", ran, err)
+		}
+		got := env.do(t, "GET", "/v1/checks/"+gives, env.KeyA, nil).JSON
+		if got["status"] != "failed" || got["result"] != nil {
+			t.Errorf("after %d failed attempts: %v, want failed without a result", facevault.MaxCheckAttempts, got)
+		}
+		if ran, err := env.vault.RunCheck(ctx, "node", time.Minute); err != nil || ran {
+			t.Errorf("RunCheck after the check failed = %v, %v; want nothing to run", ran, err)
+		}
 	})
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // checkColumns are the columns scanCheck reads.
-const checkColumns = `id, account_id, mode, client_id, type, live_photo_id, status, result, validation, created_at, updated_at`
+const checkColumns = `id, account_id, mode, client_id, type, live_photo_id, status, result, validation, attempts, created_at, updated_at`
 
 func scanCheck(row pgx.Row) (*facevault.Check, error) {
 	var (
@@ -22,7 +22,7 @@ func scanCheck(row pgx.Row) (*facevault.Check, error) {
 		validation []byte
 	)
 	if err := row.Scan(&c.ID, &c.Scope.AccountID, &mode, &c.ClientID, &c.Type, &c.LivePhotoID, &c.Status,
-		&result, &validation, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		&result, &validation, &c.Attempts, &c.CreatedAt, &c.UpdatedAt); err != nil {
 		return nil, err
 	}
 	c.Scope.Mode = facevault.Mode(mode)
@@ -84,6 +84,11 @@ func (db *DB) CreateCheck(ctx context.Context, s facevault.Scope, c *facevault.C
 				return fmt.Errorf("postgres: create check: client %s: %w", c.ClientID, facevault.ErrNotFound)
 			}
 			return fmt.Errorf("postgres: create check: %w", err)
+		}
+		// Runners of every node listening (WatchChecks) hear of it when
+		// the transaction commits, and not if it rolls back.
+		if _, err := tx.Exec(ctx, `SELECT pg_notify('`+checksChannel+`', '')`); err != nil {
+			return fmt.Errorf("postgres: create check: notify: %w", err)
 		}
 		return nil
 	})
@@ -171,7 +176,7 @@ func (db *DB) Checks(ctx context.Context, s facevault.Scope, f facevault.CheckFi
 // nodes claiming at once take different checks without waiting.
 func (db *DB) ClaimCheck(ctx context.Context, holder string, now time.Time, ttl time.Duration) (*facevault.Check, error) {
 	c, err := scanCheck(db.pool.QueryRow(ctx, `
-		UPDATE checks SET lease_holder = $1, lease_until = $2
+		UPDATE checks SET lease_holder = $1, lease_until = $2, attempts = attempts + 1
 		WHERE id = (
 			SELECT id FROM checks
 			WHERE status = 'pending' AND (lease_until IS NULL OR lease_until <= $3)
@@ -185,6 +190,20 @@ func (db *DB) ClaimCheck(ctx context.Context, holder string, now time.Time, ttl 
 		return nil, fmt.Errorf("postgres: claim check: %w", err)
 	}
 	return c, nil
+}
+
+// PostponeCheck implements facevault.CheckStore.
+func (db *DB) PostponeCheck(ctx context.Context, c *facevault.Check, holder string, until time.Time) error {
+	tag, err := db.pool.Exec(ctx, `
+		UPDATE checks SET lease_until = $1 WHERE id = $2 AND status = 'pending' AND lease_holder = $3`,
+		ms(until), c.ID, holder)
+	if err != nil {
+		return fmt.Errorf("postgres: postpone check %s: %w", c.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: postpone check %s: %w", c.ID, facevault.ErrNotFound)
+	}
+	return nil
 }
 
 // FinishCheck implements facevault.CheckStore.

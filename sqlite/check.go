@@ -12,7 +12,7 @@ import (
 )
 
 // checkColumns are the columns scanCheck reads.
-const checkColumns = `id, account_id, mode, client_id, type, live_photo_id, status, result, validation, created_at, updated_at`
+const checkColumns = `id, account_id, mode, client_id, type, live_photo_id, status, result, validation, attempts, created_at, updated_at`
 
 func scanCheck(sc scanner) (*facevault.Check, error) {
 	var (
@@ -23,7 +23,7 @@ func scanCheck(sc scanner) (*facevault.Check, error) {
 		created, updated int64
 	)
 	if err := sc.Scan(&c.ID, &c.Scope.AccountID, &mode, &c.ClientID, &c.Type, &c.LivePhotoID, &c.Status,
-		&result, &validation, &created, &updated); err != nil {
+		&result, &validation, &c.Attempts, &created, &updated); err != nil {
 		return nil, err
 	}
 	c.Scope.Mode = facevault.Mode(mode)
@@ -169,16 +169,35 @@ func (db *DB) ClaimCheck(ctx context.Context, holder string, now time.Time, ttl 
 		if err != nil {
 			return fmt.Errorf("sqlite: claim check: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE checks SET lease_holder = ?, lease_until = ? WHERE id = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE checks SET lease_holder = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?`,
 			holder, ms(now.Add(ttl)), c.ID); err != nil {
 			return fmt.Errorf("sqlite: claim check %s: %w", c.ID, err)
 		}
+		c.Attempts++
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// PostponeCheck implements facevault.CheckStore.
+func (db *DB) PostponeCheck(ctx context.Context, c *facevault.Check, holder string, until time.Time) error {
+	return db.inWrite(ctx, "postpone check", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE checks SET lease_until = ? WHERE id = ? AND status = 'pending' AND lease_holder = ?`,
+			ms(until), c.ID, holder)
+		if err != nil {
+			return fmt.Errorf("sqlite: postpone check %s: %w", c.ID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("sqlite: postpone check %s: %w", c.ID, err)
+		} else if n == 0 {
+			return fmt.Errorf("sqlite: postpone check %s: %w", c.ID, facevault.ErrNotFound)
+		}
+		return nil
+	})
 }
 
 // FinishCheck implements facevault.CheckStore.

@@ -514,8 +514,8 @@ func TestReceiptsVerify(t *testing.T) {
 	}
 }
 
-// TestServeFaceEmbeddings: with --face-embeddings, serve keeps the sealed
-// embedding of an upload with one face; without it, none.
+// TestServeFaceEmbeddings: by default serve keeps the sealed embedding of
+// an upload with one face; with --face-embeddings=false, none.
 func TestServeFaceEmbeddings(t *testing.T) {
 	clearEnv(t)
 	face, err := os.ReadFile("../../liveness/testdata/pigo-sample.jpg")
@@ -525,8 +525,8 @@ func TestServeFaceEmbeddings(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		dir := t.TempDir()
 		args := serveArgs(dir)
-		if on {
-			args = append(args, "--face-embeddings")
+		if !on {
+			args = append(args, "--face-embeddings=false")
 		}
 		s := startServe(t, args...)
 		key := s.bootstrapKeys(t).test
@@ -548,7 +548,7 @@ func TestServeFaceEmbeddings(t *testing.T) {
 			t.Fatal(err)
 		}
 		if on != (len(sealed) > 0) {
-			t.Errorf("--face-embeddings %v: the record holds %d bytes of embedding", on, len(sealed))
+			t.Errorf("--face-embeddings=%v: the record holds %d bytes of embedding", on, len(sealed))
 		}
 	}
 }

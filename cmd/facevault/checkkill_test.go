@@ -41,7 +41,7 @@ func runCheckKill(t *testing.T, bin string, face []byte, env, storeArgs []string
 	// The dead node's leases are short, so that the next node takes its
 	// checks over within the test.
 	const lease = 3 * time.Second
-	nodeArgs := append(storeArgs, "--face-embeddings", "--check-lease", lease.String(), "--check-interval", "200ms")
+	nodeArgs := append(storeArgs, "--check-lease", lease.String(), "--check-interval", "200ms")
 	a := startServeProcess(t, bin, env, append(nodeArgs, "--log-level", "debug")...)
 	call := func(p *serveProcess, method, path string, body any) map[string]any {
 		t.Helper()

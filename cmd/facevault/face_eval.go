@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/faceid"
 	"github.com/facevault/facevault/liveness"
 )
@@ -93,15 +94,19 @@ func (c *FaceEvalCommand) Run(ctx context.Context, args []string) error {
 			noFace = append(noFace, r.file)
 			continue
 		}
-		emb, err := e.Embed(ctx, img, faceid.LandmarksOf(faces[0]))
+		desc, err := e.Descriptor(ctx, img, faceid.LandmarksOf(faces[0]))
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.file, err)
+		}
+		emb, err := faceid.Normalize(slices.Clone(desc))
 		if err != nil {
 			return fmt.Errorf("%s: %w", r.file, err)
 		}
 		detect = append(detect, t1.Sub(t0))
 		embed = append(embed, time.Since(t1))
-		items = append(items, faceid.Labelled{Name: r.file, Identity: r.identity, Embedding: emb})
+		items = append(items, faceid.Labelled{Name: r.file, Identity: r.identity, Embedding: emb, Descriptor: desc})
 	}
-	writeFaceReport(c.Stdout, dir, len(rows), noFace, faceid.Pairs(items), detect, embed)
+	writeFaceReport(c.Stdout, dir, len(rows), noFace, items, faceid.Pairs(items), detect, embed)
 	return nil
 }
 
@@ -151,7 +156,7 @@ func readIdentities(path string) ([]identityRow, error) {
 }
 
 // writeFaceReport prints face-eval's Markdown report.
-func writeFaceReport(w io.Writer, dir string, photos int, noFace []string, pairs []faceid.Pair, detect, embed []time.Duration) {
+func writeFaceReport(w io.Writer, dir string, photos int, noFace []string, items []faceid.Labelled, pairs []faceid.Pair, detect, embed []time.Duration) {
 	fmt.Fprintf(w, "# Face embeddings: %s\n\n", dir)
 	fmt.Fprintf(w, "Model: %s. Score: faceid.Similarity, 100 × cosine (0–100).\n\n", faceid.Engine)
 	fmt.Fprintf(w, "%d photos, %d embedded, %d without a face", photos, len(detect), len(noFace))
@@ -197,6 +202,8 @@ func writeFaceReport(w io.Writer, dir string, photos int, noFace []string, pairs
 	}
 	fmt.Fprintf(w, "\nWith %d impostor pairs the lowest false match rate measurable is %s: rates of 1e-3 and 1e-4 need at least 1,000 and 10,000 impostor pairs, and far more to be measured well.\n",
 		len(imp), rateOf(1/float64(max(1, len(imp))), 0))
+	writeTargetFMR(w, pairs, gen, imp)
+	writeDlibPoint(w, items, pairs)
 
 	fmt.Fprint(w, "\nClosest impostor pairs and furthest genuine pairs:\n\n| pair | kind | score |\n| --- | --- | ---: |\n")
 	shown := 0
@@ -245,3 +252,87 @@ func rateOf(r float64, n int) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// writeTargetFMR prints the true match rate at the false match rates of
+// 1e-3 and 1e-4 as far as the set can say: the threshold that lets at
+// most that share of its impostor pairs match (none, on a small set), and
+// the upper bound on the false match rate that a count of false matches
+// supports (the rule of three for none: under 3/n at 95% confidence).
+func writeTargetFMR(w io.Writer, pairs []faceid.Pair, gen, imp []float64) {
+	if len(imp) == 0 {
+		return
+	}
+	fmt.Fprint(w, "\n| target false match rate | impostor pairs allowed to match | threshold | true match rate | false match rate, 95% upper bound |\n| --- | ---: | ---: | ---: | ---: |\n")
+	for _, target := range []float64{1e-3, 1e-4} {
+		t, _ := faceid.ThresholdAtFMR(pairs, target)
+		tmr, fmr := faceid.Rates(pairs, t)
+		allowed := int(math.Floor(target * float64(len(imp))))
+		fmt.Fprintf(w, "| %g | %d of %d | %.2f | %s | %.3g%% |\n", target, allowed, len(imp), t,
+			rateOf(tmr, len(gen)), 100*fmrUpperBound(int(math.Round(fmr*float64(len(imp)))), len(imp)))
+	}
+	fmt.Fprintf(w, "\nThe upper bound is what %d impostor pairs can show: a false match rate of 1e-3 needs about 3,000 impostor pairs without a false match to be shown at 95%% confidence, 1e-4 about 30,000.\n", len(imp))
+}
+
+// fmrUpperBound is a one-sided 95% upper bound on a rate of which k
+// events were seen in n trials: 3/n for none (the rule of three), else the
+// normal approximation k/n + 1.645·sqrt(k(n−k)/n)/n, at most 1.
+func fmrUpperBound(k, n int) float64 {
+	if n == 0 {
+		return math.NaN()
+	}
+	if k == 0 {
+		return min(1, 3/float64(n))
+	}
+	p := float64(k) / float64(n)
+	return min(1, p+1.645*math.Sqrt(p*(1-p)/float64(n)))
+}
+
+// writeDlibPoint relates the score threshold to the model's published
+// operating point: dlib calls two descriptors one person under
+// faceid.DlibThreshold apart (its 99.38% on LFW). For descriptors of norm
+// n, a distance d is a cosine of 1 − d²/(2n²): the report gives the
+// descriptors' norms, the score that distance maps to at their median,
+// and dlib's own rule on the set, beside the score threshold.
+func writeDlibPoint(w io.Writer, items []faceid.Labelled, pairs []faceid.Pair) {
+	var norms []float64
+	for _, it := range items {
+		var sum float64
+		for _, v := range it.Descriptor {
+			sum += float64(v) * float64(v)
+		}
+		if sum > 0 {
+			norms = append(norms, math.Sqrt(sum))
+		}
+	}
+	if len(norms) == 0 {
+		return
+	}
+	slices.Sort(norms)
+	med := norms[len(norms)/2]
+	d := faceid.DlibThreshold
+	score := 100 * (1 - d*d/(2*med*med))
+	tmr, fmr := faceid.DlibRates(pairs)
+	var gen, imp, agree, n int
+	for _, p := range pairs {
+		if math.IsNaN(p.Distance) {
+			continue
+		}
+		n++
+		if p.Genuine {
+			gen++
+		} else {
+			imp++
+		}
+		if (p.Distance < d) == (p.Score >= facevault.FaceMatchThreshold) {
+			agree++
+		}
+	}
+	fmt.Fprintf(w, "\nThe published operating point: dlib calls two faces one person when their descriptors are less than %.1f apart "+
+		"(the rule behind its 99.38%% on LFW). Descriptor norms here: %.3f to %.3f, median %.3f; at the median norm a distance of %.1f "+
+		"is a score of %.1f. FaceVault's threshold is %d.\n\n", d, norms[0], norms[len(norms)-1], med, d, score, facevault.FaceMatchThreshold)
+	fmt.Fprint(w, "| rule | true match rate | false match rate |\n| --- | ---: | ---: |\n")
+	fmt.Fprintf(w, "| dlib: distance < %.1f | %s | %s |\n", d, rateOf(tmr, gen), rateOf(fmr, imp))
+	t1, f1 := faceid.Rates(pairs, facevault.FaceMatchThreshold)
+	fmt.Fprintf(w, "| FaceVault: score ≥ %d | %s | %s |\n", facevault.FaceMatchThreshold, rateOf(t1, gen), rateOf(f1, imp))
+	fmt.Fprintf(w, "\nThe two rules agree on %d of %d pairs.\n", agree, n)
+}

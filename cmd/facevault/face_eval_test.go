@@ -5,6 +5,7 @@ import (
 	"image"
 	_ "image/jpeg"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,12 @@ func TestFaceEval(t *testing.T) {
 		"| genuine | 1 |",
 		"| impostor | 2 |",
 		"| 92 | 100.0% (1/1) | 0.0% (0/2) |",
+		// At a target false match rate the set cannot resolve, no impostor
+		// pair may match, and two of them bound the rate at 3/2, capped.
+		"| 0.001 | 0 of 2 |",
+		"| 100% |",
+		"| dlib: distance < 0.6 | 100.0% (1/1) | 0.0% (0/2) |",
+		"The two rules agree on 3 of 3 pairs.",
 		"| align and embed | 3 |",
 	} {
 		if !strings.Contains(report, want) {
@@ -103,4 +110,25 @@ func TestFaceEval(t *testing.T) {
 			t.Errorf("face-eval -h: exit code %d, stderr:\n%s", exitCode(err), stderr)
 		}
 	})
+}
+
+// TestFMRUpperBound: the rule of three for no events, the normal
+// approximation otherwise, capped at 1.
+func TestFMRUpperBound(t *testing.T) {
+	for _, tc := range []struct {
+		k, n int
+		want float64
+	}{
+		{0, 3000, 0.001},
+		{0, 2, 1},
+		{10, 1000, 0.01 + 1.645*math.Sqrt(0.01*0.99/1000)},
+		{5, 5, 1},
+	} {
+		if got := fmrUpperBound(tc.k, tc.n); math.Abs(got-tc.want) > 1e-12 {
+			t.Errorf("fmrUpperBound(%d, %d) = %g, want %g", tc.k, tc.n, got, tc.want)
+		}
+	}
+	if got := fmrUpperBound(0, 0); !math.IsNaN(got) {
+		t.Errorf("fmrUpperBound(0, 0) = %g, want NaN", got)
+	}
 }

@@ -75,9 +75,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	livenessOpts := addLivenessFlags(fs)
 	refuse := fs.Bool("liveness-refusals", true, "refuse live-mode uploads in which the liveness check finds no face, several faces "+
 		"or unreadable pixels (422); false records those findings like any other. Test-mode uploads are never refused")
-	faceEmbeddings := fs.Bool("face-embeddings", false, "compute the face embedding of every upload in which the liveness check "+
+	faceEmbeddings := fs.Bool("face-embeddings", true, "compute the face embedding of every upload in which the liveness check "+
 		"finds one face, and keep it sealed with the photo, for the checks that compare faces (about 9 ms an upload with a face, "+
-		"and some 100 MB more memory for the model)")
+		"and some 30 MB more memory for the model); false leaves the model unloaded, and face checks then answer "+
+		"422 face_data_unavailable")
 	stripMetadata := fs.Bool("strip-metadata", false, "remove location and device metadata (EXIF with its GPS and maker notes, XMP, "+
 		"IPTC, comments, PNG text chunks) from uploads before they are stored, keeping the pixels, the colour profile and the "+
 		"orientation; the stored image, and the size and sha256 recorded, are then those of the stripped image")

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"context"
 	"testing"
 )
 
@@ -313,4 +314,23 @@ func itoa(i int) string {
 		return digits[i : i+1]
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+// TestLoadKeepsOneCopyOfWeights: a loaded model keeps the packed form of a
+// convolution's weights and lets go of the initializer it packed them
+// from, while a constant a step reads by id (a Concat operand) is kept.
+func TestLoadKeepsOneCopyOfWeights(t *testing.T) {
+	m, err := Load(convModel(7, 8, 16, 9, 9, 3, 3, 1, true, []tAttr{pads(1, 1, 1, 1)}).encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.p.values {
+		if v.isConst && len(v.shape) == 4 && v.f32 != nil {
+			t.Errorf("constant %q %v still holds %d float32s after packing", v.name, v.shape, len(v.f32))
+		}
+	}
+	out, err := m.Run(context.Background(), map[string]*Tensor{"x": {Shape: []int{1, 8, 9, 9}, Data: make([]float32, 8*81)}})
+	if err != nil || len(out["y"].Data) != 16*81 {
+		t.Fatalf("Run after dropping weights: %v", err)
+	}
 }

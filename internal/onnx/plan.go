@@ -312,10 +312,29 @@ func compile(m *modelProto, fileSize int, opt options) (*plan, error) {
 	}
 	c.fuse()
 	c.allocate()
+	c.p.dropUnread()
 	if n := c.p.scratchBytes(); n > maxScratch {
 		return nil, fmt.Errorf("one run would need %d bytes of working memory, more than %d", n, maxScratch)
 	}
 	return c.p, nil
+}
+
+// dropUnread lets go of the data of constants no step reads by value id:
+// weights packed into panels or copied into a step, and folded
+// intermediates. Without it a loaded model keeps a second copy of its
+// weights for its lifetime.
+func (p *plan) dropUnread() {
+	read := make([]bool, len(p.values))
+	for _, st := range p.steps {
+		for _, id := range st.reads() {
+			read[id] = true
+		}
+	}
+	for id, v := range p.values {
+		if v.isConst && !read[id] {
+			v.f32, v.i64 = nil, nil
+		}
+	}
 }
 
 // sortNodes returns the nodes the outputs depend on, in an order where

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -318,5 +320,79 @@ func testEnrolledFaces(t *testing.T, st facevault.Store) {
 	want := map[string]string{a1.ID: alice.ID, b1.ID: bob.ID}
 	if len(got) != len(want) || got[a1.ID] != alice.ID || got[b1.ID] != bob.ID {
 		t.Errorf("EnrolledFaces = %v, want %v", got, want)
+	}
+}
+
+// testCheckAttempts: each claim counts an attempt; a postponed check is not
+// claimed again before its time, by any holder, and only its holder can
+// postpone it.
+func testCheckAttempts(t *testing.T, st facevault.Store) {
+	ctx := t.Context()
+	sc := mustScopes(t, st)
+	alice := mustCreateClient(t, st, sc.a, newPerson(t0, "Alice", "A"))
+	pa := mustCreatePhoto(t, st, sc.a, newPhoto(t0.Add(time.Millisecond), alice.ID))
+	c := mustCreateCheck(t, st, sc.a, newCheck(t0.Add(10*time.Millisecond), alice.ID, pa.ID))
+	now := t0.Add(time.Second)
+	got, err := st.ClaimCheck(ctx, "node-a", now, time.Minute)
+	if err != nil || got.ID != c.ID || got.Attempts != 1 {
+		t.Fatalf("first claim = %+v, %v; want %s at attempt 1", got, err, c.ID)
+	}
+	if err := st.PostponeCheck(ctx, got, "node-b", now.Add(time.Hour)); !errors.Is(err, facevault.ErrNotFound) {
+		t.Errorf("PostponeCheck by another holder = %v, want ErrNotFound", err)
+	}
+	if err := st.PostponeCheck(ctx, got, "node-a", now.Add(time.Hour)); err != nil {
+		t.Fatalf("PostponeCheck: %v", err)
+	}
+	if again, err := st.ClaimCheck(ctx, "node-b", now.Add(time.Hour-time.Millisecond), time.Minute); !errors.Is(err, facevault.ErrNotFound) {
+		t.Fatalf("claim before the postponed time = %+v, %v; want ErrNotFound", again, err)
+	}
+	again, err := st.ClaimCheck(ctx, "node-b", now.Add(time.Hour), time.Minute)
+	if err != nil || again.ID != c.ID || again.Attempts != 2 {
+		t.Fatalf("claim at the postponed time = %+v, %v; want %s at attempt 2", again, err, c.ID)
+	}
+	if reread, err := st.Check(ctx, sc.a, c.ID); err != nil || reread.Attempts != 2 {
+		t.Errorf("Check after two claims = %+v, %v; want attempts 2", reread, err)
+	}
+	again.Status, again.UpdatedAt = facevault.CheckFailed, now.Add(time.Hour)
+	if err := st.FinishCheck(ctx, again, "node-b"); err != nil {
+		t.Fatalf("FinishCheck: %v", err)
+	}
+	if err := st.PostponeCheck(ctx, again, "node-b", now.Add(2*time.Hour)); !errors.Is(err, facevault.ErrNotFound) {
+		t.Errorf("PostponeCheck of a finished check = %v, want ErrNotFound", err)
+	}
+}
+
+// checkWatcher is a store that tells of new checks (PostgreSQL's).
+type checkWatcher interface {
+	WatchChecks(ctx context.Context, logger *slog.Logger) <-chan struct{}
+}
+
+// testCheckNotices: on a store that tells of new checks, a watcher (on a
+// connection of its own) hears of a check soon after its creation commits. A store without notices has nothing to test: its runners
+// poll.
+func testCheckNotices(t *testing.T, st facevault.Store) {
+	w, ok := st.(checkWatcher)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	notices := w.WatchChecks(ctx, slog.New(slog.DiscardHandler))
+	// The first value says the watcher listens.
+	select {
+	case <-notices:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watcher did not start listening within 10s")
+	}
+	sc := mustScopes(t, st)
+	alice := mustCreateClient(t, st, sc.a, newPerson(t0, "Alice", "A"))
+	pa := mustCreatePhoto(t, st, sc.a, newPhoto(t0.Add(time.Millisecond), alice.ID))
+	mustCreateCheck(t, st, sc.a, newCheck(t0.Add(10*time.Millisecond), alice.ID, pa.ID))
+	select {
+	case <-notices:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notice of a new check within 10s")
+	}
+	cancel()
+	for range notices { // closed once ctx is done
 	}
 }

@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"Checks", testChecks},
 		{"CheckQueue", testCheckQueue},
 		{"EnrolledFaces", testEnrolledFaces},
+		{"CheckAttempts", testCheckAttempts},
+		{"CheckNotices", testCheckNotices},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
