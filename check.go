@@ -12,8 +12,9 @@ import (
 	"time"
 )
 
-// Check types. FaceVault runs face authentication; the other types
-// ComplyCube documents are known, and refused as not available.
+// Check types. FaceVault runs face authentication and age estimation
+// (CheckAgeEstimation); the other types ComplyCube documents are known,
+// and refused as not available.
 const (
 	CheckFaceAuthentication = "face_authentication_check"
 )
@@ -24,7 +25,7 @@ const (
 var complyCubeCheckTypes = []string{
 	"standard_screening_check", "extensive_screening_check", "document_check", "identity_check",
 	"enhanced_identity_check", "proof_of_address_check", "multi_bureau_check", "eid_check", "ssn_check",
-	"age_estimation_check", "identity_fraud_check", "driving_license_check", "device_intelligence_check",
+	CheckAgeEstimation, "identity_fraud_check", "driving_license_check", "device_intelligence_check",
 	"email_intelligence_check", "mobile_intelligence_check", CheckFaceAuthentication,
 }
 
@@ -103,6 +104,7 @@ type CheckResult struct {
 // CheckBreakdown holds the analyses of a check.
 type CheckBreakdown struct {
 	FaceAuthentication     *FaceAuthentication     `json:"faceAuthentication,omitempty"`
+	AgeEstimation          *AgeEstimationAnalysis  `json:"ageEstimationAnalysis,omitempty"`
 	PreviouslyEnrolledFace *PreviouslyEnrolledFace `json:"previouslyEnrolledFace,omitempty"`
 }
 
@@ -263,10 +265,13 @@ func (v *Vault) CreateCheck(ctx context.Context, s Scope, r CheckRequest) (*Chec
 		return nil, Invalid("clientId", "The 'clientId' field is required")
 	case r.Type == "":
 		return nil, Invalid("type", "The 'type' field is required")
-	case r.Type != CheckFaceAuthentication && slices.Contains(complyCubeCheckTypes, r.Type):
+	case r.Type == CheckAgeEstimation && v.Ages == nil:
 		return nil, &Error{Code: ECheckUnavailable, Param: "type",
-			Message: fmt.Sprintf("Check type '%s' is not available on this server; it runs face_authentication_check", r.Type)}
-	case r.Type != CheckFaceAuthentication:
+			Message: "Check type 'age_estimation_check' is not available on this server: it runs without its age model"}
+	case !v.runs(r.Type) && slices.Contains(complyCubeCheckTypes, r.Type):
+		return nil, &Error{Code: ECheckUnavailable, Param: "type",
+			Message: fmt.Sprintf("Check type '%s' is not available on this server; it runs face_authentication_check and age_estimation_check", r.Type)}
+	case !v.runs(r.Type):
 		return nil, Invalid("type", "Invalid check type '%s'", Clip(r.Type))
 	case r.LivePhotoID == "":
 		return nil, Invalid("livePhotoId", "The 'livePhotoId' field is required")
@@ -307,6 +312,11 @@ func (v *Vault) CreateCheck(ctx context.Context, s Scope, r CheckRequest) (*Chec
 	}
 	v.wakeChecks()
 	return c, nil
+}
+
+// runs reports whether the vault runs checks of type t.
+func (v *Vault) runs(t string) bool {
+	return t == CheckFaceAuthentication || t == CheckAgeEstimation && v.Ages != nil
 }
 
 // faceUsable returns nil if p has face data a check can compare, and
@@ -513,7 +523,11 @@ func (v *Vault) ClaimCheck(ctx context.Context, holder string, ttl time.Duration
 // CompleteCheck runs a claimed check and stores its result: complete, or
 // failed if its photo lost its face data since it was accepted.
 func (v *Vault) CompleteCheck(ctx context.Context, c *Check, holder string) error {
-	res, err := v.faceAuthentication(ctx, c)
+	run := v.faceAuthentication
+	if c.Type == CheckAgeEstimation {
+		run = v.ageEstimation
+	}
+	res, err := run(ctx, c)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", c.ID, err)
 	}

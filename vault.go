@@ -45,7 +45,12 @@ type Vault struct {
 	// image limits apply to the image as sent. An image whose structure the
 	// filter cannot follow is refused (EInvalid, param data).
 	StripMetadata bool
-	Logger        *slog.Logger
+	// Ages runs age estimation checks; nil refuses them as unavailable.
+	Ages AgeEstimator
+	// MinimumAge is the age an age estimation check validates against
+	// (DefaultMinimumAge when 0).
+	MinimumAge int
+	Logger     *slog.Logger
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 
