@@ -107,15 +107,20 @@ func faceBox(f liveness.Face) (x, y, w, h float64, err error) {
 }
 
 // cropRect returns the pixels of an image with bounds b that face-api.js
-// would cut out for a face whose aligned rectangle is faceBox(f): the
-// rectangle clipped to the image, then its left, top, width and height
-// each rounded down (Box.clipAtImageBorders). It fails with ErrOutside when
-// no pixel is left.
+// would cut out for face f: clipBox of faceBox(f).
 func cropRect(b image.Rectangle, f liveness.Face) (image.Rectangle, error) {
 	x, y, w, h, err := faceBox(f)
 	if err != nil {
 		return image.Rectangle{}, err
 	}
+	return clipBox(b, x, y, w, h)
+}
+
+// clipBox returns the pixels of an image with bounds b that face-api.js
+// cuts out for the box x, y, w×h: the box clipped to the image, then its
+// left, top, width and height each rounded down (Box.clipAtImageBorders).
+// It fails with ErrOutside when no pixel is left.
+func clipBox(b image.Rectangle, x, y, w, h float64) (image.Rectangle, error) {
 	// face-api.js's image starts at 0, 0.
 	x -= float64(b.Min.X)
 	y -= float64(b.Min.Y)
