@@ -153,41 +153,65 @@ func faceInput(img *image.RGBA, r image.Rectangle) []float32 {
 	} else {
 		offY = (w - h) / 2
 	}
-	px := func(sy, sx int, c int) float64 {
-		x, y := sx-offX, sy-offY
-		if x < 0 || x >= w || y < 0 || y >= h {
-			return 0
+	// col and row return where the square's column sx and row sy are in
+	// img.Pix (an offset for a column, a row's start for a row), or −1 in
+	// the padding.
+	col := func(sx int) int {
+		if x := sx - offX; x >= 0 && x < w {
+			return 4 * (r.Min.X + x - img.Rect.Min.X)
 		}
-		return float64(img.Pix[img.PixOffset(r.Min.X+x, r.Min.Y+y)+c])
+		return -1
+	}
+	row := func(sy int) int {
+		if y := sy - offY; y >= 0 && y < h {
+			return (r.Min.Y + y - img.Rect.Min.Y) * img.Stride
+		}
+		return -1
+	}
+	// pix returns the RGB bytes at row offset ro and column offset co,
+	// black in the padding.
+	var black [3]uint8
+	pix := func(ro, co int) []uint8 {
+		if ro < 0 || co < 0 {
+			return black[:]
+		}
+		return img.Pix[ro+co : ro+co+3]
 	}
 	out := make([]float32, 0, 3*InputSize*InputSize)
 	if side == InputSize {
 		for y := range side {
+			ro := row(y)
 			for x := range side {
-				for c := range 3 {
-					out = append(out, float32(px(y, x, c)))
-				}
+				p := pix(ro, col(x))
+				out = append(out, float32(p[0]), float32(p[1]), float32(p[2]))
 			}
 		}
 		return out
 	}
+	// The source positions of each output column and row, as TensorFlow.js
+	// computes them: floor and ceiling of ratio·i, and the fraction.
+	type tap struct {
+		i0, i1 int // offsets, as col or row returns them
+		f      float64
+	}
 	ratio := float64(side) / InputSize
-	for oy := range InputSize {
-		sy := ratio * float64(oy)
-		y0 := max(0, math.Floor(sy))
-		fy := sy - y0
-		y1 := min(float64(side-1), math.Ceil(sy))
-		for ox := range InputSize {
-			sx := ratio * float64(ox)
-			x0 := max(0, math.Floor(sx))
-			fx := sx - x0
-			x1 := min(float64(side-1), math.Ceil(sx))
+	var xs, ys [InputSize]tap
+	for i := range InputSize {
+		s := ratio * float64(i)
+		lo := max(0, math.Floor(s))
+		hi := min(float64(side-1), math.Ceil(s))
+		xs[i] = tap{col(int(lo)), col(int(hi)), s - lo}
+		ys[i] = tap{row(int(lo)), row(int(hi)), s - lo}
+	}
+	for _, ty := range ys {
+		for _, tx := range xs {
+			tl, tr := pix(ty.i0, tx.i0), pix(ty.i0, tx.i1)
+			bl, br := pix(ty.i1, tx.i0), pix(ty.i1, tx.i1)
 			for c := range 3 {
-				tl, tr := px(int(y0), int(x0), c), px(int(y0), int(x1), c)
-				bl, br := px(int(y1), int(x0), c), px(int(y1), int(x1), c)
-				top := tl + (tr-tl)*fx
-				bottom := bl + (br-bl)*fx
-				out = append(out, float32(top+(bottom-top)*fy))
+				a, b, cc, d := float64(tl[c]), float64(tr[c]), float64(bl[c]), float64(br[c])
+				top := a + (b-a)*tx.f
+				bottom := cc + (d-cc)*tx.f
+				out = append(out, float32(top+(bottom-top)*ty.f))
 			}
 		}
 	}

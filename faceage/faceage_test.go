@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 
@@ -127,6 +128,12 @@ func TestFaceInput(t *testing.T) {
 		if in[i] != float32(p[0]) || in[i+1] != float32(p[1]) || in[i+2] != float32(p[2]) {
 			t.Errorf("input at %v is %v, want the pixel %v", q, in[i:i+3], p[:3])
 		}
+	}
+	// The same pixels in an image that does not start at the origin, resized.
+	r = image.Rect(10, 20, 100, 115)
+	sub := img.SubImage(image.Rect(5, 8, 120, 120)).(*image.RGBA)
+	if a, b := faceInput(img, r), faceInput(sub, r); !slices.Equal(a, b) {
+		t.Error("the input of the same pixels differs in a sub-image")
 	}
 	// 111 wide, 112 high: no resize, one black column on the right.
 	r = image.Rect(0, 0, InputSize-1, InputSize)
