@@ -98,8 +98,8 @@ var (
 
 // Estimate is an age estimate.
 type Estimate struct {
-	// Age is the network's regression output, in years. It is not
-	// clamped: a very young face can give a value slightly below 0.
+	// Age is the network's regression output, in years, as it is: not
+	// rounded, and not clamped (nothing in the network keeps it above 0).
 	Age float64
 	// AgeMin and AgeMax are Age minus and plus twice the publisher's mean
 	// absolute error for the age band Age falls in (see the package

@@ -39,10 +39,11 @@ import (
 const (
 	netInput  = "input"
 	netOutput = "age"
-	// InputSize is the side, in pixels, of the square face image the
-	// network reads.
-	InputSize = 112
 )
+
+// InputSize is the side, in pixels, of the square face image the network
+// reads.
+const InputSize = 112
 
 // meanRGB is the per-channel mean face-api.js subtracts before dividing by
 // 255.
