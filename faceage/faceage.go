@@ -30,8 +30,8 @@
 // in (AgeMin rounded down and never below 0, AgeMax rounded up). This is a
 // rule of thumb built on the published figures, not a calibrated interval:
 // the MAE is a mean over the publisher's test sets, not a bound, the bands
-// are those of the true age while the rule applies them to the estimated
-// one, and FaceVault's photos and crop are not the publisher's. Were the
+// are presumably of the true age while the rule applies them to the
+// estimated one, and FaceVault's photos and crop are not the publisher's. Were the
 // errors Laplace or normally distributed, twice the mean absolute error
 // would cover about 86% or 89% of faces; nothing says they are.
 //
@@ -43,7 +43,8 @@
 // side), clipped to the image and floored to whole pixels, cut out without
 // rotation, padded with black to a square (centred) and resized to 112×112
 // by TensorFlow's bilinear resize (no corner alignment, no half-pixel
-// centres, no antialiasing). FaceVault has the liveness detector's
+// centres, no antialiasing) — its path for image tensors, as in Node.js; in
+// a browser, given a canvas, it resizes with the canvas. FaceVault has the liveness detector's
 // (BlazeFace's) box and six landmarks, not 68 points, so it estimates that
 // bounding box: it fits the similarity transform (rotation, uniform scale,
 // shift) that best maps the eye centres and the mouth centre of a mean
