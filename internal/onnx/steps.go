@@ -424,12 +424,13 @@ func (st *maxPoolStep) exec(p *plan, s *scratch) {
 						first = false
 						continue
 					}
+					// onnxruntime keeps the first NaN; inputs are
+					// finite, so any order gives the same. Branch-free
+					// (a comparison of data is a coin toss for the
+					// branch predictor).
+					in = in[:len(o)]
 					for j, v := range in {
-						// onnxruntime keeps the first NaN; inputs are
-						// finite, so any order gives the same.
-						if v > o[j] {
-							o[j] = v
-						}
+						o[j] = max(o[j], v)
 					}
 				}
 			}
