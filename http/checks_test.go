@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/faceage"
 	"github.com/facevault/facevault/faceid"
 )
 
@@ -80,10 +82,29 @@ func halve(img image.Image) *image.RGBA {
 	return out
 }
 
-// checkEnv gives env's vault the embedding analyzer.
+// ageEstimator is the age estimation serve runs, loaded once for the
+// package's check tests.
+var ageEstimator = sync.OnceValues(func() (facevault.AgeEstimator, error) {
+	a, err := analyzer()
+	if err != nil {
+		return nil, err
+	}
+	e, err := faceage.New()
+	if err != nil {
+		return nil, err
+	}
+	return faceage.ImageEstimator{Faces: a, Ages: e}, nil
+})
+
+// checkEnv gives env's vault the embedding analyzer and the age
+// estimator, as serve runs them by default.
 func checkEnv(t *testing.T, env *testEnv) map[string][]byte {
 	t.Helper()
 	a, err := embeddingAnalyzer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ages, err := ageEstimator()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +113,7 @@ func checkEnv(t *testing.T, env *testEnv) map[string][]byte {
 		t.Fatal(err)
 	}
 	env.vault.Analyzer = a
+	env.vault.Ages = ages
 	return imgs
 }
 
@@ -300,7 +322,9 @@ func TestCheckErrors(t *testing.T) {
 			{"ErrClientOfOtherMode", map[string]any{"clientId": liveClient, "type": fa, "livePhotoId": liveFace}, 404, "resource_not_found", "", "clientId"},
 			{"ErrTypeRequired", map[string]any{"clientId": alice, "livePhotoId": face}, 400, "invalid_request", "The 'type' field is required", "type"},
 			{"ErrTypeUnknown", map[string]any{"clientId": alice, "type": "palm_check", "livePhotoId": face}, 400, "invalid_request", "Invalid check type 'palm_check'", "type"},
-			{"ErrTypeUnavailable", map[string]any{"clientId": alice, "type": "age_estimation_check", "livePhotoId": face}, 422, "check_type_unavailable", "", "type"},
+			{"ErrTypeUnavailable", map[string]any{"clientId": alice, "type": "identity_check", "livePhotoId": face}, 422, "check_type_unavailable", "", "type"},
+			{"ErrAgeNoFace", map[string]any{"clientId": alice, "type": "age_estimation_check", "livePhotoId": noFace}, 422, "no_face_detected", "", "livePhotoId"},
+			{"ErrAgeRedacted", map[string]any{"clientId": alice, "type": "age_estimation_check", "livePhotoId": redacted}, 422, "live_photo_redacted", "", "livePhotoId"},
 			{"ErrLivePhotoIDRequired", map[string]any{"clientId": alice, "type": fa}, 400, "invalid_request", "The 'livePhotoId' field is required", "livePhotoId"},
 			{"ErrLivePhotoIDMalformed", map[string]any{"clientId": alice, "type": fa, "livePhotoId": "zz"}, 404, "resource_not_found", "Invalid live photo id 'zz'", "livePhotoId"},
 			{"ErrLivePhotoUnknown", map[string]any{"clientId": alice, "type": fa, "livePhotoId": unknownID()}, 404, "resource_not_found", "", "livePhotoId"},
@@ -318,6 +342,11 @@ func TestCheckErrors(t *testing.T) {
 		}
 		wantError(t, env.do(t, "POST", "/v1/checks", env.KeyB, map[string]any{"clientId": alice, "type": fa, "livePhotoId": face}),
 			http.StatusNotFound, "resource_not_found", "", "clientId")
+		// A server without the age model (serve --age-estimation=false).
+		env.vault.Ages = nil
+		wantError(t, env.do(t, "POST", "/v1/checks", env.KeyA, map[string]any{"clientId": alice, "type": "age_estimation_check", "livePhotoId": face}),
+			http.StatusUnprocessableEntity, "check_type_unavailable",
+			"Check type 'age_estimation_check' is not available on this server: it runs without its age model", "type")
 		_, ids := env.list(t, env.KeyA, "/v1/checks")
 		if len(ids) != 0 {
 			t.Errorf("refused checks were stored: %v", ids)
@@ -636,6 +665,65 @@ func TestCheckRetries(t *testing.T) {
 		}
 		if ran, err := env.vault.RunCheck(ctx, "node", time.Minute); err != nil || ran {
 			t.Errorf("RunCheck after the check failed = %v, %v; want nothing to run", ran, err)
+		}
+	})
+}
+
+// TestAgeEstimationCheck: an age estimation check estimates the age of the
+// photo's face, with the range, and validates it against the minimum age:
+// clear at or above it, attention below; the photo under check is never
+// compared with itself, and a photo redacted before the run fails it.
+func TestAgeEstimationCheck(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		imgs := checkEnv(t, env)
+		alice := env.newClientID(t, env.KeyA)
+		face := env.uploadWith(t, env.KeyA, alice, imgs["face"], nil)
+		create := func(photo string) string {
+			r := env.do(t, "POST", "/v1/checks", env.KeyA, map[string]any{"clientId": alice, "type": "age_estimation_check", "livePhotoId": photo})
+			wantStatus(t, r, http.StatusOK)
+			if r.JSON["status"] != "pending" || r.JSON["type"] != "age_estimation_check" {
+				t.Errorf("created: %v", r.JSON)
+			}
+			return str(t, r.JSON, "id")
+		}
+		run := func(id string) map[string]any {
+			if ran, err := env.vault.RunCheck(context.Background(), "node", time.Minute); err != nil || !ran {
+				t.Fatalf("RunCheck = %v, %v", ran, err)
+			}
+			return env.do(t, "GET", "/v1/checks/"+id, env.KeyA, nil).JSON
+		}
+		want, err := env.vault.Ages.EstimateAge(context.Background(), imgs["face"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		age := int(math.Round(want.Age))
+		for _, tc := range []struct {
+			minAge  int
+			outcome string
+		}{{age, "clear"}, {age + 1, "attention"}} {
+			env.vault.MinimumAge = tc.minAge
+			c := run(create(face))
+			if c["status"] != "complete" || at(c, "result", "outcome") != tc.outcome {
+				t.Fatalf("minimum age %d, estimate %v: %v; want complete, %s", tc.minAge, want, c, tc.outcome)
+			}
+			a := []string{"result", "breakdown", "ageEstimationAnalysis"}
+			if got := at(c, append(a, "ageValidation")...); got != tc.outcome {
+				t.Errorf("ageValidation = %v, want %s", got, tc.outcome)
+			}
+			for k, v := range map[string]int{"age": age, "ageMin": want.AgeMin, "ageMax": want.AgeMax, "minimumAge": tc.minAge} {
+				if got := at(c, append(a, "breakdown", k)...); got != float64(v) {
+					t.Errorf("breakdown.%s = %v, want %d", k, got, v)
+				}
+			}
+			if at(c, "result", "breakdown", "faceAuthentication") != nil {
+				t.Errorf("an age check carries a face authentication: %v", c["result"])
+			}
+		}
+		env.vault.MinimumAge = 0 // the default, 18
+		id := create(face)
+		wantStatus(t, env.do(t, "POST", "/v1/livePhotos/"+face+"/redact", env.KeyA, nil), http.StatusOK)
+		if c := run(id); c["status"] != "failed" || c["result"] != nil {
+			t.Errorf("age check of a photo redacted before it ran: %v, want failed without a result", c)
 		}
 	})
 }
