@@ -910,8 +910,8 @@ describe("audit logs", () => {
 });
 
 // ---------------------------------------------------------------------------
-// Checks: face authentication (docs/contract.md section 9). The service runs
-// with --face-embeddings; photo.jpg and photo.png are the same face.
+// Checks: face authentication and age estimation (docs/contract.md section
+// 9). photo.jpg and photo.png are the same face.
 
 /** waitCheck polls a check until it is no longer pending. */
 async function waitCheck(id, client = cc) {
@@ -965,7 +965,25 @@ describe("checks", () => {
     assert.deepEqual(await ccLive.check.list(c.id), []);
   });
 
-  test("with no other face of the client enrolled, the outcome is attention", async () => {
+  test("age estimation: an age with its range, validated against the server's minimum age", async () => {
+    const c = await newPerson();
+    const face = await upload(c.id, PHOTO_JPG);
+    const created = await cc.check.create(c.id, { type: "age_estimation_check", livePhotoId: face.id });
+    assert.equal(created.type, "age_estimation_check");
+    assert.equal(created.entityName, `${c.personDetails.firstName} ${c.personDetails.lastName}`);
+    const done = await waitCheck(created.id);
+    assert.equal(done.status, "complete");
+    const a = done.result.breakdown.ageEstimationAnalysis;
+    const { age, ageMin, ageMax, minimumAge } = a.breakdown;
+    assert.ok([age, ageMin, ageMax].every(Number.isInteger), JSON.stringify(a));
+    assert.ok(ageMin <= age && age <= ageMax && ageMin >= 0, JSON.stringify(a));
+    assert.equal(minimumAge, 18);
+    assert.equal(a.ageValidation, age >= 18 ? "clear" : "attention");
+    assert.equal(done.result.outcome, a.ageValidation);
+    assert.deepEqual((await cc.check.list(c.id)).map((x) => x.id), [created.id]);
+  });
+
+    test("with no other face of the client enrolled, the outcome is attention", async () => {
     const c = await newPerson();
     const noface = await upload(c.id, NO_FACE_JPG);
     const created = await cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: (await upload(c.id, PHOTO_JPG)).id });
@@ -985,7 +1003,8 @@ describe("checks", () => {
     const bFace = await upload(b.id, PHOTO_JPG);
     await expectError(cc.check.create(c.id, { type: "palm_check", livePhotoId: face.id }), invalid("type", "Invalid check type 'palm_check'"));
     await expectError(cc.check.create(c.id, { livePhotoId: face.id }), invalid("type", "The 'type' field is required"));
-    await expectError(cc.check.create(c.id, { type: "age_estimation_check", livePhotoId: face.id }), { status: 422, type: "check_type_unavailable", param: "type" });
+    await expectError(cc.check.create(c.id, { type: "identity_check", livePhotoId: face.id }), { status: 422, type: "check_type_unavailable", param: "type" });
+    await expectError(cc.check.create(c.id, { type: "age_estimation_check", livePhotoId: noface.id }), { status: 422, type: "no_face_detected", param: "livePhotoId" });
     await expectError(cc.check.create(c.id, { type: FACE_AUTH }), invalid("livePhotoId", "The 'livePhotoId' field is required"));
     await expectError(cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: bFace.id }), { ...notFoundPhoto(bFace.id), param: "livePhotoId" });
     const ghost = randomId();
