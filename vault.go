@@ -51,11 +51,16 @@ type Vault struct {
 	// (DefaultMinimumAge when 0).
 	MinimumAge int
 	Logger     *slog.Logger
+	// Webhooks configure webhook URLs and deliveries.
+	Webhooks WebhookOptions
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 
 	wake      chan struct{} // tells RunPurge there is work
 	checkWake chan struct{} // tells RunChecks there is a new check
+
+	senderOnce sync.Once
+	send       *Sender // sends webhook deliveries; see sender
 }
 
 // NewVault returns a Vault with the contract's image limits and the real

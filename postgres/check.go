@@ -90,7 +90,7 @@ func (db *DB) CreateCheck(ctx context.Context, s facevault.Scope, c *facevault.C
 		if _, err := tx.Exec(ctx, `SELECT pg_notify('`+checksChannel+`', '')`); err != nil {
 			return fmt.Errorf("postgres: create check: notify: %w", err)
 		}
-		return nil
+		return emit(ctx, tx, s, facevault.CheckEvents(c)...)
 	})
 	if err != nil {
 		return err
@@ -212,17 +212,19 @@ func (db *DB) FinishCheck(ctx context.Context, c *facevault.Check, holder string
 	if err != nil {
 		return fmt.Errorf("postgres: finish check %s: %w", c.ID, err)
 	}
-	tag, err := db.pool.Exec(ctx, `
-		UPDATE checks SET status = $1, result = $2, updated_at = $3, lease_holder = NULL, lease_until = NULL
-		WHERE id = $4 AND status = 'pending' AND lease_holder = $5`,
-		c.Status, result, ms(c.UpdatedAt), c.ID, holder)
-	if err != nil {
-		return fmt.Errorf("postgres: finish check %s: %w", c.ID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: finish check %s: %w", c.ID, facevault.ErrNotFound)
-	}
-	return nil
+	return db.inTx(ctx, "finish check", pgx.TxOptions{}, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE checks SET status = $1, result = $2, updated_at = $3, lease_holder = NULL, lease_until = NULL
+			WHERE id = $4 AND status = 'pending' AND lease_holder = $5`,
+			c.Status, result, ms(c.UpdatedAt), c.ID, holder)
+		if err != nil {
+			return fmt.Errorf("postgres: finish check %s: %w", c.ID, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("postgres: finish check %s: %w", c.ID, facevault.ErrNotFound)
+		}
+		return emit(ctx, tx, c.Scope, facevault.CheckEvents(c)...)
+	})
 }
 
 // ValidateCheck implements facevault.CheckStore.

@@ -111,7 +111,7 @@ func (db *DB) CreateClient(ctx context.Context, s facevault.Scope, c *facevault.
 		); err != nil {
 			return fmt.Errorf("postgres: create client: count: %w", err)
 		}
-		return nil
+		return emit(ctx, tx, s, facevault.ClientEvent(facevault.EventClientCreated, c))
 	})
 	if err != nil {
 		return err
@@ -189,7 +189,7 @@ func (db *DB) UpdateClient(ctx context.Context, s facevault.Scope, id string, fn
 			}
 			return fmt.Errorf("postgres: update client %s: %w", id, err)
 		}
-		return nil
+		return emit(ctx, tx, s, facevault.ClientEvent(facevault.EventClientUpdated, c))
 	})
 	if err != nil {
 		return nil, err
@@ -234,7 +234,7 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, no
 		); err != nil {
 			return fmt.Errorf("postgres: delete client %s: checks: %w", id, err)
 		}
-		return nil
+		return emit(ctx, tx, s, facevault.ClientDeletedEvent(id, now))
 	})
 }
 

@@ -65,7 +65,7 @@ func (db *DB) CreateCheck(ctx context.Context, s facevault.Scope, c *facevault.C
 		); err != nil {
 			return fmt.Errorf("sqlite: create check: %w", err)
 		}
-		return nil
+		return emit(ctx, tx, s, facevault.CheckEvents(c)...)
 	})
 	if err != nil {
 		return err
@@ -219,7 +219,7 @@ func (db *DB) FinishCheck(ctx context.Context, c *facevault.Check, holder string
 		} else if n == 0 {
 			return fmt.Errorf("sqlite: finish check %s: %w", c.ID, facevault.ErrNotFound)
 		}
-		return nil
+		return emit(ctx, tx, c.Scope, facevault.CheckEvents(c)...)
 	})
 }
 

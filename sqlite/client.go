@@ -100,7 +100,7 @@ func (db *DB) CreateClient(ctx context.Context, s facevault.Scope, c *facevault.
 		); err != nil {
 			return fmt.Errorf("sqlite: create client: count: %w", err)
 		}
-		return nil
+		return emit(ctx, tx, s, facevault.ClientEvent(facevault.EventClientCreated, c))
 	})
 	if err != nil {
 		return err
@@ -166,7 +166,7 @@ func (db *DB) UpdateClient(ctx context.Context, s facevault.Scope, id string, fn
 		); err != nil {
 			return fmt.Errorf("sqlite: update client %s: %w", id, err)
 		}
-		return nil
+		return emit(ctx, tx, s, facevault.ClientEvent(facevault.EventClientUpdated, c))
 	})
 	if err != nil {
 		return nil, err
@@ -207,7 +207,7 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, no
 		); err != nil {
 			return fmt.Errorf("sqlite: delete client %s: checks: %w", id, err)
 		}
-		return nil
+		return emit(ctx, tx, s, facevault.ClientDeletedEvent(id, now))
 	})
 }
 
