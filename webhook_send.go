@@ -353,7 +353,7 @@ func (v *Vault) deliver(ctx context.Context, d *Delivery, holder string) error {
 	r := DeliveryResult{At: v.Now(), Status: status, Succeeded: sendErr == nil}
 	log := v.Logger.With("deliveryId", d.ID, "webhookId", d.WebhookID, "eventId", d.EventID, "attempt", d.Attempts)
 	if sendErr != nil {
-		r.Error = Clip(sendErr.Error())
+		r.Error = attemptError(sendErr)
 		if d.Attempts > MaxWebhookRetries {
 			r.DisabledReason = fmt.Sprintf("Disabled after %d failed attempts at delivering event %s: %s", d.Attempts, d.EventID, r.Error)
 			log.WarnContext(ctx, "webhook delivery failed for the last time; webhook disabled", "err", sendErr)
@@ -371,6 +371,24 @@ func (v *Vault) deliver(ctx context.Context, d *Delivery, holder string) error {
 		return fmt.Errorf("delivery %s: record attempt: %w", d.ID, err)
 	}
 	return nil
+}
+
+// maxAttemptError bounds the error recorded of an attempt, in bytes.
+const maxAttemptError = 500
+
+// attemptError is what a delivery records of a failed attempt: the cause,
+// without the request's method and URL, at most maxAttemptError bytes of
+// valid UTF-8.
+func attemptError(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	s := strings.ToValidUTF8(err.Error(), "\uFFFD")
+	if len(s) > maxAttemptError {
+		s = strings.ToValidUTF8(s[:maxAttemptError], "")
+	}
+	return s
 }
 
 // post sends d's body to its URL, signed, and returns the status of the

@@ -246,6 +246,19 @@ func (s *Server) routes() {
 	collection("POST", "/v1/retention", auditSpec{resourceType: auditRetention, action: facevault.ActionUpdate,
 		trigger: "setRetention"}, s.setRetention)
 	s.mux.HandleFunc("GET /.well-known/facevault-receipts.pub", s.receiptKey)
+
+	// Webhooks hold no personal data: their changes are recorded, their
+	// reads only when refused.
+	hook := func(action, trigger string) auditSpec {
+		return auditSpec{resourceType: auditWebhook, action: action, trigger: trigger,
+			refusalsOnly: action == facevault.ActionRead || action == facevault.ActionList}
+	}
+	collection("POST", "/v1/webhooks", hook(facevault.ActionCreate, "createWebhook"), s.createWebhook)
+	collection("GET", "/v1/webhooks", hook(facevault.ActionList, "listWebhooks"), s.listWebhooks)
+	s.mux.Handle("GET /v1/webhooks/{id}", s.authed(hook(facevault.ActionRead, "getWebhook"), s.getWebhook))
+	s.mux.Handle("POST /v1/webhooks/{id}", s.authed(hook(facevault.ActionUpdate, "updateWebhook"), s.updateWebhook))
+	s.mux.Handle("DELETE /v1/webhooks/{id}", s.authed(hook(facevault.ActionDelete, "deleteWebhook"), s.deleteWebhook))
+	collection("GET", "/v1/webhooks/{id}/deliveries", hook(facevault.ActionList, "listWebhookDeliveries"), s.listDeliveries)
 }
 
 // ServeHTTP routes the request. Requests that match no route get the
@@ -454,6 +467,9 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			param := strings.ReplaceAll(strings.TrimPrefix(string(se.JSONPointer), "/"), "/", ".")
 			if strings.HasPrefix(param, "metadata.") {
 				return facevault.Invalid("metadata", "Metadata values must be strings")
+			}
+			if strings.HasPrefix(param, "events.") {
+				return facevault.Invalid("events", "'events' must be an array of event type strings")
 			}
 			return facevault.Invalid(facevault.Clip(param), "'%s' has the wrong type", facevault.Clip(param))
 		}
