@@ -269,13 +269,9 @@ type WebhookRequest struct {
 // MaxWebhookDescription bounds a webhook's description, in characters.
 const MaxWebhookDescription = 1000
 
-// validate checks the fields r sets, the URL with g.
+// validate checks the fields r sets, the URL last (with g: it may resolve
+// the host).
 func (r *WebhookRequest) validate(ctx context.Context, g *WebhookGuard) error {
-	if r.URL != nil {
-		if err := g.CheckURL(ctx, *r.URL); err != nil {
-			return err
-		}
-	}
 	if r.Description != nil && len([]rune(*r.Description)) > MaxWebhookDescription {
 		return Invalid("description", "The 'description' must be at most %d characters", MaxWebhookDescription)
 	}
@@ -288,6 +284,9 @@ func (r *WebhookRequest) validate(ctx context.Context, g *WebhookGuard) error {
 				return Invalid("events", "Unknown event type '%s'; known: '*', %s", Clip(t), strings.Join(EventTypes, ", "))
 			}
 		}
+	}
+	if r.URL != nil {
+		return g.CheckURL(ctx, *r.URL)
 	}
 	return nil
 }

@@ -1,6 +1,6 @@
 // End-to-end test: the official ComplyCube Node SDK (@complycube/api 1.1.13),
 // unchanged, drives a running FaceVault over real HTTP. Every method of
-// cc.client, cc.livePhoto, cc.check and cc.auditLog is called for success
+// cc.client, cc.livePhoto, cc.check, cc.auditLog and cc.webhook is called for success
 // and for failure, and what comes back is checked against docs/contract.md.
 //
 // Configuration (environment):
@@ -11,6 +11,9 @@
 //   FACEVAULT_FIXTURES     directory with photo.jpg, photo.png, small.jpg (30 KB),
 //                          big.jpg (5 MB) and notimage.gif
 //   FACEVAULT_REVOKED_KEY  optional: a key that has been revoked
+//
+// The webhook tests receive deliveries on 127.0.0.1: the service must be
+// started with --webhook-allow 127.0.0.1.
 //
 // cmd/facevault/sdk_test.go starts the service and runs this file; it can
 // also be run by hand against any FaceVault with the variables above set:
@@ -26,7 +29,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ComplyCube, ComplyCubeApiError } from "@complycube/api";
+import { createServer } from "node:http";
+import { once } from "node:events";
+import { ComplyCube, ComplyCubeApiError, EventVerifier } from "@complycube/api";
 
 // ---------------------------------------------------------------------------
 // Configuration and fixtures
@@ -1089,5 +1094,106 @@ describe("wire details behind the SDK", () => {
     assert.equal(clients.data.pageSize, 1);
     assert.equal(clients.data.items.length, 1);
     assert.equal(clients.data.pages, clients.data.totalItems);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Webhooks: cc.webhook, and deliveries checked with the SDK's EventVerifier.
+
+/** receiver starts an HTTP server on 127.0.0.1 that records deliveries. */
+async function receiver() {
+  const got = [];
+  const waiters = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const d = { body: Buffer.concat(chunks), headers: req.headers };
+      got.push(d);
+      for (const w of waiters.splice(0)) w();
+      res.writeHead(200).end();
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hooks`,
+    got,
+    /** next waits for a delivery that pred accepts. */
+    async next(pred, ms = 30_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const d = got.find(pred);
+        if (d) return d;
+        if (Date.now() > deadline) assert.fail(`no matching delivery within ${ms} ms (got ${got.length})`);
+        await Promise.race([new Promise((r) => waiters.push(r)), sleep(200)]);
+      }
+    },
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+describe("webhooks", () => {
+  test("create shows the secret once; get, update, list, delete; another account sees nothing", async () => {
+    const rc = await receiver();
+    try {
+      const w = await cc.webhook.create({ url: rc.url, events: ["client.created", "check.completed"], description: "sdk" });
+      assertId(w.id, w.createdAt, "webhook");
+      assert.equal(w.url, rc.url);
+      assert.equal(w.enabled, true);
+      assert.deepEqual(w.events, ["client.created", "check.completed"]);
+      assert.equal(typeof w.secret, "string");
+      assert.ok(w.secret.length >= 32);
+      const got = await cc.webhook.get(w.id);
+      assert.equal(got.secret, undefined);
+      assert.equal(got.description, "sdk");
+      const u = await cc.webhook.update(w.id, { enabled: false, events: ["*"] });
+      assert.equal(u.enabled, false);
+      assert.deepEqual(u.events, ["*"]);
+      assert.equal(u.url, rc.url);
+      const list = await cc.webhook.list();
+      assert.ok(list.some((x) => x.id === w.id && x.secret === undefined));
+      await expectError(ccOther.webhook.get(w.id), { status: 404, type: "resource_not_found", message: `Invalid webhook id '${w.id}'` });
+      await cc.webhook.delete(w.id);
+      await expectError(cc.webhook.get(w.id), { status: 404, type: "resource_not_found" });
+    } finally {
+      await rc.close();
+    }
+  });
+
+  test("create refuses plain http, private addresses and unknown event types, with param", async () => {
+    await expectError(cc.webhook.create({ url: "http://example.com/hooks", events: ["*"] }),
+      { status: 400, type: "invalid_request", param: "url" });
+    for (const url of ["https://10.0.0.1/hooks", "https://169.254.169.254/latest", "https://[::1]/", "https://127.0.0.2/x"]) {
+      await expectError(cc.webhook.create({ url, events: ["*"] }), { status: 400, type: "invalid_request", param: "url" });
+    }
+    await expectError(cc.webhook.create({ url: "http://127.0.0.1:9/hooks", events: ["document.created"] }),
+      { status: 400, type: "invalid_request", param: "events" });
+    await expectError(cc.webhook.create({ events: ["*"] }), { status: 400, type: "invalid_request", param: "url" });
+  });
+
+  test("a delivery verifies with the SDK's EventVerifier, and a tampered one does not", async () => {
+    const rc = await receiver();
+    try {
+      const w = await cc.webhook.create({ url: rc.url, events: ["client.created"] });
+      const c = await newPerson();
+      const d = await rc.next((d) => JSON.parse(d.body.toString()).payload.id === c.id);
+      assert.equal(d.headers["content-type"], "application/json");
+      const signature = d.headers["complycube-signature"];
+      assert.match(signature, /^[0-9a-f]{64}$/);
+      const event = new EventVerifier(w.secret).constructEvent(d.body.toString(), signature);
+      assert.equal(event.type, "client.created");
+      assert.equal(event.resourceType, "client");
+      assert.equal(event.payload.id, c.id);
+      assertTimestamp(event.createdAt, "event createdAt");
+      assert.match(event.id, ID_RE);
+      assert.ok(!d.body.toString().includes(c.email), "the event carries no personal data");
+      assert.throws(() => new EventVerifier(w.secret).constructEvent(d.body.toString().replace(c.id, randomId()), signature),
+        /Invalid signature/);
+      assert.throws(() => new EventVerifier("another secret").constructEvent(d.body.toString(), signature), /Invalid signature/);
+      await cc.webhook.delete(w.id);
+    } finally {
+      await rc.close();
+    }
   });
 });

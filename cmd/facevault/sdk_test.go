@@ -91,7 +91,9 @@ func runSDKSuite(t *testing.T, node, script, fixtures string, keys sdkKeys, stor
 	go func() {
 		// The suite fails to authenticate on purpose, some 50 times, all
 		// from 127.0.0.1: a budget for that many failures per source.
-		done <- serve.Run(srvCtx, append(slices.Clone(storeArgs), "--addr", "127.0.0.1:0", "--auth-failures-burst", "1000"))
+		// Its webhooks deliver to receivers the suite runs on 127.0.0.1.
+		done <- serve.Run(srvCtx, append(slices.Clone(storeArgs), "--addr", "127.0.0.1:0", "--auth-failures-burst", "1000",
+			"--webhook-allow", "127.0.0.1", "--webhook-interval", "100ms"))
 	}()
 	// Stop the service and wait for Run to return before the test ends,
 	// whatever happens below.

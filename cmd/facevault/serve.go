@@ -87,6 +87,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	stripMetadata := fs.Bool("strip-metadata", false, "remove location and device metadata (EXIF with its GPS and maker notes, XMP, "+
 		"IPTC, comments, PNG text chunks) from uploads before they are stored, keeping the pixels, the colour profile and the "+
 		"orientation; the stored image, and the size and sha256 recorded, are then those of the stripped image")
+	webhookAllow := fs.String("webhook-allow", "", "comma-separated host names and CIDR prefixes (an address alone is its own "+
+		"prefix) that webhooks may call over http and at private, loopback or link-local addresses: internal receivers, tests. "+
+		"Elsewhere a webhook URL must be https and resolve to public addresses only, checked at every connection")
+	webhookTimeout := fs.Duration("webhook-timeout", facevault.DefaultWebhookTimeout, "how long a webhook delivery waits for "+
+		"its receiver's answer before the attempt counts as failed")
+	webhookLease := fs.Duration("webhook-lease", facevault.DefaultWebhookLease, "how long a node holds the webhook deliveries "+
+		"it sends: a delivery whose node died is sent by another once this has passed; more than --webhook-timeout")
+	webhookEvery := fs.Duration("webhook-interval", time.Second, "how often each node looks for webhook deliveries that are due")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -100,6 +108,16 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *checkEvery <= 0 || *checkLease <= 0 {
 		return fmt.Errorf("%w: --check-interval and --check-lease must be positive", errUsage)
+	}
+	if *webhookTimeout <= 0 || *webhookEvery <= 0 {
+		return fmt.Errorf("%w: --webhook-timeout and --webhook-interval must be positive", errUsage)
+	}
+	if *webhookLease <= *webhookTimeout {
+		return fmt.Errorf("%w: --webhook-lease must be longer than --webhook-timeout", errUsage)
+	}
+	webhookGuard, err := facevault.ParseWebhookAllow(*webhookAllow)
+	if err != nil {
+		return fmt.Errorf("%w: --webhook-allow: %v", errUsage, err)
 	}
 	if *minAge < 1 || *minAge > 120 {
 		return fmt.Errorf("%w: --min-age must be a whole number of years from 1 to 120", errUsage)
@@ -202,6 +220,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	vault.RefuseLive = *refuse
 	vault.StripMetadata = *stripMetadata
 	vault.MinimumAge = *minAge
+	vault.Webhooks = facevault.WebhookOptions{Guard: webhookGuard, Timeout: *webhookTimeout}
 	if *ageEstimation {
 		ages, err := faceage.New()
 		if err != nil {
@@ -264,6 +283,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// accepted before a crash is run after it), each by the node that
 	// holds its lease.
 	sweeping.Go(func() { vault.RunChecks(sweepCtx, leaseHolder(), *checkEvery, *checkLease) })
+	// Webhook deliveries from the outbox, on every node, each by the node
+	// that holds its lease; never in a request's path.
+	sweeping.Go(func() { vault.RunDeliveries(sweepCtx, leaseHolder(), *webhookEvery, *webhookLease) })
 	// The audit log's counts of refused requests, appended every minute and
 	// once more after the last request is answered: its context ends only
 	// after Shutdown, whichever way Run returns.
