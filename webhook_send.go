@@ -49,7 +49,8 @@ func WebhookRetryDelay(n int) time.Duration {
 // how deliveries are sent.
 type WebhookOptions struct {
 	// Guard decides which URLs a webhook may have and which addresses a
-	// delivery may connect to; nil allows public https URLs only.
+	// delivery may connect to; nil allows public https URLs only. Set it
+	// before the first delivery: the sender keeps the one it finds then.
 	Guard *WebhookGuard
 	// Timeout bounds an attempt, from connecting to the end of the answer's
 	// headers (DefaultWebhookTimeout when 0).
@@ -300,36 +301,57 @@ func (v *Vault) webhookTimeout() time.Duration {
 	return DefaultWebhookTimeout
 }
 
-// RunDeliveries sends due webhook deliveries until ctx is done: it claims
-// up to 8 at a time under holder's name with a lease of ttl, sends them at
-// once, records each outcome, and looks for more every interval. It never
-// runs in a request's path: a slow receiver holds one of its 8 slots, and
-// nothing else.
+// RunDeliveries sends due webhook deliveries until ctx is done, at most
+// 8 at once: whenever a send slot is free it claims due deliveries for the
+// free slots, under holder's name with a lease of ttl, sends each in its
+// own goroutine and records the outcome. It looks for due deliveries every
+// interval, and as soon as a slot frees. It never runs in a request's path:
+// a slow receiver holds one slot for at most the timeout, and nothing
+// else. It returns once the sends in flight have ended.
 func (v *Vault) RunDeliveries(ctx context.Context, holder string, every, ttl time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	busy := make(chan struct{}, webhookBatch)  // one token per send in flight
+	freed := make(chan struct{}, webhookBatch) // a send has ended
+	var sends sync.WaitGroup
+	defer sends.Wait()
 	for {
-		for ctx.Err() == nil {
-			n, err := v.SendDeliveries(ctx, holder, ttl)
+		if free := webhookBatch - len(busy); free > 0 && ctx.Err() == nil {
+			ds, err := v.Store.ClaimDeliveries(ctx, holder, v.Now(), ttl, free)
 			if err != nil && ctx.Err() == nil {
-				v.Logger.ErrorContext(ctx, "webhook deliveries failed", "err", err)
-				break
+				v.Logger.ErrorContext(ctx, "claim webhook deliveries", "err", err)
 			}
-			if n < webhookBatch {
-				break
+			for _, d := range ds {
+				busy <- struct{}{}
+				sends.Go(func() {
+					defer func() {
+						<-busy
+						select {
+						case freed <- struct{}{}:
+						default:
+						}
+					}()
+					if err := v.deliver(ctx, d, holder); err != nil && ctx.Err() == nil {
+						v.Logger.ErrorContext(ctx, "webhook delivery", "err", err)
+					}
+				})
+			}
+			if err == nil && len(ds) == free {
+				continue // there may be more due: claim again once a slot frees
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-freed:
 		}
 	}
 }
 
 // SendDeliveries claims the deliveries due now (at most 8), sends them
-// concurrently and records their outcomes; it returns how many it
-// claimed.
+// concurrently, records their outcomes and returns how many it claimed,
+// once all are done: one round of RunDeliveries, for tools and tests.
 func (v *Vault) SendDeliveries(ctx context.Context, holder string, ttl time.Duration) (int, error) {
 	ds, err := v.Store.ClaimDeliveries(ctx, holder, v.Now(), ttl, webhookBatch)
 	if err != nil {

@@ -291,6 +291,14 @@ func (db *DB) FinishDelivery(ctx context.Context, d *facevault.Delivery, holder 
 		status, next = facevault.DeliveryFailed, d.NextAttemptAt
 	}
 	return db.inTx(ctx, "finish delivery", pgx.TxOptions{}, func(tx pgx.Tx) error {
+		if status == facevault.DeliveryFailed {
+			// The webhook's row first, as UpdateWebhook takes it: two
+			// deliveries of one webhook failing for good at once take
+			// turns instead of each holding a delivery the other fails.
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM webhooks WHERE id = $1 FOR UPDATE`, d.WebhookID); err != nil {
+				return fmt.Errorf("postgres: finish delivery %s: lock webhook: %w", d.ID, err)
+			}
+		}
 		tag, err := tx.Exec(ctx, `
 			UPDATE webhook_deliveries SET status = $1, last_status = $2, last_error = $3, next_attempt_at = $4,
 				lease_holder = NULL, lease_until = NULL, updated_at = $5

@@ -160,6 +160,6 @@ func runWebhookKill(t *testing.T, bin string, env, storeArgs []string) {
 	if retried == 0 {
 		t.Errorf("no event the dead node was sending was sent again")
 	}
-	t.Logf("the new node delivered all %d events; the %d the dead node had in flight were sent twice (at least once)", n, retried)
+	t.Logf("the new node delivered all %d events; %d that the dead node had in flight were sent again (at least once)", n, retried)
 	b.stop(t)
 }
