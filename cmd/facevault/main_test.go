@@ -538,11 +538,35 @@ type bootKeys struct{ test, live string }
 
 var bootKeyLineRE = regexp.MustCompile(`(?m)^  (test|live) key: (\S+)$`)
 
-// bootstrapKeys checks what serve printed on first start: exactly one test
-// key and one live key, and a usage line, and returns the keys.
+// bootKeysPathRE finds the file serve names on first start.
+var bootKeysPathRE = regexp.MustCompile(`written to (\S+) \(readable by this user only\)`)
+
+// bootstrapKeys checks what serve wrote on first start: standard output
+// (not a terminal) names a file and shows no key; the file, readable by
+// its owner only, holds exactly one test key and one live key, and a usage
+// line. It returns the keys.
 func (s *server) bootstrapKeys(t *testing.T) bootKeys {
 	t.Helper()
-	out := s.stdout.String()
+	printed := s.stdout.String()
+	if m := anyKeyRE.FindString(printed); m != "" {
+		t.Fatalf("serve printed a key, %q, to an output that is not a terminal:\n%s", m, printed)
+	}
+	pm := bootKeysPathRE.FindStringSubmatch(printed)
+	if pm == nil {
+		t.Fatalf("serve did not say where it wrote the first keys:\n%s", printed)
+	}
+	fi, err := os.Stat(pm[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", pm[1], fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(pm[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(data)
 	var k bootKeys
 	lines := bootKeyLineRE.FindAllStringSubmatch(out, -1)
 	if len(lines) != 2 {

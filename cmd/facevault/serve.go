@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -229,7 +231,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 	c.Stdout.Write(newMaster.Bytes())
-	if err := c.bootstrap(ctx, db, ln.Addr().String()); err != nil {
+	if err := c.bootstrap(ctx, db, ln.Addr().String(), stores.keyDir()); err != nil {
 		return err
 	}
 	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "db", redact(stores.dbURL()), "blobs", stores.blobsURL(), "store", storeID)
@@ -382,9 +384,16 @@ func checkLimits(flags ...limitFlag) error {
 	return nil
 }
 
-// bootstrap creates an account and one key of each mode on first start, and
-// prints the keys once.
-func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, addr string) error {
+// bootstrapKeysFile is the file, in the key directory, where serve writes
+// the keys it creates on first start.
+const bootstrapKeysFile = "bootstrap-keys.txt"
+
+// bootstrap creates an account and one key of each mode on first start,
+// and writes them once to a file readable by this user only in dir, whose
+// path it prints; it prints the keys themselves only when standard output
+// is a terminal, so that they do not land in a service manager's or a
+// container runtime's log.
+func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, addr, dir string) error {
 	has, err := keys.HasKeys(ctx)
 	if err != nil || has {
 		return err
@@ -397,14 +406,64 @@ func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, a
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, `FaceVault created account "default" with two API keys. They are shown only now; FaceVault keeps only their hashes.
+	text := fmt.Sprintf(`FaceVault created account "default" with two API keys. FaceVault keeps only their hashes.
   test key: %s
   live key: %s
 Send a key as the Authorization header, for example:
   curl -H 'Authorization: %s' http://%s/v1/clients
 Test and live keys see separate data. Make more with 'facevault keys create'.
 `, test, live, test, addr)
+	path := filepath.Join(dir, bootstrapKeysFile)
+	if err := writeSecretFile(path, []byte(text)); err != nil {
+		return fmt.Errorf("write the first API keys: %w", err)
+	}
+	fmt.Fprintf(c.Stdout, "FaceVault created account \"default\" with a test and a live API key, written to %s (readable by this user only). "+
+		"Store them elsewhere and delete the file.\n", path)
+	if isTerminal(c.Stdout) {
+		io.WriteString(c.Stdout, text)
+	}
 	return nil
+}
+
+// writeSecretFile writes data to path, creating its directory (0700) if
+// needed, as a file only its owner can read: written under a temporary
+// name with mode 0600, synced, and renamed over path.
+func writeSecretFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a successful rename, a no-op
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
