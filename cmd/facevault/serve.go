@@ -43,6 +43,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	stores := addStoreFlags(fs)
 	keyFlags := addKeyFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM, the chain after the leaf), read again on SIGHUP; "+
+		"needs --tls-key")
+	tlsKey := fs.String("tls-key", "", "the private key (PEM) of --tls-cert")
 	maxUploads := fs.Int("max-uploads", 16, "uploads processed at once (liveness check and commit, once the body has arrived); "+
 		"more wait up to --upload-queue-timeout, a freed slot going to the waiting account that holds the fewest, then get 429")
 	queueTimeout := fs.Duration("upload-queue-timeout", 10*time.Second, "how long an upload whose body has arrived waits for a processing slot")
@@ -99,6 +102,16 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *purgeEvery <= 0 {
 		return fmt.Errorf("%w: --purge-interval must be positive", errUsage)
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	}
+	var certs *certReloader
+	if *tlsCert != "" {
+		var err error
+		if certs, err = newCertReloader(*tlsCert, *tlsKey); err != nil {
+			return err
+		}
 	}
 	if *checkEvery <= 0 || *checkLease <= 0 {
 		return fmt.Errorf("%w: --check-interval and --check-lease must be positive", errUsage)
@@ -231,16 +244,26 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 	c.Stdout.Write(newMaster.Bytes())
-	if err := c.bootstrap(ctx, db, ln.Addr().String(), stores.keyDir()); err != nil {
+	baseURL := "http://" + ln.Addr().String()
+	if certs != nil {
+		baseURL = "https://" + ln.Addr().String()
+	}
+	if err := c.bootstrap(ctx, db, baseURL, stores.keyDir()); err != nil {
 		return err
 	}
-	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "db", redact(stores.dbURL()), "blobs", stores.blobsURL(), "store", storeID)
+	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "tls", certs != nil, "db", redact(stores.dbURL()), "blobs", stores.blobsURL(), "store", storeID)
 	if c.OnListen != nil {
 		c.OnListen(ln.Addr().String())
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(fvhttp.NewListener(ln, logger)) }()
+	if certs != nil {
+		srv.TLSConfig = certs.tlsConfig()
+		go certs.reloadOnHangup(ctx, logger)
+		go func() { errc <- srv.ServeTLS(fvhttp.NewListener(ln, logger), "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(fvhttp.NewListener(ln, logger)) }()
+	}
 	// The periodic sweep must be over before the deferred closes run,
 	// however Run returns.
 	sweepCtx, stopSweep := context.WithCancel(ctx)
@@ -393,7 +416,7 @@ const bootstrapKeysFile = "bootstrap-keys.txt"
 // path it prints; it prints the keys themselves only when standard output
 // is a terminal, so that they do not land in a service manager's or a
 // container runtime's log.
-func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, addr, dir string) error {
+func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, baseURL, dir string) error {
 	has, err := keys.HasKeys(ctx)
 	if err != nil || has {
 		return err
@@ -410,9 +433,9 @@ func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, a
   test key: %s
   live key: %s
 Send a key as the Authorization header, for example:
-  curl -H 'Authorization: %s' http://%s/v1/clients
+  curl -H 'Authorization: %s' %s/v1/clients
 Test and live keys see separate data. Make more with 'facevault keys create'.
-`, test, live, test, addr)
+`, test, live, test, baseURL)
 	path := filepath.Join(dir, bootstrapKeysFile)
 	if err := writeSecretFile(path, []byte(text)); err != nil {
 		return fmt.Errorf("write the first API keys: %w", err)
