@@ -123,6 +123,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	logger.InfoContext(ctx, "configuration", configAttrs(fs)...)
 	apiCfg := fvhttp.Config{
 		MaxUploads:            *maxUploads,
 		UploadQueueTimeout:    *queueTimeout,
@@ -211,6 +212,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer keys.close()
+	models := map[string]string{"liveness": analyzer.Engine()}
+	if *faceEmbeddings {
+		models["faceEmbeddings"] = faceid.Engine
+	}
+	if *ageEstimation {
+		models["ageEstimation"] = faceage.Engine
+	}
+	logVersions(ctx, logger, db, models)
 	vault := facevault.NewVault(db, blobs, logger)
 	vault.Keys = keys
 	vault.Analyzer = analyzer
