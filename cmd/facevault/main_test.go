@@ -199,7 +199,7 @@ func TestKeysCreateListRevoke(t *testing.T) {
 	}
 
 	out = mustRun(t, "keys", "revoke", "--data", dir, test.id)
-	if want := "Revoked key " + test.id + ".\n"; out != want {
+	if want := "Revoked key " + test.id + ". Running nodes refuse it within their --key-cache-ttl (30s by default).\n"; out != want {
 		t.Errorf("keys revoke printed %q, want %q", out, want)
 	}
 	rows, out = keysList(t, "--data", dir)
@@ -725,7 +725,8 @@ func assertFileBytes(t *testing.T, path string, want []byte) {
 func TestServeEndToEnd(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
-	s := startServe(t, serveArgs(dir)...)
+	const keyTTL = time.Second
+	s := startServe(t, append(serveArgs(dir), "--key-cache-ttl", keyTTL.String())...)
 	keys := s.bootstrapKeys(t)
 
 	s.assertAuthorized(t, "printed test key", keys.test)
@@ -738,7 +739,10 @@ func TestServeEndToEnd(t *testing.T) {
 	made := keysCreate(t, "--data", dir, "--mode", "test", "--account", "acme")
 	s.assertAuthorized(t, "key made by keys create while serving", made.secret)
 	mustRun(t, "keys", "revoke", "--data", dir, made.id)
-	s.assertUnauthorized(t, "a key revoked while serving", made.secret)
+	// The node looked the key up just now: it remembers it for the key
+	// cache's lifetime, and refuses it once that has passed.
+	time.Sleep(keyTTL)
+	s.assertUnauthorized(t, "a key revoked while serving, once the key cache's lifetime has passed", made.secret)
 
 	// Test and live data are apart.
 	clientID := s.createClient(t, keys.test)
@@ -1051,6 +1055,7 @@ func TestServeBadFlags(t *testing.T) {
 		{"TLS certificate without a key", []string{"--tls-cert", "cert.pem"}, true, "--tls-cert and --tls-key go together"},
 		{"TLS key without a certificate", []string{"--tls-key", "key.pem"}, true, "--tls-cert and --tls-key go together"},
 		{"TLS files missing", []string{"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"}, false, "load TLS certificate"},
+		{"negative key cache lifetime", []string{"--key-cache-ttl", "-1s"}, true, "--key-cache-ttl must not be negative"},
 		{"zero minimum age", []string{"--min-age", "0"}, true, "--min-age must be a whole number of years from 1 to 120"},
 		{"minimum age too high", []string{"--min-age", "121"}, true, "--min-age must be a whole number of years from 1 to 120"},
 		{"zero check interval", []string{"--check-interval", "0s"}, true, "--check-interval and --check-lease must be positive"},

@@ -87,6 +87,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		"422 face_data_unavailable")
 	ageEstimation := fs.Bool("age-estimation", true, "run age estimation checks (age_estimation_check) with the embedded age model "+
 		"(about 3 ms a check, 2 MB of memory); false refuses them as unavailable")
+	keyCacheTTL := fs.Duration("key-cache-ttl", facevault.DefaultKeyCacheTTL, "how long a node remembers an API key it looked up: "+
+		"requests with it go on through a database outage that long, and a key revoked on another node is refused here within that "+
+		"long. 0 looks every key up every time")
 	minAge := fs.Int("min-age", facevault.DefaultMinimumAge, "the minimum age an age estimation check validates against: "+
 		"clear when the estimated age is at least this")
 	stripMetadata := fs.Bool("strip-metadata", false, "remove location and device metadata (EXIF with its GPS and maker notes, XMP, "+
@@ -115,6 +118,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *checkEvery <= 0 || *checkLease <= 0 {
 		return fmt.Errorf("%w: --check-interval and --check-lease must be positive", errUsage)
+	}
+	if *keyCacheTTL < 0 {
+		return fmt.Errorf("%w: --key-cache-ttl must not be negative", errUsage)
 	}
 	if *minAge < 1 || *minAge > 120 {
 		return fmt.Errorf("%w: --min-age must be a whole number of years from 1 to 120", errUsage)
@@ -242,7 +248,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if _, _, err := sweeper.sweep(ctx, true); err != nil && !sweeper.logRefusal(ctx, err) {
 		return fmt.Errorf("start-up sweep: %w", err)
 	}
-	api := fvhttp.NewServer(vault, db, logger, apiCfg)
+	var apiKeys facevault.KeyStore = db
+	if *keyCacheTTL > 0 {
+		apiKeys = facevault.NewKeyCache(db, *keyCacheTTL, facevault.DefaultKeyCacheSize, nil)
+	}
+	api := fvhttp.NewServer(vault, apiKeys, logger, apiCfg)
 	srv := fvhttp.NewHTTPServer(fvhttp.Logged(api, logger), apiCfg, logger)
 	// Requests keep ctx's values but not its cancellation: when ctx is
 	// cancelled, Shutdown lets requests in flight finish.
