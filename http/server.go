@@ -267,7 +267,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, fmt.Errorf("panic: %v", v))
 		}
 	}()
-	r = withRequestID(w, r)
+	r = withRequestID(w, r, s.cfg.TrustedProxies)
 	r = s.wrapBody(w, r)
 	// Every response: no content sniffing; and none kept by a proxy or a
 	// browser, since any may carry a face or a name, except the public

@@ -253,7 +253,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		apiKeys = facevault.NewKeyCache(db, *keyCacheTTL, facevault.DefaultKeyCacheSize, nil)
 	}
 	api := fvhttp.NewServer(vault, apiKeys, logger, apiCfg)
-	srv := fvhttp.NewHTTPServer(fvhttp.Logged(api, logger), apiCfg, logger)
+	srv := fvhttp.NewHTTPServer(fvhttp.LoggedTrusting(api, logger, trustedProxies), apiCfg, logger)
 	// Requests keep ctx's values but not its cancellation: when ctx is
 	// cancelled, Shutdown lets requests in flight finish.
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
