@@ -609,3 +609,18 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// Ping reports whether the directory and its temporary directory, where
+// every new image is written first, are still there.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, d := range []string{s.dir, filepath.Join(s.dir, tmpDir)} {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("fsblob: ping: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("fsblob: ping: %s is not a directory", d)
+		}
+	}
+	return ctx.Err()
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,16 +29,43 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// withRequestID returns r with a new request id in its context, also set as
-// w's X-Request-Id header, unless r has one already. The id is the server's
-// own: one a caller sends is not trusted to be unique.
-func withRequestID(w http.ResponseWriter, r *http.Request) *http.Request {
+// withRequestID returns r with a request id in its context, also set as
+// w's X-Request-Id header, unless r has one already. The id is the
+// server's own, unless the request comes from a trusted proxy (its peer
+// address is in trusted) with an X-Request-Id that is a proxyRequestID:
+// then that one, so that the proxy's log lines and FaceVault's match. One
+// a caller sends from anywhere else is not trusted to be unique.
+func withRequestID(w http.ResponseWriter, r *http.Request, trusted []netip.Prefix) *http.Request {
 	if RequestID(r.Context()) != "" {
 		return r
 	}
-	id := facevault.NewID(time.Now())
+	id := ""
+	if len(trusted) > 0 {
+		if given := r.Header.Get(RequestIDHeader); proxyRequestID(given) {
+			if peer, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && isTrusted(peer.Addr().Unmap().WithZone(""), trusted) {
+				id = given
+			}
+		}
+	}
+	if id == "" {
+		id = facevault.NewID(time.Now())
+	}
 	w.Header().Set(RequestIDHeader, id)
 	return r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+}
+
+// proxyRequestID reports whether id is acceptable as a request id from a
+// trusted proxy: 1 to 128 letters, digits, '-', '_', '.' or ':'.
+func proxyRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-_.:", c)) {
+			return false
+		}
+	}
+	return true
 }
 
 // auditSpec says how the requests of a route are recorded in the audit log.

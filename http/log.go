@@ -3,6 +3,7 @@ package http
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -15,10 +16,15 @@ const StatusClientClosedRequest = 499
 // status, bytes, duration and the request id (see RequestID), which it
 // gives the request and sends as the X-Request-Id header. A request whose
 // client went away is logged with status 499.
-func Logged(h http.Handler, logger *slog.Logger) http.Handler {
+func Logged(h http.Handler, logger *slog.Logger) http.Handler { return LoggedTrusting(h, logger, nil) }
+
+// LoggedTrusting is Logged taking the request id a trusted proxy (one whose
+// peer address is in trusted, as Config.TrustedProxies) sends in
+// X-Request-Id, if it is 1 to 128 letters, digits, '-', '_', '.' or ':'.
+func LoggedTrusting(h http.Handler, logger *slog.Logger, trusted []netip.Prefix) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		r = withRequestID(w, r)
+		r = withRequestID(w, r, trusted)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			status := sw.status

@@ -192,6 +192,9 @@ func NewHTTPServer(h http.Handler, cfg Config, logger *slog.Logger) *http.Server
 	}
 }
 
+// receiptKeyPath is where the public key of deletion receipts is served.
+const receiptKeyPath = "/.well-known/facevault-receipts.pub"
+
 // MaxHeaderBytes bounds a request's line and headers; larger ones get 431.
 const MaxHeaderBytes = 64 << 10
 
@@ -245,7 +248,9 @@ func (s *Server) routes() {
 		trigger: "getRetention", refusalsOnly: true}, s.getRetention)
 	collection("POST", "/v1/retention", auditSpec{resourceType: auditRetention, action: facevault.ActionUpdate,
 		trigger: "setRetention"}, s.setRetention)
-	s.mux.HandleFunc("GET /.well-known/facevault-receipts.pub", s.receiptKey)
+	s.mux.HandleFunc("GET "+receiptKeyPath, s.receiptKey)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 
 	// Webhooks hold no personal data: their changes are recorded, their
 	// reads only when refused.
@@ -275,8 +280,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, fmt.Errorf("panic: %v", v))
 		}
 	}()
-	r = withRequestID(w, r)
+	r = withRequestID(w, r, s.cfg.TrustedProxies)
 	r = s.wrapBody(w, r)
+	// Every response: no content sniffing; and none kept by a proxy or a
+	// browser, since any may carry a face or a name, except the public
+	// receipt key.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if r.URL.Path != receiptKeyPath {
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	// The escaped path, as ServeMux matches it: "%2F" inside an id is part
 	// of the id, not a separator, so "/v1/clients/..%2Fx" names the
 	// (malformed) id "../x" and gets the contract's "Invalid client id".

@@ -438,3 +438,6 @@ func (k *Keyring) Retire(ctx context.Context, id string) error {
 	}
 	return k.db.removeMaster(ctx, id)
 }
+
+// Ping reports whether the key store answers.
+func (k *Keyring) Ping(ctx context.Context) error { return k.db.Ping(ctx) }

@@ -581,3 +581,16 @@ func (db *DB) photoKeys(ctx context.Context, ids []string) ([]photoKeyRow, error
 	}
 	return out, nil
 }
+
+// Ping reports whether the key store's database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	r := db.read
+	if r == nil {
+		r = db.db
+	}
+	var one int
+	if err := r.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("keyring: ping %s: %w", db.where, err)
+	}
+	return nil
+}

@@ -394,3 +394,11 @@ func (q *query) page(limit, offset int) (string, []any) {
 	clause := "LIMIT $" + strconv.Itoa(n+1) + " OFFSET $" + strconv.Itoa(n+2)
 	return clause, append(q.args[:n:n], limit, offset)
 }
+
+// Ping reports whether the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}

@@ -554,3 +554,15 @@ func isNotFound(err error) bool {
 	var er minio.ErrorResponse
 	return errors.As(err, &er) && (er.Code == minio.NoSuchKey || er.Code == minio.NoSuchVersion)
 }
+
+// Ping reports whether the bucket is reachable with the credentials.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.cfg.Bucket)
+	if err != nil {
+		return fmt.Errorf("s3blob: ping: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("s3blob: ping: bucket %s does not exist", s.cfg.Bucket)
+	}
+	return nil
+}

@@ -342,3 +342,13 @@ func (q *query) after(c facevault.Cursor) {
 
 // String is the WHERE clause, without the keyword.
 func (q *query) String() string { return strings.Join(q.where, " AND ") }
+
+// Ping reports whether the database answers a query, on a read connection
+// (a long write does not make it look down).
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.read.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}

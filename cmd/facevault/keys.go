@@ -99,8 +99,8 @@ func (c *KeysListCommand) Run(ctx context.Context, args []string) error {
 	return tw.Flush()
 }
 
-// KeysRevokeCommand revokes an API key by id. Requests with it are refused
-// from then on, on every node.
+// KeysRevokeCommand revokes an API key by id. Every node refuses it
+// within its key cache's lifetime (serve --key-cache-ttl).
 type KeysRevokeCommand struct {
 	Stdout, Stderr io.Writer
 }
@@ -126,6 +126,6 @@ func (c *KeysRevokeCommand) Run(ctx context.Context, args []string) error {
 	} else if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "Revoked key %s.\n", id)
+	fmt.Fprintf(c.Stdout, "Revoked key %s. Running nodes refuse it within their --key-cache-ttl (30s by default).\n", id)
 	return nil
 }

@@ -199,7 +199,7 @@ func TestKeysCreateListRevoke(t *testing.T) {
 	}
 
 	out = mustRun(t, "keys", "revoke", "--data", dir, test.id)
-	if want := "Revoked key " + test.id + ".\n"; out != want {
+	if want := "Revoked key " + test.id + ". Running nodes refuse it within their --key-cache-ttl (30s by default).\n"; out != want {
 		t.Errorf("keys revoke printed %q, want %q", out, want)
 	}
 	rows, out = keysList(t, "--data", dir)
@@ -538,11 +538,35 @@ type bootKeys struct{ test, live string }
 
 var bootKeyLineRE = regexp.MustCompile(`(?m)^  (test|live) key: (\S+)$`)
 
-// bootstrapKeys checks what serve printed on first start: exactly one test
-// key and one live key, and a usage line, and returns the keys.
+// bootKeysPathRE finds the file serve names on first start.
+var bootKeysPathRE = regexp.MustCompile(`written to (\S+) \(readable by this user only\)`)
+
+// bootstrapKeys checks what serve wrote on first start: standard output
+// (not a terminal) names a file and shows no key; the file, readable by
+// its owner only, holds exactly one test key and one live key, and a usage
+// line. It returns the keys.
 func (s *server) bootstrapKeys(t *testing.T) bootKeys {
 	t.Helper()
-	out := s.stdout.String()
+	printed := s.stdout.String()
+	if m := anyKeyRE.FindString(printed); m != "" {
+		t.Fatalf("serve printed a key, %q, to an output that is not a terminal:\n%s", m, printed)
+	}
+	pm := bootKeysPathRE.FindStringSubmatch(printed)
+	if pm == nil {
+		t.Fatalf("serve did not say where it wrote the first keys:\n%s", printed)
+	}
+	fi, err := os.Stat(pm[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", pm[1], fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(pm[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(data)
 	var k bootKeys
 	lines := bootKeyLineRE.FindAllStringSubmatch(out, -1)
 	if len(lines) != 2 {
@@ -701,7 +725,8 @@ func assertFileBytes(t *testing.T, path string, want []byte) {
 func TestServeEndToEnd(t *testing.T) {
 	clearEnv(t)
 	dir := t.TempDir()
-	s := startServe(t, serveArgs(dir)...)
+	const keyTTL = time.Second
+	s := startServe(t, append(serveArgs(dir), "--key-cache-ttl", keyTTL.String())...)
 	keys := s.bootstrapKeys(t)
 
 	s.assertAuthorized(t, "printed test key", keys.test)
@@ -714,7 +739,10 @@ func TestServeEndToEnd(t *testing.T) {
 	made := keysCreate(t, "--data", dir, "--mode", "test", "--account", "acme")
 	s.assertAuthorized(t, "key made by keys create while serving", made.secret)
 	mustRun(t, "keys", "revoke", "--data", dir, made.id)
-	s.assertUnauthorized(t, "a key revoked while serving", made.secret)
+	// The node looked the key up just now: it remembers it for the key
+	// cache's lifetime, and refuses it once that has passed.
+	time.Sleep(keyTTL)
+	s.assertUnauthorized(t, "a key revoked while serving, once the key cache's lifetime has passed", made.secret)
 
 	// Test and live data are apart.
 	clientID := s.createClient(t, keys.test)
@@ -1024,6 +1052,10 @@ func TestServeBadFlags(t *testing.T) {
 		{"trusted proxy prefix too long", []string{"--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"}, true, "trusted-proxies"},
 		{"trusted proxy by name", []string{"--trusted-proxies", "lb.internal"}, true, "trusted-proxies"},
 		{"zero purge interval", []string{"--purge-interval", "0s"}, true, "--purge-interval must be positive"},
+		{"TLS certificate without a key", []string{"--tls-cert", "cert.pem"}, true, "--tls-cert and --tls-key go together"},
+		{"TLS key without a certificate", []string{"--tls-key", "key.pem"}, true, "--tls-cert and --tls-key go together"},
+		{"TLS files missing", []string{"--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"}, false, "load TLS certificate"},
+		{"negative key cache lifetime", []string{"--key-cache-ttl", "-1s"}, true, "--key-cache-ttl must not be negative"},
 		{"zero minimum age", []string{"--min-age", "0"}, true, "--min-age must be a whole number of years from 1 to 120"},
 		{"minimum age too high", []string{"--min-age", "121"}, true, "--min-age must be a whole number of years from 1 to 120"},
 		{"zero check interval", []string{"--check-interval", "0s"}, true, "--check-interval and --check-lease must be positive"},

@@ -950,7 +950,18 @@ func TestScaleFaults(t *testing.T) {
 	})
 
 	t.Run("PostgreSQL cut", func(t *testing.T) {
+		if status, body := s.do(t, "GET", "/v1/clients/"+clientID, key, nil); status != http.StatusOK {
+			t.Fatalf("GET the client before the cut: %d %s", status, body)
+		}
 		pgProxy.Cut()
+		// The key was looked up just now: the node's key cache vouches for
+		// it, and deletion receipts live in the key store, which is up, so
+		// the request is answered without the record store.
+		status, body := s.do(t, "GET", "/v1/deletionReceipts?resourceId="+doomed, key, nil)
+		if items, _ := jsonObject(t, body)["items"].([]any); status != http.StatusOK || len(items) != 1 {
+			t.Errorf("deletion receipts with the record store cut: got %d %s, want 200 with the receipt, "+
+				"the key vouched for by the key cache", status, body)
+		}
 		try(t, "GET", "/v1/clients/"+clientID, nil, "postgres: ")
 		try(t, "POST", "/v1/livePhotos", upload, "postgres: ")
 		try(t, "GET", "/v1/livePhotos/"+kept+"/download", nil, "postgres: ")

@@ -12,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -41,6 +43,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	stores := addStoreFlags(fs)
 	keyFlags := addKeyFlags(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM, the chain after the leaf), read again on SIGHUP; "+
+		"needs --tls-key")
+	tlsKey := fs.String("tls-key", "", "the private key (PEM) of --tls-cert")
 	maxUploads := fs.Int("max-uploads", 16, "uploads processed at once (liveness check and commit, once the body has arrived); "+
 		"more wait up to --upload-queue-timeout, a freed slot going to the waiting account that holds the fewest, then get 429")
 	queueTimeout := fs.Duration("upload-queue-timeout", 10*time.Second, "how long an upload whose body has arrived waits for a processing slot")
@@ -82,6 +87,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		"422 face_data_unavailable")
 	ageEstimation := fs.Bool("age-estimation", true, "run age estimation checks (age_estimation_check) with the embedded age model "+
 		"(about 3 ms a check, 2 MB of memory); false refuses them as unavailable")
+	keyCacheTTL := fs.Duration("key-cache-ttl", facevault.DefaultKeyCacheTTL, "how long a node remembers an API key it looked up: "+
+		"requests with it go on through a database outage that long, and a key revoked on another node is refused here within that "+
+		"long. 0 looks every key up every time")
 	minAge := fs.Int("min-age", facevault.DefaultMinimumAge, "the minimum age an age estimation check validates against: "+
 		"clear when the estimated age is at least this")
 	stripMetadata := fs.Bool("strip-metadata", false, "remove location and device metadata (EXIF with its GPS and maker notes, XMP, "+
@@ -106,6 +114,16 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *purgeEvery <= 0 {
 		return fmt.Errorf("%w: --purge-interval must be positive", errUsage)
 	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("%w: --tls-cert and --tls-key go together", errUsage)
+	}
+	var certs *certReloader
+	if *tlsCert != "" {
+		var err error
+		if certs, err = newCertReloader(*tlsCert, *tlsKey); err != nil {
+			return err
+		}
+	}
 	if *checkEvery <= 0 || *checkLease <= 0 {
 		return fmt.Errorf("%w: --check-interval and --check-lease must be positive", errUsage)
 	}
@@ -119,6 +137,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: --webhook-allow: %v", errUsage, err)
 	}
+	if *keyCacheTTL < 0 {
+		return fmt.Errorf("%w: --key-cache-ttl must not be negative", errUsage)
+	}
 	if *minAge < 1 || *minAge > 120 {
 		return fmt.Errorf("%w: --min-age must be a whole number of years from 1 to 120", errUsage)
 	}
@@ -126,6 +147,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	logger.InfoContext(ctx, "configuration", configAttrs(fs)...)
 	apiCfg := fvhttp.Config{
 		MaxUploads:            *maxUploads,
 		UploadQueueTimeout:    *queueTimeout,
@@ -214,6 +236,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer keys.close()
+	models := map[string]string{"liveness": analyzer.Engine()}
+	if *faceEmbeddings {
+		models["faceEmbeddings"] = faceid.Engine
+	}
+	if *ageEstimation {
+		models["ageEstimation"] = faceage.Engine
+	}
+	logVersions(ctx, logger, db, models)
 	vault := facevault.NewVault(db, blobs, logger)
 	vault.Keys = keys
 	vault.Analyzer = analyzer
@@ -237,8 +267,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if _, _, err := sweeper.sweep(ctx, true); err != nil && !sweeper.logRefusal(ctx, err) {
 		return fmt.Errorf("start-up sweep: %w", err)
 	}
-	api := fvhttp.NewServer(vault, db, logger, apiCfg)
-	srv := fvhttp.NewHTTPServer(fvhttp.Logged(api, logger), apiCfg, logger)
+	var apiKeys facevault.KeyStore = db
+	if *keyCacheTTL > 0 {
+		apiKeys = facevault.NewKeyCache(db, *keyCacheTTL, facevault.DefaultKeyCacheSize, nil)
+	}
+	api := fvhttp.NewServer(vault, apiKeys, logger, apiCfg)
+	srv := fvhttp.NewHTTPServer(fvhttp.LoggedTrusting(api, logger, trustedProxies), apiCfg, logger)
 	// Requests keep ctx's values but not its cancellation: when ctx is
 	// cancelled, Shutdown lets requests in flight finish.
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
@@ -248,16 +282,26 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	defer ln.Close()
 	c.Stdout.Write(newMaster.Bytes())
-	if err := c.bootstrap(ctx, db, ln.Addr().String()); err != nil {
+	baseURL := "http://" + ln.Addr().String()
+	if certs != nil {
+		baseURL = "https://" + ln.Addr().String()
+	}
+	if err := c.bootstrap(ctx, db, baseURL, stores.keyDir()); err != nil {
 		return err
 	}
-	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "db", redact(stores.dbURL()), "blobs", stores.blobsURL(), "store", storeID)
+	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "tls", certs != nil, "db", redact(stores.dbURL()), "blobs", stores.blobsURL(), "store", storeID)
 	if c.OnListen != nil {
 		c.OnListen(ln.Addr().String())
 	}
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(fvhttp.NewListener(ln, logger)) }()
+	if certs != nil {
+		srv.TLSConfig = certs.tlsConfig()
+		go certs.reloadOnHangup(ctx, logger)
+		go func() { errc <- srv.ServeTLS(fvhttp.NewListener(ln, logger), "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(fvhttp.NewListener(ln, logger)) }()
+	}
 	// The periodic sweep must be over before the deferred closes run,
 	// however Run returns.
 	sweepCtx, stopSweep := context.WithCancel(ctx)
@@ -404,9 +448,16 @@ func checkLimits(flags ...limitFlag) error {
 	return nil
 }
 
-// bootstrap creates an account and one key of each mode on first start, and
-// prints the keys once.
-func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, addr string) error {
+// bootstrapKeysFile is the file, in the key directory, where serve writes
+// the keys it creates on first start.
+const bootstrapKeysFile = "bootstrap-keys.txt"
+
+// bootstrap creates an account and one key of each mode on first start,
+// and writes them once to a file readable by this user only in dir, whose
+// path it prints; it prints the keys themselves only when standard output
+// is a terminal, so that they do not land in a service manager's or a
+// container runtime's log.
+func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, baseURL, dir string) error {
 	has, err := keys.HasKeys(ctx)
 	if err != nil || has {
 		return err
@@ -419,14 +470,64 @@ func (c *ServeCommand) bootstrap(ctx context.Context, keys facevault.KeyStore, a
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, `FaceVault created account "default" with two API keys. They are shown only now; FaceVault keeps only their hashes.
+	text := fmt.Sprintf(`FaceVault created account "default" with two API keys. FaceVault keeps only their hashes.
   test key: %s
   live key: %s
 Send a key as the Authorization header, for example:
-  curl -H 'Authorization: %s' http://%s/v1/clients
+  curl -H 'Authorization: %s' %s/v1/clients
 Test and live keys see separate data. Make more with 'facevault keys create'.
-`, test, live, test, addr)
+`, test, live, test, baseURL)
+	path := filepath.Join(dir, bootstrapKeysFile)
+	if err := writeSecretFile(path, []byte(text)); err != nil {
+		return fmt.Errorf("write the first API keys: %w", err)
+	}
+	fmt.Fprintf(c.Stdout, "FaceVault created account \"default\" with a test and a live API key, written to %s (readable by this user only). "+
+		"Store them elsewhere and delete the file.\n", path)
+	if isTerminal(c.Stdout) {
+		io.WriteString(c.Stdout, text)
+	}
 	return nil
+}
+
+// writeSecretFile writes data to path, creating its directory (0700) if
+// needed, as a file only its owner can read: written under a temporary
+// name with mode 0600, synced, and renamed over path.
+func writeSecretFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a successful rename, a no-op
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
