@@ -253,6 +253,10 @@ type WebhookStore interface {
 	// holder, and releases it. ErrNotFound if d is no longer pending
 	// under holder's lease.
 	FinishDelivery(ctx context.Context, d *Delivery, holder string, r DeliveryResult) error
+	// PruneDeliveries deletes up to n deliveries that ended (succeeded or
+	// failed) before before, and the events they leave without a
+	// delivery, and returns how many deliveries it deleted.
+	PruneDeliveries(ctx context.Context, before time.Time, n int) (int, error)
 }
 
 // WebhookRequest is a webhook's fields as a create or an update sends

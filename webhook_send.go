@@ -33,6 +33,12 @@ const (
 	webhookBatch = 8
 	// maxWebhookAnswer is how much of a receiver's answer is read.
 	maxWebhookAnswer = 4 << 10
+	// WebhookHistory is how long a delivery that ended (succeeded or
+	// failed) stays listed: RunDeliveries prunes older ones every
+	// hour, with their events.
+	WebhookHistory = 30 * 24 * time.Hour
+	// pruneBatch bounds the deliveries one prune transaction deletes.
+	pruneBatch = 1000
 )
 
 // WebhookRetryDelay is how long a delivery waits after its n-th failed
@@ -311,6 +317,9 @@ func (v *Vault) webhookTimeout() time.Duration {
 func (v *Vault) RunDeliveries(ctx context.Context, holder string, every, ttl time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	v.pruneDeliveries(ctx)
 	busy := make(chan struct{}, webhookBatch)  // one token per send in flight
 	freed := make(chan struct{}, webhookBatch) // a send has ended
 	var sends sync.WaitGroup
@@ -345,7 +354,32 @@ func (v *Vault) RunDeliveries(ctx context.Context, holder string, every, ttl tim
 			return
 		case <-t.C:
 		case <-freed:
+		case <-prune.C:
+			v.pruneDeliveries(ctx)
 		}
+	}
+}
+
+// pruneDeliveries deletes the deliveries that ended more than
+// WebhookHistory ago, with their events, in batches.
+func (v *Vault) pruneDeliveries(ctx context.Context) {
+	before := v.Now().Add(-WebhookHistory)
+	total := 0
+	for ctx.Err() == nil {
+		n, err := v.Store.PruneDeliveries(ctx, before, pruneBatch)
+		total += n
+		if err != nil {
+			if ctx.Err() == nil {
+				v.Logger.ErrorContext(ctx, "prune webhook deliveries", "err", err)
+			}
+			break
+		}
+		if n < pruneBatch {
+			break
+		}
+	}
+	if total > 0 {
+		v.Logger.InfoContext(ctx, "pruned webhook deliveries", "deliveries", total, "endedBefore", before)
 	}
 }
 

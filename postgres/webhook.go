@@ -367,3 +367,34 @@ func emit(ctx context.Context, tx pgx.Tx, s facevault.Scope, events ...*facevaul
 	}
 	return nil
 }
+
+// PruneDeliveries implements facevault.WebhookStore.
+func (db *DB) PruneDeliveries(ctx context.Context, before time.Time, n int) (int, error) {
+	deleted := 0
+	err := db.inTx(ctx, "prune deliveries", pgx.TxOptions{}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			DELETE FROM webhook_deliveries WHERE id IN (
+				SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1 LIMIT $2
+				FOR UPDATE SKIP LOCKED)
+			RETURNING event_id`, ms(before), n)
+		if err != nil {
+			return fmt.Errorf("postgres: prune deliveries: %w", err)
+		}
+		events, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return fmt.Errorf("postgres: prune deliveries: %w", err)
+		}
+		deleted = len(events)
+		// A statement of its own: it must see the deletions above.
+		if _, err := tx.Exec(ctx, `
+			DELETE FROM webhook_events e WHERE e.id = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)`, events); err != nil {
+			return fmt.Errorf("postgres: prune deliveries: events: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
+}

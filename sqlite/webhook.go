@@ -403,3 +403,48 @@ func emit(ctx context.Context, tx *sql.Tx, s facevault.Scope, events ...*facevau
 	}
 	return nil
 }
+
+// PruneDeliveries implements facevault.WebhookStore.
+func (db *DB) PruneDeliveries(ctx context.Context, before time.Time, n int) (int, error) {
+	deleted := 0
+	err := db.inWrite(ctx, "prune deliveries", func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `
+			SELECT id, event_id FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < ? LIMIT ?`, ms(before), n)
+		if err != nil {
+			return fmt.Errorf("sqlite: prune deliveries: %w", err)
+		}
+		var ids, events []any
+		for rows.Next() {
+			var id, event string
+			if err := rows.Scan(&id, &event); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: prune deliveries: %w", err)
+			}
+			ids, events = append(ids, id), append(events, event)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: prune deliveries: %w", err)
+		}
+		for batch := range slices.Chunk(ids, 500) {
+			res, err := tx.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, batch...)
+			if err != nil {
+				return fmt.Errorf("sqlite: prune deliveries: %w", err)
+			}
+			k, _ := res.RowsAffected()
+			deleted += int(k)
+		}
+		for batch := range slices.Chunk(events, 500) {
+			if _, err := tx.ExecContext(ctx, `
+				DELETE FROM webhook_events WHERE id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)
+				AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)`, batch...); err != nil {
+				return fmt.Errorf("sqlite: prune deliveries: events: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return deleted, nil
+}

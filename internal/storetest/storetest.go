@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"Webhooks", testWebhooks},
 		{"WebhookOutbox", testWebhookOutbox},
 		{"WebhookClaimsConcurrent", testWebhookClaimsConcurrent},
+		{"WebhookPrune", testWebhookPrune},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

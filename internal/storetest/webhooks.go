@@ -264,3 +264,54 @@ func testWebhookClaimsConcurrent(t *testing.T, st facevault.Store) {
 		}
 	}
 }
+
+// testWebhookPrune: deliveries that ended before a time go, with the
+// events no other delivery needs; pending ones stay.
+func testWebhookPrune(t *testing.T, st facevault.Store) {
+	ctx := t.Context()
+	sc := mustScopes(t, st)
+	one := mustCreateWebhook(t, st, sc.a, newWebhook(t0, "https://one.example/", "client.created"))
+	two := mustCreateWebhook(t, st, sc.a, newWebhook(t0, "https://two.example/", "client.created"))
+	for i := range 3 {
+		mustCreateClient(t, st, sc.a, newPerson(t0.Add(time.Duration(i)*time.Second), "A", "B"))
+	}
+	now := t0.Add(time.Minute)
+	ds, err := st.ClaimDeliveries(ctx, "h", now, time.Minute, 100)
+	if err != nil || len(ds) != 6 {
+		t.Fatalf("ClaimDeliveries = %d, %v", len(ds), err)
+	}
+	for _, d := range ds {
+		r := facevault.DeliveryResult{At: now, Succeeded: true, Status: 200}
+		switch {
+		case d.WebhookID == two.ID && d.EventType == "client.created" && d.CreatedAt.Equal(t0):
+			r = facevault.DeliveryResult{At: now, Status: 500, Error: "answered 500", Next: now.Add(time.Hour)} // still pending
+		case d.WebhookID == two.ID:
+			r.At = now.Add(2 * time.Hour) // ended later
+		}
+		if err := st.FinishDelivery(ctx, d, "h", r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := st.PruneDeliveries(ctx, now.Add(time.Hour), 2)
+	if err != nil || n != 2 {
+		t.Fatalf("PruneDeliveries (batch of 2) = %d, %v", n, err)
+	}
+	if n, err = st.PruneDeliveries(ctx, now.Add(time.Hour), 100); err != nil || n != 1 {
+		t.Fatalf("PruneDeliveries again = %d, %v; want the third of the first webhook", n, err)
+	}
+	if got := deliveriesOf(t, st, sc.a, one.ID); len(got) != 0 {
+		t.Errorf("the first webhook keeps %d deliveries", len(got))
+	}
+	left := deliveriesOf(t, st, sc.a, two.ID)
+	if len(left) != 3 {
+		t.Fatalf("the second webhook keeps %d deliveries, want 3 (one pending, two ended later)", len(left))
+	}
+	// The events the second webhook's deliveries need are still there.
+	again, err := st.ClaimDeliveries(ctx, "h", now.Add(time.Hour), time.Minute, 100)
+	if err != nil || len(again) != 1 || len(again[0].Body) == 0 {
+		t.Errorf("the pending delivery after a prune: %v, %v", again, err)
+	}
+	if n, err := st.PruneDeliveries(ctx, now.Add(3*time.Hour), 100); err != nil || n != 2 {
+		t.Errorf("PruneDeliveries later = %d, %v; want the two that ended", n, err)
+	}
+}

@@ -3,7 +3,9 @@
 -- webhook of its account and mode that subscribes to its type; events no
 -- webhook hears of are not kept. Senders claim due deliveries with a lease
 -- (lease_holder until lease_until), taken with FOR UPDATE SKIP LOCKED so
--- that nodes claiming at once take different deliveries. events is the
+-- that nodes claiming at once take different deliveries. Deliveries that
+-- ended are pruned after a while, with the events they leave without a
+-- delivery. events is the
 -- JSON array of the webhook's event types; secret signs its deliveries.
 
 -- +goose Up
@@ -52,6 +54,7 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_webhook ON webhook_deliveries (webhook_id, created_at DESC, id DESC);
 CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_done ON webhook_deliveries (updated_at) WHERE status <> 'pending';
 
 -- +goose Down
 DROP TABLE webhook_deliveries;
