@@ -303,6 +303,26 @@ func TestWebhookAPI(t *testing.T) {
 		wantError(t, env.do(t, "GET", "/v1/webhooks/"+id, env.KeyA, nil), 404, "resource_not_found", notFound, "")
 		wantError(t, env.do(t, "DELETE", "/v1/webhooks/"+id, env.KeyA, nil), 404, "resource_not_found", notFound, "")
 		wantError(t, env.do(t, "PUT", "/v1/webhooks/"+id, env.KeyA, nil), 405, "invalid_request", "", "")
+		wantError(t, env.do(t, "GET", "/v1/webhooks?pageSize=0", env.KeyA, nil), 400, "invalid_request", "", "pageSize")
+		wantError(t, env.do(t, "GET", "/v1/webhooks/"+id+"/deliveries?page=x", env.KeyA, nil), 404, "resource_not_found", notFound, "")
+
+		// Changes are in the audit log, with the webhook's id; reads are not.
+		for trigger, recorded := range map[string]bool{"createWebhook": true, "updateWebhook": true, "deleteWebhook": true,
+			"getWebhook": false, "listWebhooks": false, "listWebhookDeliveries": false} {
+			entries := env.auditLogs(t, env.KeyA, "&trigger="+trigger)
+			if (len(entries) > 0) != recorded {
+				t.Errorf("%d audit entries of %s", len(entries), trigger)
+			}
+			for _, e := range entries {
+				if e["resourceType"] != "webhook" {
+					t.Errorf("audit entry %v", e)
+				}
+			}
+		}
+		deletes := env.auditLogs(t, env.KeyA, "&trigger=deleteWebhook&outcome=success")
+		if len(deletes) != 1 || deletes[0]["resourceId"] != id || deletes[0]["action"] != "delete" {
+			t.Errorf("audit entries of the deletion: %v", deletes)
+		}
 	})
 }
 

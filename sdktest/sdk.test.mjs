@@ -1155,7 +1155,10 @@ describe("webhooks", () => {
       assert.ok(list.some((x) => x.id === w.id && x.secret === undefined));
       await expectError(ccOther.webhook.get(w.id), { status: 404, type: "resource_not_found", message: `Invalid webhook id '${w.id}'` });
       await cc.webhook.delete(w.id);
-      await expectError(cc.webhook.get(w.id), { status: 404, type: "resource_not_found" });
+      const gone = { status: 404, type: "resource_not_found", message: `Invalid webhook id '${w.id}'` };
+      await expectError(cc.webhook.get(w.id), gone);
+      await expectError(cc.webhook.update(w.id, { enabled: true }), gone);
+      await expectError(cc.webhook.delete(w.id), gone);
     } finally {
       await rc.close();
     }
