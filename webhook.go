@@ -279,6 +279,9 @@ func (r *WebhookRequest) validate(ctx context.Context, g *WebhookGuard) error {
 	if r.Description != nil && len([]rune(*r.Description)) > MaxWebhookDescription {
 		return Invalid("description", "The 'description' must be at most %d characters", MaxWebhookDescription)
 	}
+	if r.Description != nil && strings.ContainsRune(*r.Description, 0) {
+		return Invalid("description", "The 'description' must not contain the NUL character")
+	}
 	if r.EventsSet {
 		if len(r.Events) == 0 {
 			return Invalid("events", "The 'events' field must list at least one event type, or '*'")

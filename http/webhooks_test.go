@@ -272,6 +272,7 @@ func TestWebhookAPI(t *testing.T) {
 			{map[string]any{"url": "https://hooks.example.com/", "events": "*"}, "events", "wrong type"},
 			{map[string]any{"url": "https://hooks.example.com/", "events": []string{"*"}, "enabled": "yes"}, "enabled", "wrong type"},
 			{map[string]any{"url": "https://hooks.example.com/", "events": []string{"*"}, "description": strings.Repeat("d", 1001)}, "description", "at most"},
+			{map[string]any{"url": "https://hooks.example.com/", "events": []string{"*"}, "description": "a\x00b"}, "description", "NUL"},
 		}
 		for _, b := range bad {
 			r := env.do(t, "POST", "/v1/webhooks", env.KeyA, b.body)
@@ -304,7 +305,7 @@ func TestWebhookAPI(t *testing.T) {
 		wantError(t, env.do(t, "DELETE", "/v1/webhooks/"+id, env.KeyA, nil), 404, "resource_not_found", notFound, "")
 		wantError(t, env.do(t, "PUT", "/v1/webhooks/"+id, env.KeyA, nil), 405, "invalid_request", "", "")
 		wantError(t, env.do(t, "GET", "/v1/webhooks?pageSize=0", env.KeyA, nil), 400, "invalid_request", "", "pageSize")
-		wantError(t, env.do(t, "GET", "/v1/webhooks/"+id+"/deliveries?page=x", env.KeyA, nil), 404, "resource_not_found", notFound, "")
+		wantError(t, env.do(t, "GET", "/v1/webhooks/"+id+"/deliveries?page=x", env.KeyA, nil), 400, "invalid_request", "", "page")
 
 		// Changes are in the audit log, with the webhook's id; reads are not.
 		for trigger, recorded := range map[string]bool{"createWebhook": true, "updateWebhook": true, "deleteWebhook": true,
