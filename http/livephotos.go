@@ -62,7 +62,11 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 	if !req.HasData {
 		return facevault.Invalid("data", "The 'data' field is required")
 	}
+	waitStart := time.Now()
 	release, err := s.slots.acquire(ctx, sc, s.cfg.UploadQueueTimeout)
+	if o := s.cfg.Observer; o != nil {
+		o.UploadSlotWait(time.Since(waitStart))
+	}
 	if errors.Is(err, errQueueTimeout) {
 		setRetryAfter(w, time.Second)
 		return facevault.Errorf(facevault.ERateLimited, "Too many uploads in progress; retry shortly")
@@ -76,6 +80,9 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 		return err
 	}
 	noteResource(r, p.ID, "")
+	if o := s.cfg.Observer; o != nil {
+		o.UploadStored(p.Size)
+	}
 	s.writeJSON(w, r, http.StatusOK, toLivePhotoJSON(p))
 	return nil
 }

@@ -75,6 +75,9 @@ type Config struct {
 	// (its rightmost hop that is not itself a trusted proxy). From any
 	// other peer the header is ignored.
 	TrustedProxies []netip.Prefix
+	// Observer, if set, is told of every answered request and of the
+	// uploads' waits and bytes (package metrics implements it).
+	Observer Observer
 	// AuditRefusalSources bounds the callers whose refused requests (401,
 	// 429) the audit log counts apart between two flushes (default
 	// DefaultAuditRefusalSources); refusals of further callers are counted
@@ -115,6 +118,18 @@ func (c Config) withDefaults() Config {
 		c.AuditRefusalSources = DefaultAuditRefusalSources
 	}
 	return c
+}
+
+// Observer receives the measurements the API makes.
+type Observer interface {
+	// Request is an answered request: its route (the pattern it matched,
+	// "other" for none), method, status and time from its headers to the
+	// end of its answer.
+	Request(route, method string, status int, d time.Duration)
+	// UploadSlotWait is how long an upload waited for a processing slot.
+	UploadSlotWait(d time.Duration)
+	// UploadStored is the bytes of image a successful upload stored.
+	UploadStored(bytes int64)
 }
 
 // Body bounds. The largest legal upload is 4 MiB of image: 5.6 MB of base64,
@@ -258,6 +273,18 @@ func (s *Server) routes() {
 // an Allow header. Unclean paths (with "..", "//") are not redirected: they
 // name no resource and are answered 404.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if o := s.cfg.Observer; o != nil {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		defer func() {
+			status := sw.status
+			if status == 0 {
+				status = StatusClientClosedRequest
+			}
+			o.Request(s.route(r), metricMethod(r.Method), status, time.Since(start))
+		}()
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -298,6 +325,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeError(w, r, unknownRoute(r))
+}
+
+// route is the pattern r matches, or "other": a bounded set of values,
+// whatever paths callers send.
+func (s *Server) route(r *http.Request) string {
+	if !clean(r.URL.EscapedPath()) {
+		return "other"
+	}
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		return pattern
+	}
+	return "other"
+}
+
+// metricMethod is an HTTP method as a metric label: the standard ones as
+// they are, any other "other".
+func metricMethod(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "other"
 }
 
 // unknownRoute is the contract's 404 for a request that names no route.
