@@ -2,7 +2,9 @@ package http_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -217,6 +219,16 @@ func TestIdempotentErrors(t *testing.T) {
 		if got := env.photoIDs(t, env.KeyA, clientID); len(got) != 1 {
 			t.Errorf("photos = %v, want 1", got)
 		}
+		// A handler that panics: the same.
+		env.logs.allowErrors("panic")
+		fs.panics.Store(true)
+		fs.armed.Store(true)
+		r = env.idem(t, "/v1/livePhotos", env.KeyA, "panic", photoBody(clientID, img))
+		wantError(t, r, http.StatusInternalServerError, "internal_server_error", "", "")
+		fs.panics.Store(false)
+		r = env.idem(t, "/v1/livePhotos", env.KeyA, "panic", photoBody(clientID, img))
+		wantStatus(t, r, http.StatusOK)
+		wantReplayed(t, r, false)
 
 		// Refused before its body was read (no JSON Content-Type): not
 		// stored either; the retry, fixed, executes.
@@ -240,14 +252,18 @@ func TestIdempotentErrors(t *testing.T) {
 	})
 }
 
-// failOnce fails the next CreateLivePhoto once armed.
+// failOnce fails the next CreateLivePhoto once armed: with an error, or
+// with a panic if panics is set.
 type failOnce struct {
 	facevault.Store
-	armed atomic.Bool
+	armed, panics atomic.Bool
 }
 
 func (f *failOnce) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevault.LivePhoto) error {
 	if f.armed.CompareAndSwap(true, false) {
+		if f.panics.Load() {
+			panic("record store driver bug")
+		}
 		return errors.New("record store unavailable")
 	}
 	return f.Store.CreateLivePhoto(ctx, s, p)
@@ -421,5 +437,51 @@ func TestIdempotencyDeletedData(t *testing.T) {
 		r := env.idem(t, "/v1/livePhotos", env.KeyA, "photo", photoBody(id, images().jpeg))
 		wantError(t, r, http.StatusNotFound, "resource_not_found", "Invalid client id '"+id+"'", "")
 		wantReplayed(t, r, false)
+	})
+}
+
+// TestIdempotencyClientGone: a caller that goes away before its answer
+// leaves the key free: the retry executes.
+func TestIdempotencyClientGone(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		clientID := env.newClientID(t, env.KeyA)
+		full, err := json.Marshal(photoBody(clientID, images().jpeg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr, pw := io.Pipe()
+		ctx, cancel := context.WithCancel(t.Context())
+		req, err := env.newRequest("POST", "/v1/livePhotos", env.KeyA, pr, fvhttp.IdempotencyKeyHeader, "gone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		handled := env.logs.requests()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if res, err := env.client.Do(req.WithContext(ctx)); err == nil {
+				res.Body.Close()
+				t.Errorf("a request cut short was answered %d", res.StatusCode)
+			}
+		}()
+		if _, err := pw.Write(full[:len(full)/2]); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		pw.CloseWithError(context.Canceled)
+		<-done
+		deadline := time.Now().Add(10 * time.Second)
+		for env.logs.requests() == handled {
+			if time.Now().After(deadline) {
+				t.Fatal("the request cut short was never handled")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		r := env.idem(t, "/v1/livePhotos", env.KeyA, "gone", full)
+		wantStatus(t, r, http.StatusOK)
+		wantReplayed(t, r, false)
+		if got := env.photoIDs(t, env.KeyA, clientID); len(got) != 1 {
+			t.Errorf("photos = %v, want 1", got)
+		}
 	})
 }
