@@ -485,3 +485,43 @@ func TestIdempotencyClientGone(t *testing.T) {
 		}
 	})
 }
+
+// TestIdempotentRepeatBody: the body of a repeat is read before it is
+// answered, with the guards of any body: too slow is 408, malformed
+// chunking 400; neither touches the stored answer.
+func TestIdempotentRepeatBody(t *testing.T) {
+	cfg := fvhttp.Config{MinBodyRate: 1 << 10, BodyGrace: 300 * time.Millisecond}
+	forEachBackendWith(t, envOptions{cfg: cfg}, func(t *testing.T, env *testEnv) {
+		clientID := env.newClientID(t, env.KeyA)
+		body := uploadJSON(clientID, images().jpeg)
+		first := env.idem(t, "/v1/livePhotos", env.KeyA, "repeat", body)
+		wantStatus(t, first, http.StatusOK)
+		withKey := func(h []byte) []byte {
+			return []byte(strings.Replace(string(h), "Content-Type:", fvhttp.IdempotencyKeyHeader+": repeat\r\nContent-Type:", 1))
+		}
+
+		// Headers, then nothing: 408 once the grace has passed.
+		c := env.dial(t, "")
+		c.mustWrite(t, withKey(head("POST", "/v1/livePhotos", env.KeyA, len(body))))
+		c.mustWrite(t, body[:100])
+		wantError(t, c.answer(t), http.StatusRequestTimeout, "request_timeout", "", "")
+
+		// A malformed chunk.
+		c = env.dial(t, "")
+		c.mustWrite(t, withKey(head("POST", "/v1/livePhotos", env.KeyA, -1)))
+		c.mustWrite(t, []byte("zz\r\n{}\r\n0\r\n\r\n"))
+		wantError(t, c.answer(t), http.StatusBadRequest, "invalid_request",
+			"The request body could not be read: its chunked encoding is malformed", "")
+
+		// The same body, chunked: replayed.
+		c = env.dial(t, "")
+		c.mustWrite(t, withKey(head("POST", "/v1/livePhotos", env.KeyA, -1)))
+		c.mustWrite(t, append(append(chunk(body[:1000]), chunk(body[1000:])...), "0\r\n\r\n"...))
+		r := c.answer(t)
+		wantStatus(t, r, http.StatusOK)
+		wantReplayed(t, r, true)
+		if string(r.Body) != string(first.Body) {
+			t.Errorf("replayed %s, want %s", r.Body, first.Body)
+		}
+	})
+}
