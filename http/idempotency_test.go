@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -522,6 +524,73 @@ func TestIdempotentRepeatBody(t *testing.T) {
 		wantReplayed(t, r, true)
 		if string(r.Body) != string(first.Body) {
 			t.Errorf("replayed %s, want %s", r.Body, first.Body)
+		}
+	})
+}
+
+// TestIdempotencyAcrossNodes sends one upload with one key to two nodes at
+// once, two servers over the same stores: one executes.
+func TestIdempotencyAcrossNodes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		logger := slog.New(slog.DiscardHandler)
+		vault := facevault.NewVault(env.store, env.blobs, logger)
+		vault.Keys = env.storage.keys
+		vault.Now = env.clock.Now
+		node2 := httptest.NewServer(fvhttp.NewServer(vault, env.store, logger, fvhttp.Config{}))
+		defer node2.Close()
+
+		clientID := env.newClientID(t, env.KeyA)
+		body, err := json.Marshal(photoBody(clientID, testimage.JPEGSize(1<<20, 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		var wg sync.WaitGroup
+		answers := make([]*response, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, err := env.newRequest("POST", "/v1/livePhotos", env.KeyA, body, fvhttp.IdempotencyKeyHeader, "nodes")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%2 == 1 {
+					req.URL.Host = strings.TrimPrefix(node2.URL, "http://")
+				}
+				answers[i] = env.send(t, req)
+			}()
+		}
+		wg.Wait()
+		executed := 0
+		for _, r := range answers {
+			switch {
+			case r == nil:
+				t.FailNow()
+			case r.Status == http.StatusOK && r.Header.Get(fvhttp.IdempotentReplayedHeader) == "":
+				executed++
+			case r.Status == http.StatusOK, r.Status == http.StatusConflict:
+			default:
+				t.Errorf("answer %d %s, want 200 or 409", r.Status, r.Body)
+			}
+		}
+		if executed != 1 {
+			t.Errorf("%d requests executed, want 1", executed)
+		}
+		if got := env.photoIDs(t, env.KeyA, clientID); len(got) != 1 {
+			t.Errorf("photos = %v, want 1", got)
+		}
+		// Either node replays the answer.
+		for _, u := range []string{env.URL, node2.URL} {
+			req, err := env.newRequest("POST", "/v1/livePhotos", env.KeyA, body, fvhttp.IdempotencyKeyHeader, "nodes")
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.URL.Host = strings.TrimPrefix(u, "http://")
+			r := env.send(t, req)
+			wantStatus(t, r, http.StatusOK)
+			wantReplayed(t, r, true)
 		}
 	})
 }
