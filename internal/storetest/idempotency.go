@@ -165,8 +165,15 @@ func testIdempotencyDeletes(t *testing.T, st facevault.Store) {
 	store("deleted-photo", other.ID, q.ID)
 	store("redacted-photo", other.ID, r.ID)
 	store("none", "", "")
+	ck := mustCreateCheck(t, st, sc.a, newCheck(t0, other.ID, q.ID))
+	store("check", other.ID, ck.ID)
 
-	// Deleting or redacting a photo deletes the answers that show it.
+	// Deleting the checks of a photo (as its retention does) deletes the
+	// answers that show them; deleting or redacting a photo the answers
+	// that show it.
+	if n, err := st.DeleteChecksOfPhoto(ctx, sc.a, q.ID); err != nil || n != 1 {
+		t.Fatalf("DeleteChecksOfPhoto = %d, %v; want 1", n, err)
+	}
 	if _, err := st.DeleteLivePhoto(ctx, sc.a, q.ID, t0); err != nil {
 		t.Fatalf("DeleteLivePhoto: %v", err)
 	}
@@ -179,7 +186,7 @@ func testIdempotencyDeletes(t *testing.T, st facevault.Store) {
 		t.Fatalf("DeleteClient: %v", err)
 	}
 	var left []string
-	for _, k := range []string{"client", "photo", "other", "deleted-photo", "redacted-photo", "none"} {
+	for _, k := range []string{"client", "photo", "other", "deleted-photo", "redacted-photo", "none", "check"} {
 		if stored(k) {
 			left = append(left, k)
 		}
