@@ -163,7 +163,7 @@ func (v *Vault) wakePurge() {
 
 // RunPurge runs Purge at once, whenever DeleteClient queues work, and every
 // interval (which retries failed attempts as they fall due), until ctx is
-// done; after each Purge it runs Retain.
+// done; after each Purge it runs Retain and ExpireIdempotent.
 func (v *Vault) RunPurge(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -178,6 +178,10 @@ func (v *Vault) RunPurge(ctx context.Context, every time.Duration) {
 		// Photos whose retention is up go the same way, with receipts.
 		if _, err := v.Retain(ctx); err != nil && ctx.Err() == nil {
 			v.Logger.ErrorContext(ctx, "retention failed", "err", err)
+		}
+		// So do the stored answers of idempotent requests, after a day.
+		if _, err := v.ExpireIdempotent(ctx); err != nil && ctx.Err() == nil {
+			v.Logger.ErrorContext(ctx, "expire idempotency records failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -252,6 +252,7 @@ type Store interface {
 	Leaser
 	Identity
 	AuditLog
+	IdempotencyStore
 	Close() error
 }
 

@@ -157,6 +157,9 @@ type Server struct {
 	inflight  *inflight
 	limiter   *limiter
 	authFails *failureLimiter
+	// idemLease is how long an idempotent request's in-progress record
+	// holds its key (IdempotencyLease).
+	idemLease time.Duration
 }
 
 // NewServer returns the API handler over a vault and the key store that
@@ -165,15 +168,16 @@ type Server struct {
 func NewServer(v *facevault.Vault, keys facevault.KeyStore, logger *slog.Logger, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{
-		vault:    v,
-		keys:     keys,
-		audit:    facevault.NewAuditBatcher(v.Store),
-		refusals: newRefusals(cfg.AuditRefusalSources),
-		logger:   logger,
-		mux:      http.NewServeMux(),
-		cfg:      cfg,
-		slots:    newFairSlots[facevault.Scope](cfg.MaxUploads),
-		inflight: newInflight(cfg.MaxUploadsPerAccount, cfg.MaxUploadsInFlight),
+		vault:     v,
+		keys:      keys,
+		audit:     facevault.NewAuditBatcher(v.Store),
+		refusals:  newRefusals(cfg.AuditRefusalSources),
+		logger:    logger,
+		mux:       http.NewServeMux(),
+		cfg:       cfg,
+		slots:     newFairSlots[facevault.Scope](cfg.MaxUploads),
+		inflight:  newInflight(cfg.MaxUploadsPerAccount, cfg.MaxUploadsInFlight),
+		idemLease: IdempotencyLease(cfg),
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst)
@@ -199,7 +203,7 @@ func NewHTTPServer(h http.Handler, cfg Config, logger *slog.Logger) *http.Server
 		ReadTimeout: cfg.BodyTimeout,
 		// Counted from the end of the headers: the body, the wait for an
 		// upload slot, the work and the answer must all fit.
-		WriteTimeout:                 cfg.BodyTimeout + cfg.UploadQueueTimeout + 2*time.Minute,
+		WriteTimeout:                 cfg.writeTimeout(),
 		IdleTimeout:                  2 * time.Minute,
 		MaxHeaderBytes:               MaxHeaderBytes,
 		DisableGeneralOptionsHandler: true,
@@ -392,7 +396,8 @@ func (r *recorder) WriteHeader(status int) {
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s facevault.Scope) error
 
 // authed authenticates the caller, applies the rate limits and runs h,
-// recording the request in the audit log as spec says. A source address
+// recording the request in the audit log as spec says; a POST with an
+// Idempotency-Key header runs at most once per key (serveIdempotent). A source address
 // with too many failed authentications is refused before its key is looked
 // up; only failures count against it.
 func (s *Server) authed(spec auditSpec, h handlerFunc) http.Handler {
@@ -447,6 +452,10 @@ func (s *Server) authed(spec auditSpec, h handlerFunc) http.Handler {
 				panic(v)
 			}
 		}()
+		if r.Method == http.MethodPost && len(r.Header.Values(IdempotencyKeyHeader)) > 0 {
+			s.serveIdempotent(aw, r, scope, h)
+			return
+		}
 		if err := h(aw, r, scope); err != nil {
 			s.writeError(aw, r, err)
 		}

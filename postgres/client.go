@@ -234,7 +234,7 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, no
 		); err != nil {
 			return fmt.Errorf("postgres: delete client %s: checks: %w", id, err)
 		}
-		return nil
+		return forgetIdempotentForClient(ctx, tx, s, id)
 	})
 }
 

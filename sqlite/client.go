@@ -207,7 +207,7 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, no
 		); err != nil {
 			return fmt.Errorf("sqlite: delete client %s: checks: %w", id, err)
 		}
-		return nil
+		return forgetIdempotentForClient(ctx, tx, s, id)
 	})
 }
 

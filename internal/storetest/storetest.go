@@ -60,6 +60,9 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"EnrolledFaces", testEnrolledFaces},
 		{"CheckAttempts", testCheckAttempts},
 		{"CheckNotices", testCheckNotices},
+		{"Idempotency", testIdempotency},
+		{"IdempotencyDeletes", testIdempotencyDeletes},
+		{"IdempotencyConcurrent", testIdempotencyConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
