@@ -92,7 +92,9 @@ var ErrImageTooLarge = errors.New("facevault: the image is larger than 4 MB (Max
 // "data":"<base64>"}, is written as it is sent: the image is read in small
 // pieces and base64-encoded on the way, so neither it nor its base64 is
 // ever held whole. Its size is checked as it is read (ErrImageTooLarge),
-// before a byte is sent when p.Image is an io.Seeker.
+// before a byte is sent when p.Image is an io.Seeker. When the call returns,
+// the image is no longer read, unless ctx ended while a Read of it was
+// blocked: that Read is the last.
 //
 // Like every POST, the upload carries an Idempotency-Key, the same on each
 // attempt, so that a retry after a lost answer does not store the photo
@@ -130,8 +132,12 @@ func (c *Client) UploadLivePhoto(ctx context.Context, p *UploadParams, opts ...C
 		bodyRead:   u.started,
 		opts:       opts,
 	}
+	// A Read of the image that blocks must not keep the call from ending
+	// with its context: the transport waits for the body it is sending.
+	stop := context.AfterFunc(ctx, u.abort)
 	resp, err := c.do(ctx, r)
-	u.finish()
+	stop()
+	u.finish(ctx)
 	if u.tooBig.Load() {
 		err = ErrImageTooLarge
 	}
@@ -207,15 +213,29 @@ func (u *uploadBody) next() (io.ReadCloser, int64, error) {
 
 func (u *uploadBody) started() bool { return u.read.Load() }
 
+// abort ends the current attempt's body: its reader returns an error.
+func (u *uploadBody) abort() {
+	u.mu.Lock()
+	cur := u.cur
+	u.mu.Unlock()
+	if cur != nil {
+		cur.close()
+	}
+}
+
 // finish stops the last attempt's writer and waits for it: once an upload
-// returns, its reader is no longer read.
-func (u *uploadBody) finish() {
+// returns, its reader is no longer read. If ctx has ended it does not wait
+// for a Read of the image in progress, which may block; the writer stops
+// once that Read returns.
+func (u *uploadBody) finish(ctx context.Context) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.cur != nil {
 		u.cur.close()
 	}
-	u.wg.Wait()
+	if ctx.Err() == nil {
+		u.wg.Wait()
+	}
 }
 
 // lazyBody is one attempt's body. Its writer starts at the first Read, so
