@@ -3,12 +3,14 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -104,37 +106,102 @@ func newEnv(t testing.TB) *env { return newEnvOn(t, backends[0]) }
 func newEnvOn(t testing.TB, b backend) *env {
 	t.Helper()
 	store, blobs, keys := b.open(t)
+	e, stop, err := serve(store, blobs, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return e
+}
+
+// serve starts the API over the stores, as serve does, with the
+// background purge and audit counts, and makes an API key of one account
+// in test mode. stop stops it all.
+func serve(store facevault.Store, blobs facevault.BlobStore, keys *keyring.Keyring) (e *env, stop func(), err error) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	vault := facevault.NewVault(store, blobs, logger)
 	vault.Keys = keys
+	now := time.Now()
+	acc, err := store.EnsureAccount(context.Background(), "account-a", now)
+	if err != nil {
+		return nil, nil, err
+	}
+	secret, rec, err := facevault.NewKey(acc, facevault.ModeTest, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := store.CreateKey(context.Background(), rec); err != nil {
+		return nil, nil, err
+	}
 	api := fvhttp.NewServer(vault, store, logger, fvhttp.Config{})
 	srv := httptest.NewUnstartedServer(nil)
 	srv.Config = fvhttp.NewHTTPServer(fvhttp.Logged(api, logger), fvhttp.Config{}, logger)
 	srv.Listener = fvhttp.NewListener(srv.Listener, logger)
 	srv.Start()
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); vault.RunPurge(ctx, 50*time.Millisecond) }()
 	go func() { defer wg.Done(); api.RunAudit(ctx, time.Hour) }()
-	t.Cleanup(func() {
+	stop = func() {
 		srv.Close()
-		stop()
+		cancel()
 		wg.Wait()
-	})
-	now := time.Now()
-	acc, err := store.EnsureAccount(context.Background(), "account-a", now)
+	}
+	return &env{URL: srv.URL, Key: secret, vault: vault}, stop, nil
+}
+
+// exampleEnv is the server of the Examples, which have no testing.T: on
+// SQLite and files in a temporary directory, started and stopped by
+// TestMain.
+var exampleEnv *env
+
+func TestMain(m *testing.M) {
+	code, err := runWithExampleServer(m)
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, "starting the example server:", err)
+		os.Exit(1)
 	}
-	secret, rec, err := facevault.NewKey(acc, facevault.ModeTest, now)
+	os.Exit(code)
+}
+
+func runWithExampleServer(m *testing.M) (int, error) {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "facevault-client-test")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
-	if err := store.CreateKey(context.Background(), rec); err != nil {
-		t.Fatal(err)
+	defer os.RemoveAll(dir)
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "facevault.db"))
+	if err != nil {
+		return 0, err
 	}
-	return &env{URL: srv.URL, Key: secret, vault: vault}
+	defer db.Close()
+	blobs, err := fsblob.Open(filepath.Join(dir, "blobs"))
+	if err != nil {
+		return 0, err
+	}
+	defer blobs.Close()
+	kdb, err := keyring.Open(ctx, "sqlite://"+filepath.Join(dir, "keys.db"))
+	if err != nil {
+		return 0, err
+	}
+	defer kdb.Close()
+	master, err := keyring.NewLocalMaster(bytes.Repeat([]byte{0x5a}, keyring.MasterKeySize))
+	if err != nil {
+		return 0, err
+	}
+	keys, err := keyring.New(ctx, kdb, []keyring.Master{master})
+	if err != nil {
+		return 0, err
+	}
+	e, stop, err := serve(db, blobs, keys)
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	exampleEnv = e
+	return m.Run(), nil
 }
 
 // client returns a client of the server at url (the env's by default) with
