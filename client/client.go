@@ -175,7 +175,6 @@ type callConfig struct {
 // instead of one the Client generates. Pass the same key when repeating an
 // operation from another process (after a crash, say) so that the service
 // answers it as the first attempt was answered rather than doing it twice.
-// Keys are at most 255 characters.
 func WithIdempotencyKey(key string) CallOption {
 	return func(cc *callConfig) { cc.idempotencyKey = key }
 }

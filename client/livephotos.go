@@ -301,16 +301,16 @@ func (u *uploadBody) write(w io.Writer) error {
 	if u.size >= 0 {
 		limit = u.size // exactly what Content-Length promised
 	}
-	n, err := io.Copy(enc, io.LimitReader(u.src, limit+1))
-	if err != nil {
-		return err
-	}
-	if n > limit {
+	n, err := io.Copy(enc, &boundedReader{r: u.src, left: limit})
+	if errors.Is(err, errOverLimit) {
 		if u.size < 0 {
 			u.tooBig.Store(true)
 			return ErrImageTooLarge
 		}
 		return errors.New("client: the image grew while it was uploaded")
+	}
+	if err != nil {
+		return err
 	}
 	if u.size >= 0 && n < u.size {
 		return errors.New("client: the image shrank while it was uploaded")
@@ -505,4 +505,31 @@ func decodeDownload(r *bufio.Reader, w io.Writer) (*DownloadedImage, error) {
 		img.Verified = true
 	}
 	return img, nil
+}
+
+var errOverLimit = errors.New("over the limit")
+
+// boundedReader reads at most left bytes from r, and fails with
+// errOverLimit, before passing it on, on any byte beyond: no byte of an
+// image too large is sent past the limit.
+type boundedReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left == 0 {
+		var one [1]byte
+		n, err := b.r.Read(one[:])
+		if n > 0 {
+			return 0, errOverLimit
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }

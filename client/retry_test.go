@@ -301,7 +301,8 @@ func TestUploadTooLarge(t *testing.T) {
 	if n := len(p.requests()); n != 1 {
 		t.Errorf("%d requests, want only the create: nothing sent of the upload", n)
 	}
-	_, err = c.UploadLivePhoto(context.Background(), &client.UploadParams{ClientID: jane.ID, Image: io.MultiReader(bytes.NewReader(big))})
+	// A JPEG, so that the service reads on rather than refuse it at once.
+	_, err = c.UploadLivePhoto(context.Background(), &client.UploadParams{ClientID: jane.ID, Image: io.MultiReader(bytes.NewReader(jpegOf(client.MaxImageSize + 1)))})
 	if !errors.Is(err, client.ErrImageTooLarge) {
 		t.Fatalf("streamed: err %v, want ErrImageTooLarge", err)
 	}
