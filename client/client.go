@@ -302,6 +302,14 @@ func (c *Client) attempt(ctx context.Context, r *request, u, idemKey string, ext
 	if body != nil {
 		req.ContentLength = length // -1: unknown, sent chunked
 		req.Header.Set("Content-Type", "application/json")
+		if r.rewindable && r.bodyRead == nil {
+			// An in-memory body: net/http may resend it on a fresh
+			// connection when a kept-alive one turns out closed.
+			req.GetBody = func() (io.ReadCloser, error) {
+				rc, _, err := r.body()
+				return rc, err
+			}
+		}
 	}
 	for k, vs := range extra {
 		req.Header[http.CanonicalHeaderKey(k)] = vs

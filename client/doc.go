@@ -1,7 +1,8 @@
 // Package client is a Go client of FaceVault's ComplyCube-compatible API
 // (docs/contract.md): clients, live photos, checks, audit logs, deletion
-// receipts and retention. It also speaks to ComplyCube's own v1 API for the
-// resources the two share. It needs only the standard library.
+// receipts and retention. The calls FaceVault shares with ComplyCube follow
+// ComplyCube's v1 API, which FaceVault speaks. It needs only the standard
+// library.
 //
 // # Use
 //
