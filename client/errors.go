@@ -51,6 +51,7 @@ type Error struct {
 	RequestID string
 }
 
+// Error formats the status, type, message, param and request id.
 func (e *Error) Error() string {
 	s := fmt.Sprintf("facevault: %d", e.StatusCode)
 	if e.Type != "" {
@@ -148,7 +149,10 @@ type NetworkError struct {
 	Err error
 }
 
+// Error names the request and the failure.
 func (e *NetworkError) Error() string { return "facevault: " + e.Op + ": " + e.Err.Error() }
+
+// Unwrap returns the failure, for errors.Is and errors.As.
 func (e *NetworkError) Unwrap() error { return e.Err }
 
 // NotRetriedError is a failed upload that would have been retried, but
@@ -158,9 +162,12 @@ func (e *NetworkError) Unwrap() error { return e.Err }
 // *bytes.Reader, an *os.File).
 type NotRetriedError struct{ Err error }
 
+// Error says what failed and why it was not retried.
 func (e *NotRetriedError) Error() string {
 	return e.Err.Error() + " (not retried: the image reader cannot be rewound)"
 }
+
+// Unwrap returns the failure, for errors.Is and errors.As.
 func (e *NotRetriedError) Unwrap() error { return e.Err }
 
 // ErrNotRetried matches a *NotRetriedError with errors.Is.
@@ -180,6 +187,7 @@ type IntegrityError struct {
 	Written   int64
 }
 
+// Error says which download failed its check, and to discard the bytes.
 func (e *IntegrityError) Error() string {
 	return fmt.Sprintf("facevault: download of live photo %s: the %d bytes received have SHA-256 %s, not %s as sent: discard them",
 		e.LivePhotoID, e.Written, e.Got, e.Want)
