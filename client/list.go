@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"iter"
+	"maps"
 	"net/url"
 	"strconv"
 	"time"
@@ -86,6 +87,7 @@ func listPage[T any](ctx context.Context, c *Client, path string, q url.Values) 
 // are newest first): a loop over a list that grows may see an item twice.
 func all[T any](ctx context.Context, c *Client, path string, q url.Values, start, pageSize int) iter.Seq2[*T, error] {
 	return func(yield func(*T, error) bool) {
+		q := maps.Clone(q) // each loop over the sequence pages on its own
 		page := max(start, 1)
 		if pageSize <= 0 {
 			pageSize = DefaultPageSize
