@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -140,5 +141,58 @@ func TestDownloadShapes(t *testing.T) {
 				t.Errorf("download %+v, %d bytes, equal %v; want verified %v", d, buf.Len(), bytes.Equal(buf.Bytes(), img), tc.verified)
 			}
 		})
+	}
+}
+
+// TestUploadBody: the upload's body is the contract's JSON, with the image
+// in standard base64; its length is sent ahead for an io.Seeker (read from
+// its current offset) and the body is chunked for any other reader.
+func TestUploadBody(t *testing.T) {
+	img := jpegOf(40 << 10)
+	type seen struct {
+		length int64
+		te     []string
+		body   map[string]any
+	}
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var s seen
+		s.length, s.te = r.ContentLength, r.TransferEncoding
+		if err := json.NewDecoder(r.Body).Decode(&s.body); err != nil {
+			t.Error(err)
+		}
+		got <- s
+		io.WriteString(w, `{"id":"p1"}`)
+	}))
+	defer srv.Close()
+	c, err := client.New(srv.URL, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeker := bytes.NewReader(append([]byte("skipped"), img...))
+	seeker.Seek(int64(len("skipped")), io.SeekStart)
+	for _, tc := range []struct {
+		name    string
+		image   io.Reader
+		chunked bool
+	}{{"seeker", seeker, false}, {"stream", io.MultiReader(bytes.NewReader(img)), true}} {
+		_, err := c.UploadLivePhoto(context.Background(), &client.UploadParams{ClientID: "c1", Image: tc.image,
+			PerformLivenessCheck: client.Bool(false), Enrol: client.Bool(false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := <-got
+		want := map[string]any{"clientId": "c1", "performLivenessCheck": false, "enrol": false, "data": base64.StdEncoding.EncodeToString(img)}
+		if len(s.body) != len(want) {
+			t.Errorf("%s: body fields %d, want %d", tc.name, len(s.body), len(want))
+		}
+		for k, v := range want {
+			if s.body[k] != v {
+				t.Errorf("%s: %s = %.40v, want %.40v", tc.name, k, s.body[k], v)
+			}
+		}
+		if chunked := len(s.te) == 1 && s.te[0] == "chunked"; chunked != tc.chunked || !tc.chunked && s.length <= 0 {
+			t.Errorf("%s: Content-Length %d, Transfer-Encoding %v", tc.name, s.length, s.te)
+		}
 	}
 }
