@@ -498,6 +498,8 @@ func (v *Vault) RunCheck(ctx context.Context, holder string, ttl time.Duration) 
 		c.Status, c.Result, c.UpdatedAt = CheckFailed, nil, v.Now()
 		if ferr := v.Store.FinishCheck(ctx, c, holder); ferr != nil && !errors.Is(ferr, ErrNotFound) {
 			return true, fmt.Errorf("check %s: store failure: %w", c.ID, ferr)
+		} else if ferr == nil {
+			v.observeCheck(c, 0)
 		}
 		return true, nil
 	}
@@ -527,6 +529,7 @@ func (v *Vault) CompleteCheck(ctx context.Context, c *Check, holder string) erro
 	if c.Type == CheckAgeEstimation {
 		run = v.ageEstimation
 	}
+	start := time.Now()
 	res, err := run(ctx, c)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", c.ID, err)
@@ -542,7 +545,20 @@ func (v *Vault) CompleteCheck(ctx context.Context, c *Check, holder string) erro
 		return fmt.Errorf("check %s: store result: %w", c.ID, err)
 	}
 	v.Logger.InfoContext(ctx, "check complete", "checkId", c.ID, "status", c.Status)
+	v.observeCheck(c, time.Since(start))
 	return nil
+}
+
+// observeCheck tells the observer, if any, of a check stored finished.
+func (v *Vault) observeCheck(c *Check, d time.Duration) {
+	if v.Observer == nil {
+		return
+	}
+	outcome := ""
+	if c.Result != nil {
+		outcome = c.Result.Outcome
+	}
+	v.Observer.CheckFinished(c.Type, c.Status, outcome, d)
 }
 
 // faceAuthentication compares the face of c's photo with every enrolled

@@ -163,7 +163,7 @@ func (v *Vault) wakePurge() {
 
 // RunPurge runs Purge at once, whenever DeleteClient queues work, and every
 // interval (which retries failed attempts as they fall due), until ctx is
-// done; after each Purge it runs Retain.
+// done; after each Purge it runs Retain and ExpireIdempotent.
 func (v *Vault) RunPurge(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -175,10 +175,19 @@ func (v *Vault) RunPurge(ctx context.Context, every time.Duration) {
 		if res != (PurgeResult{}) {
 			v.Logger.InfoContext(ctx, "purge", "recordsRemoved", res.Drained, "imagesDestroyed", res.Destroyed, "failedAttempts", res.Failed)
 		}
+		v.observeBackground(ctx, "purge", res.Destroyed, err)
 		// Photos whose retention is up go the same way, with receipts.
-		if _, err := v.Retain(ctx); err != nil && ctx.Err() == nil {
+		n, err := v.Retain(ctx)
+		if err != nil && ctx.Err() == nil {
 			v.Logger.ErrorContext(ctx, "retention failed", "err", err)
 		}
+		v.observeBackground(ctx, "retention", n, err)
+		// So do the stored answers of idempotent requests, after a day.
+		n, err = v.ExpireIdempotent(ctx)
+		if err != nil && ctx.Err() == nil {
+			v.Logger.ErrorContext(ctx, "expire idempotency records failed", "err", err)
+		}
+		v.observeBackground(ctx, "idempotency", n, err)
 		select {
 		case <-ctx.Done():
 			return
@@ -186,4 +195,16 @@ func (v *Vault) RunPurge(ctx context.Context, every time.Duration) {
 		case <-v.wake:
 		}
 	}
+}
+
+// observeBackground tells the observer, if any, of one run of a
+// background task; a run cut short by ctx is no failure.
+func (v *Vault) observeBackground(ctx context.Context, task string, items int, err error) {
+	if v.Observer == nil {
+		return
+	}
+	if ctx.Err() != nil {
+		err = nil
+	}
+	v.Observer.Background(task, items, err)
 }

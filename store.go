@@ -253,6 +253,7 @@ type Store interface {
 	Identity
 	AuditLog
 	WebhookStore
+	IdempotencyStore
 	Close() error
 }
 

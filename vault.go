@@ -53,6 +53,9 @@ type Vault struct {
 	Logger     *slog.Logger
 	// Webhooks configure webhook URLs and deliveries.
 	Webhooks WebhookOptions
+	// Observer, if set, is told of finished checks and of the background
+	// work (package metrics implements it).
+	Observer Observer
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 
@@ -61,6 +64,17 @@ type Vault struct {
 
 	senderOnce sync.Once
 	send       *Sender // sends webhook deliveries; see sender
+}
+
+// Observer receives measurements of a vault's checks and background work.
+type Observer interface {
+	// CheckFinished is a check stored complete or failed: its type,
+	// status, outcome ("" when failed) and how long its run took.
+	CheckFinished(typ, status, outcome string, d time.Duration)
+	// Background is one run of a background task ("purge": images
+	// destroyed; "retention": photos deleted; "idempotency": records
+	// expired): the items it handled, and its error.
+	Background(task string, items int, err error)
 }
 
 // NewVault returns a Vault with the contract's image limits and the real

@@ -50,9 +50,18 @@ type bodyReader struct {
 	err     error // sticky
 }
 
-// unreadBody returns r's body if it was not read to its end.
+// unreadBody returns r's body if it was not read to its end, through the
+// readers wrapped around it (hashingBody).
 func unreadBody(r *http.Request) (*bodyReader, bool) {
-	b, ok := r.Body.(*bodyReader)
+	body := r.Body
+	for {
+		w, ok := body.(interface{ unwrapBody() io.ReadCloser })
+		if !ok {
+			break
+		}
+		body = w.unwrapBody()
+	}
+	b, ok := body.(*bodyReader)
 	return b, ok && !b.done
 }
 

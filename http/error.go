@@ -10,15 +10,16 @@ import (
 // statuses maps error codes to HTTP statuses. A code not listed is a
 // processing error: 422.
 var statuses = map[string]int{
-	facevault.EInvalid:      http.StatusBadRequest,
-	facevault.EUnauthorized: http.StatusUnauthorized,
-	facevault.ENotFound:     http.StatusNotFound,
-	facevault.ETimeout:      http.StatusRequestTimeout,
-	facevault.ETooLarge:     http.StatusRequestEntityTooLarge,
-	facevault.ERateLimited:  http.StatusTooManyRequests,
-	facevault.EInternal:     http.StatusInternalServerError,
-	facevault.ELegalHold:    http.StatusConflict,
-	facevault.EInUse:        http.StatusConflict,
+	facevault.EInvalid:             http.StatusBadRequest,
+	facevault.EUnauthorized:        http.StatusUnauthorized,
+	facevault.ENotFound:            http.StatusNotFound,
+	facevault.ETimeout:             http.StatusRequestTimeout,
+	facevault.ETooLarge:            http.StatusRequestEntityTooLarge,
+	facevault.ERateLimited:         http.StatusTooManyRequests,
+	facevault.EInternal:            http.StatusInternalServerError,
+	facevault.ELegalHold:           http.StatusConflict,
+	facevault.EInUse:               http.StatusConflict,
+	facevault.EIdempotencyKeyInUse: http.StatusConflict,
 }
 
 // Status returns the HTTP status for an error code.

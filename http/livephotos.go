@@ -62,7 +62,11 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 	if !req.HasData {
 		return facevault.Invalid("data", "The 'data' field is required")
 	}
+	waitStart := time.Now()
 	release, err := s.slots.acquire(ctx, sc, s.cfg.UploadQueueTimeout)
+	if o := s.cfg.Observer; o != nil {
+		o.UploadSlotWait(time.Since(waitStart))
+	}
 	if errors.Is(err, errQueueTimeout) {
 		setRetryAfter(w, time.Second)
 		return facevault.Errorf(facevault.ERateLimited, "Too many uploads in progress; retry shortly")
@@ -76,6 +80,9 @@ func (s *Server) uploadLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 		return err
 	}
 	noteResource(r, p.ID, "")
+	if o := s.cfg.Observer; o != nil {
+		o.UploadStored(p.Size)
+	}
 	s.writeJSON(w, r, http.StatusOK, toLivePhotoJSON(p))
 	return nil
 }
@@ -142,7 +149,9 @@ func (s *Server) redactLivePhoto(w http.ResponseWriter, r *http.Request, sc face
 }
 
 // downloadLivePhoto streams the image as base64 inside the contract's JSON
-// envelope. The bytes are checked against the digest taken at upload as
+// envelope, after the image's SHA-256 (FaceVault's own "sha256" field, before
+// "data" so that a client streaming the data knows what to check it
+// against). The bytes are checked against the digest taken at upload as
 // they are sent; if they differ, or the read fails part-way, the connection
 // is cut rather than a corrupt image sent as a success.
 func (s *Server) downloadLivePhoto(w http.ResponseWriter, r *http.Request, sc facevault.Scope) error {
@@ -152,7 +161,7 @@ func (s *Server) downloadLivePhoto(w http.ResponseWriter, r *http.Request, sc fa
 	}
 	defer blob.Close()
 	noteResource(r, "", p.ClientID)
-	prefix := fmt.Sprintf(`{"fileName":%q,"contentType":%q,"data":"`, downloadFileName(p), p.ContentType)
+	prefix := fmt.Sprintf(`{"fileName":%q,"contentType":%q,"sha256":%q,"data":"`, downloadFileName(p), p.ContentType, p.SHA256)
 	const suffix = `"}`
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.FormatInt(int64(len(prefix)+base64.StdEncoding.EncodedLen(int(p.Size))+len(suffix)), 10))

@@ -75,6 +75,9 @@ type Config struct {
 	// (its rightmost hop that is not itself a trusted proxy). From any
 	// other peer the header is ignored.
 	TrustedProxies []netip.Prefix
+	// Observer, if set, is told of every answered request and of the
+	// uploads' waits and bytes (package metrics implements it).
+	Observer Observer
 	// AuditRefusalSources bounds the callers whose refused requests (401,
 	// 429) the audit log counts apart between two flushes (default
 	// DefaultAuditRefusalSources); refusals of further callers are counted
@@ -117,6 +120,18 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Observer receives the measurements the API makes.
+type Observer interface {
+	// Request is an answered request: its route (the pattern it matched,
+	// "other" for none), method, status and time from its headers to the
+	// end of its answer.
+	Request(route, method string, status int, d time.Duration)
+	// UploadSlotWait is how long an upload waited for a processing slot.
+	UploadSlotWait(d time.Duration)
+	// UploadStored is the bytes of image a successful upload stored.
+	UploadStored(bytes int64)
+}
+
 // Body bounds. The largest legal upload is 4 MiB of image: 5.6 MB of base64,
 // plus line breaks escaped in JSON and a few small fields. Anything larger
 // than MaxUploadBody cannot be legal and is refused with 413 before or
@@ -142,6 +157,9 @@ type Server struct {
 	inflight  *inflight
 	limiter   *limiter
 	authFails *failureLimiter
+	// idemLease is how long an idempotent request's in-progress record
+	// holds its key (IdempotencyLease).
+	idemLease time.Duration
 }
 
 // NewServer returns the API handler over a vault and the key store that
@@ -150,15 +168,16 @@ type Server struct {
 func NewServer(v *facevault.Vault, keys facevault.KeyStore, logger *slog.Logger, cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{
-		vault:    v,
-		keys:     keys,
-		audit:    facevault.NewAuditBatcher(v.Store),
-		refusals: newRefusals(cfg.AuditRefusalSources),
-		logger:   logger,
-		mux:      http.NewServeMux(),
-		cfg:      cfg,
-		slots:    newFairSlots[facevault.Scope](cfg.MaxUploads),
-		inflight: newInflight(cfg.MaxUploadsPerAccount, cfg.MaxUploadsInFlight),
+		vault:     v,
+		keys:      keys,
+		audit:     facevault.NewAuditBatcher(v.Store),
+		refusals:  newRefusals(cfg.AuditRefusalSources),
+		logger:    logger,
+		mux:       http.NewServeMux(),
+		cfg:       cfg,
+		slots:     newFairSlots[facevault.Scope](cfg.MaxUploads),
+		inflight:  newInflight(cfg.MaxUploadsPerAccount, cfg.MaxUploadsInFlight),
+		idemLease: IdempotencyLease(cfg),
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst)
@@ -184,7 +203,7 @@ func NewHTTPServer(h http.Handler, cfg Config, logger *slog.Logger) *http.Server
 		ReadTimeout: cfg.BodyTimeout,
 		// Counted from the end of the headers: the body, the wait for an
 		// upload slot, the work and the answer must all fit.
-		WriteTimeout:                 cfg.BodyTimeout + cfg.UploadQueueTimeout + 2*time.Minute,
+		WriteTimeout:                 cfg.writeTimeout(),
 		IdleTimeout:                  2 * time.Minute,
 		MaxHeaderBytes:               MaxHeaderBytes,
 		DisableGeneralOptionsHandler: true,
@@ -271,6 +290,18 @@ func (s *Server) routes() {
 // an Allow header. Unclean paths (with "..", "//") are not redirected: they
 // name no resource and are answered 404.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if o := s.cfg.Observer; o != nil {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		defer func() {
+			status := sw.status
+			if status == 0 {
+				status = StatusClientClosedRequest
+			}
+			o.Request(s.route(r), metricMethod(r.Method), status, time.Since(start))
+		}()
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -311,6 +342,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeError(w, r, unknownRoute(r))
+}
+
+// route is the pattern r matches, or "other": a bounded set of values,
+// whatever paths callers send.
+func (s *Server) route(r *http.Request) string {
+	if !clean(r.URL.EscapedPath()) {
+		return "other"
+	}
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		return pattern
+	}
+	return "other"
+}
+
+// metricMethod is an HTTP method as a metric label: the standard ones as
+// they are, any other "other".
+func metricMethod(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS":
+		return m
+	}
+	return "other"
 }
 
 // unknownRoute is the contract's 404 for a request that names no route.
@@ -356,7 +409,8 @@ func (r *recorder) WriteHeader(status int) {
 type handlerFunc func(w http.ResponseWriter, r *http.Request, s facevault.Scope) error
 
 // authed authenticates the caller, applies the rate limits and runs h,
-// recording the request in the audit log as spec says. A source address
+// recording the request in the audit log as spec says; a POST with an
+// Idempotency-Key header runs at most once per key (serveIdempotent). A source address
 // with too many failed authentications is refused before its key is looked
 // up; only failures count against it.
 func (s *Server) authed(spec auditSpec, h handlerFunc) http.Handler {
@@ -411,6 +465,10 @@ func (s *Server) authed(spec auditSpec, h handlerFunc) http.Handler {
 				panic(v)
 			}
 		}()
+		if r.Method == http.MethodPost && len(r.Header.Values(IdempotencyKeyHeader)) > 0 {
+			s.serveIdempotent(aw, r, scope, h)
+			return
+		}
 		if err := h(aw, r, scope); err != nil {
 			s.writeError(aw, r, err)
 		}

@@ -2,7 +2,9 @@ package http_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -106,7 +108,11 @@ func (e *testEnv) checkDownload(t testing.TB, key string, photo map[string]any, 
 	if !bytes.Equal(data, img) {
 		t.Errorf("downloaded %d bytes differ from the %d uploaded", len(data), len(img))
 	}
-	if got := keys(r.JSON); !slices.Equal(got, []string{"contentType", "data", "fileName"}) {
+	sum := sha256.Sum256(img)
+	if got, want := str(t, r.JSON, "sha256"), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("download sha256 = %q, want %q, the SHA-256 of the stored image in lowercase hex", got, want)
+	}
+	if got := keys(r.JSON); !slices.Equal(got, []string{"contentType", "data", "fileName", "sha256"}) {
 		t.Errorf("download fields = %v", got)
 	}
 }

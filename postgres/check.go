@@ -246,17 +246,26 @@ func (db *DB) ValidateCheck(ctx context.Context, s facevault.Scope, c *facevault
 	return nil
 }
 
-// DeleteChecksOfPhoto implements facevault.CheckStore.
+// DeleteChecksOfPhoto implements facevault.CheckStore. The stored answers
+// of idempotent requests that show the checks are deleted with them, in the
+// same statement.
 func (db *DB) DeleteChecksOfPhoto(ctx context.Context, s facevault.Scope, photoID string) (int, error) {
 	if !storable(photoID) {
 		return 0, nil
 	}
-	tag, err := db.pool.Exec(ctx, `DELETE FROM checks WHERE account_id = $1 AND mode = $2 AND live_photo_id = $3`,
-		s.AccountID, string(s.Mode), photoID)
+	var n int
+	err := db.pool.QueryRow(ctx, `
+		WITH gone AS (
+			DELETE FROM checks WHERE account_id = $1 AND mode = $2 AND live_photo_id = $3 RETURNING id
+		), forgotten AS (
+			DELETE FROM idempotency_requests WHERE resource_id IN (SELECT id FROM gone)
+		)
+		SELECT count(*) FROM gone`,
+		s.AccountID, string(s.Mode), photoID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete checks of photo %s: %w", photoID, err)
 	}
-	return int(tag.RowsAffected()), nil
+	return n, nil
 }
 
 // EnrolledFaces implements facevault.CheckStore.

@@ -67,10 +67,17 @@ var _ facevault.Store = (*DB)(nil)
 // or keyword/value), and pings it. The pool holds at most pool_max_conns
 // connections if the string sets that parameter, and defaultMaxConns
 // otherwise. Open does not migrate: see Migrate and CheckSchema.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.observe != nil {
+		cfg.ConnConfig.Tracer = tracer{o.observe}
 	}
 	if !setsMaxConns(url) {
 		cfg.MaxConns = defaultMaxConns()

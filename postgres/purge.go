@@ -12,7 +12,8 @@ import (
 )
 
 // queuePurges queues image keys for purging, due at once, in tx. A key
-// already queued keeps its place and its attempts.
+// already queued keeps its place and its attempts. The stored answers of
+// idempotent requests that show the photos are deleted with them.
 func queuePurges(ctx context.Context, tx pgx.Tx, now time.Time, keys []string) error {
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO purges (key, queued_at, not_before)
@@ -21,6 +22,10 @@ func queuePurges(ctx context.Context, tx pgx.Tx, now time.Time, keys []string) e
 		keys, ms(now),
 	); err != nil {
 		return fmt.Errorf("postgres: queue purges: %w", err)
+	}
+	// The stored answers that show the photos go with their records.
+	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_requests WHERE resource_id = ANY($1::text[])`, keys); err != nil {
+		return fmt.Errorf("postgres: delete stored answers of purged photos: %w", err)
 	}
 	return nil
 }

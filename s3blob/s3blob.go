@@ -73,6 +73,27 @@ type Options struct {
 	// NoChecksum leaves out the x-amz-checksum-sha256 header on uploads and
 	// the checksum check on reads, for servers that refuse it.
 	NoChecksum bool
+	// Observe, if set, is told of every request to the S3 server: its
+	// method, the status of the answer (0 when none came), how long it
+	// took, and the error when none came.
+	Observe func(method string, status int, d time.Duration, err error)
+}
+
+// observedTransport tells observe of every round trip.
+type observedTransport struct {
+	next    http.RoundTripper
+	observe func(method string, status int, d time.Duration, err error)
+}
+
+func (t observedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	res, err := t.next.RoundTrip(r)
+	status := 0
+	if res != nil {
+		status = res.StatusCode
+	}
+	t.observe(r.Method, status, time.Since(start), err)
+	return res, err
 }
 
 // Store is a facevault.BlobStore on an S3 bucket. It is safe for concurrent
@@ -138,6 +159,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		}).DialContext
 		t.ResponseHeaderTimeout = orDefault(opts.ResponseHeaderTimeout, time.Minute)
 		transport = t
+	}
+	if opts.Observe != nil {
+		transport = observedTransport{transport, opts.Observe}
 	}
 	lookup := minio.BucketLookupPath
 	if !cfg.PathStyle {

@@ -25,7 +25,7 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -278,7 +278,9 @@ function assertLivenessCheck(lc) {
 /** assertDownload checks a download against the photo and the uploaded bytes. */
 function assertDownload(d, photo, bytes) {
   const ext = photo.contentType === "images/png" ? "png" : "jpg";
-  assert.deepEqual(Object.keys(d).sort(), ["contentType", "data", "fileName"]);
+  // sha256 is FaceVault's own field, which the SDK passes through.
+  assert.deepEqual(Object.keys(d).sort(), ["contentType", "data", "fileName", "sha256"]);
+  assert.equal(d.sha256, createHash("sha256").update(bytes).digest("hex"), "sha256 is the stored image's, lowercase hex");
   assert.equal(d.fileName, `selfie_${Date.parse(photo.createdAt)}.${ext}`);
   assert.equal(d.contentType, photo.contentType);
   assert.equal(typeof d.data, "string");

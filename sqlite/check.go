@@ -246,10 +246,18 @@ func (db *DB) ValidateCheck(ctx context.Context, s facevault.Scope, c *facevault
 	})
 }
 
-// DeleteChecksOfPhoto implements facevault.CheckStore.
+// DeleteChecksOfPhoto implements facevault.CheckStore. The stored answers
+// of idempotent requests that show the checks are deleted with them.
 func (db *DB) DeleteChecksOfPhoto(ctx context.Context, s facevault.Scope, photoID string) (int, error) {
 	var n int64
 	err := db.inWrite(ctx, "delete checks of photo", func(tx *sql.Tx) error {
+		// The stored answers that show the checks go with them.
+		if _, err := tx.ExecContext(ctx, `
+			DELETE FROM idempotency_requests WHERE resource_id IN (
+				SELECT id FROM checks WHERE account_id = ? AND mode = ? AND live_photo_id = ?)`,
+			s.AccountID, string(s.Mode), photoID); err != nil {
+			return fmt.Errorf("sqlite: delete checks of photo %s: stored answers: %w", photoID, err)
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM checks WHERE account_id = ? AND mode = ? AND live_photo_id = ?`,
 			s.AccountID, string(s.Mode), photoID)
 		if err != nil {

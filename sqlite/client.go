@@ -207,7 +207,10 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, no
 		); err != nil {
 			return fmt.Errorf("sqlite: delete client %s: checks: %w", id, err)
 		}
-		return emit(ctx, tx, s, facevault.ClientDeletedEvent(id, now))
+		if err := emit(ctx, tx, s, facevault.ClientDeletedEvent(id, now)); err != nil {
+			return err
+		}
+		return forgetIdempotentForClient(ctx, tx, s, id)
 	})
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 // queuePurges queues image keys for purging, due at once, in tx. A key
-// already queued keeps its place and its attempts.
+// already queued keeps its place and its attempts. The stored answers of
+// idempotent requests that show the photos are deleted with them.
 func queuePurges(ctx context.Context, tx *sql.Tx, now time.Time, keys []string) error {
 	for _, k := range keys {
 		if _, err := tx.ExecContext(ctx, `
@@ -21,6 +22,10 @@ func queuePurges(ctx context.Context, tx *sql.Tx, now time.Time, keys []string) 
 			k, ms(now), ms(now),
 		); err != nil {
 			return fmt.Errorf("sqlite: queue purge of %s: %w", k, err)
+		}
+		// The stored answers that show the photo go with its record.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_requests WHERE resource_id = ?`, k); err != nil {
+			return fmt.Errorf("sqlite: delete stored answers of %s: %w", k, err)
 		}
 	}
 	return nil

@@ -44,8 +44,9 @@ const busyTimeout = 5 * time.Second
 // DB is a facevault.Store on one SQLite database file. It is safe for
 // concurrent use.
 type DB struct {
-	write      *sql.DB // one connection: the only writer
-	read       *sql.DB // read-only connections
+	write      *sql.DB                                     // one connection: the only writer
+	read       *sql.DB                                     // read-only connections
+	observe    func(op string, d time.Duration, err error) // see SetObserver
 	migrations *goose.Provider
 }
 
@@ -206,7 +207,10 @@ func (db *DB) Version(ctx context.Context) (int64, error) {
 // An error from fn is returned as is; op names the operation in the errors
 // of BEGIN and COMMIT. fn must not use db itself: the writer has one
 // connection, which fn's transaction holds.
-func (db *DB) inWrite(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (db *DB) inWrite(ctx context.Context, op string, fn func(tx *sql.Tx) error) (err error) {
+	if db.observe != nil {
+		defer func(start time.Time) { db.observe(op, time.Since(start), err) }(time.Now())
+	}
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: begin: %w", op, err)
@@ -223,7 +227,10 @@ func (db *DB) inWrite(ctx context.Context, op string, fn func(tx *sql.Tx) error)
 
 // inRead runs fn in a read transaction, so that everything fn reads comes
 // from one snapshot of the database.
-func (db *DB) inRead(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+func (db *DB) inRead(ctx context.Context, op string, fn func(tx *sql.Tx) error) (err error) {
+	if db.observe != nil {
+		defer func(start time.Time) { db.observe(op, time.Since(start), err) }(time.Now())
+	}
 	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: begin: %w", op, err)
@@ -352,3 +359,8 @@ func (db *DB) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// SetObserver makes the store tell observe of every transaction it runs:
+// its operation's name (a fixed string, such as "claim check"), how long
+// it took, and its error. Call it before the store is used.
+func (db *DB) SetObserver(observe func(op string, d time.Duration, err error)) { db.observe = observe }

@@ -25,6 +25,7 @@ import (
 	"github.com/facevault/facevault/faceid"
 	fvhttp "github.com/facevault/facevault/http"
 	"github.com/facevault/facevault/liveness"
+	"github.com/facevault/facevault/metrics"
 )
 
 // ServeCommand runs the API service: on the embedded default (SQLite and
@@ -87,6 +88,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		"422 face_data_unavailable")
 	ageEstimation := fs.Bool("age-estimation", true, "run age estimation checks (age_estimation_check) with the embedded age model "+
 		"(about 3 ms a check, 2 MB of memory); false refuses them as unavailable")
+	metricsAddr := fs.String("metrics-addr", "", "serve GET /metrics (Prometheus) on this address only, apart from the API; "+
+		"by default it is served on --addr, without a key")
 	keyCacheTTL := fs.Duration("key-cache-ttl", facevault.DefaultKeyCacheTTL, "how long a node remembers an API key it looked up: "+
 		"requests with it go on through a database outage that long, and a key revoked on another node is refused here within that "+
 		"long. 0 looks every key up every time")
@@ -148,6 +151,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	logger.InfoContext(ctx, "configuration", configAttrs(fs)...)
+	version, revision := buildVersion()
+	mets := metrics.New(version, revision)
+	stores.metrics = mets
 	apiCfg := fvhttp.Config{
 		MaxUploads:            *maxUploads,
 		UploadQueueTimeout:    *queueTimeout,
@@ -161,6 +167,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		AuthFailuresBurst:     *authBurst,
 		AuthFailuresSources:   *authSources,
 		TrustedProxies:        trustedProxies,
+		Observer:              mets,
 	}
 	if *minBodyRate == 0 {
 		apiCfg.MinBodyRate = -1 // no minimum
@@ -246,7 +253,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	logVersions(ctx, logger, db, models)
 	vault := facevault.NewVault(db, blobs, logger)
 	vault.Keys = keys
-	vault.Analyzer = analyzer
+	vault.Analyzer = metrics.TimedAnalyzer{Analyzer: analyzer, M: mets}
+	vault.Observer = mets
 	vault.RefuseLive = *refuse
 	vault.StripMetadata = *stripMetadata
 	vault.MinimumAge = *minAge
@@ -272,7 +280,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		apiKeys = facevault.NewKeyCache(db, *keyCacheTTL, facevault.DefaultKeyCacheSize, nil)
 	}
 	api := fvhttp.NewServer(vault, apiKeys, logger, apiCfg)
-	srv := fvhttp.NewHTTPServer(fvhttp.LoggedTrusting(api, logger, trustedProxies), apiCfg, logger)
+	var handler http.Handler = api
+	if *metricsAddr == "" {
+		handler = withMetrics(api, mets.Handler())
+	}
+	srv := fvhttp.NewHTTPServer(fvhttp.LoggedTrusting(handler, logger, trustedProxies), apiCfg, logger)
 	// Requests keep ctx's values but not its cancellation: when ctx is
 	// cancelled, Shutdown lets requests in flight finish.
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
@@ -301,6 +313,18 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		go func() { errc <- srv.ServeTLS(fvhttp.NewListener(ln, logger), "", "") }()
 	} else {
 		go func() { errc <- srv.Serve(fvhttp.NewListener(ln, logger)) }()
+	}
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (--metrics-addr): %w", *metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", mets.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	// The periodic sweep must be over before the deferred closes run,
 	// however Run returns.
@@ -543,4 +567,16 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("%w: --log-format must be text or json", errUsage)
+}
+
+// withMetrics serves GET /metrics from m and everything else from api.
+func withMetrics(api, m http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			w.Header().Set("Cache-Control", "no-store")
+			m.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/fsblob"
+	"github.com/facevault/facevault/metrics"
 	"github.com/facevault/facevault/postgres"
 	"github.com/facevault/facevault/s3blob"
 	"github.com/facevault/facevault/sqlite"
@@ -26,6 +27,8 @@ const defaultDataDir = "./facevault-data"
 // defaults to the embedded part under --data.
 type storeFlags struct {
 	data, db, blobs *string
+	// metrics, if set, is told of every call to the stores opened.
+	metrics *metrics.Metrics
 }
 
 func addStoreFlags(fs *flag.FlagSet) *storeFlags {
@@ -83,7 +86,7 @@ func (f *storeFlags) openRecords(ctx context.Context, mode schemaMode) (facevaul
 	if err := f.narrowData(); err != nil {
 		return nil, err
 	}
-	return openStore(ctx, f.dbURL(), mode)
+	return openStoreObserved(ctx, f.dbURL(), mode, f.metrics)
 }
 
 // openPair opens the image store and the record store, and checks with
@@ -97,7 +100,7 @@ func (f *storeFlags) openPair(ctx context.Context, mode schemaMode, force bool) 
 		return nil, nil, "", err
 	}
 	dbURL, blobsURL := f.dbURL(), f.blobsURL()
-	blobs, err := openBlobStore(ctx, blobsURL)
+	blobs, err := openBlobStoreObserved(ctx, blobsURL, f.metrics)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -114,7 +117,7 @@ func (f *storeFlags) openPair(ctx context.Context, mode schemaMode, force bool) 
 			}
 		}
 	}
-	db, err := openStore(ctx, dbURL, mode)
+	db, err := openStoreObserved(ctx, dbURL, mode, f.metrics)
 	if err != nil {
 		blobs.close()
 		return nil, nil, "", err
@@ -152,6 +155,11 @@ const (
 
 // openStore opens the record store a URL names.
 func openStore(ctx context.Context, rawURL string, mode schemaMode) (facevault.Store, error) {
+	return openStoreObserved(ctx, rawURL, mode, nil)
+}
+
+// openStoreObserved is openStore telling m, if set, of every call.
+func openStoreObserved(ctx context.Context, rawURL string, mode schemaMode, m *metrics.Metrics) (facevault.Store, error) {
 	scheme, _, ok := strings.Cut(rawURL, ":")
 	if !ok {
 		return nil, fmt.Errorf("%w: --db %q is not a URL: want sqlite:///path or postgres://host/dbname", errUsage, rawURL)
@@ -166,6 +174,9 @@ func openStore(ctx context.Context, rawURL string, mode schemaMode) (facevault.S
 		if err != nil {
 			return nil, fmt.Errorf("open SQLite database %s: %w", path, err)
 		}
+		if m != nil {
+			db.SetObserver(m.StoreObserver("sqlite"))
+		}
 		return db, nil
 	case "postgres", "postgresql":
 		if _, err := url.Parse(rawURL); err != nil {
@@ -177,7 +188,11 @@ func openStore(ctx context.Context, rawURL string, mode schemaMode) (facevault.S
 			}
 			return nil, fmt.Errorf("%w: --db %q: malformed URL: %v", errUsage, redact(rawURL), err)
 		}
-		db, err := postgres.Open(ctx, rawURL)
+		var opts []postgres.Option
+		if m != nil {
+			opts = append(opts, postgres.WithObserver(m.StoreObserver("postgres")))
+		}
+		db, err := postgres.Open(ctx, rawURL, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("open PostgreSQL database %s: %w", redact(rawURL), err)
 		}
@@ -212,8 +227,22 @@ type blobStore struct {
 	close     func() error
 }
 
+// Ping reports whether the image store answers.
+func (b *blobStore) Ping(ctx context.Context) error {
+	if p, ok := b.imageStore.(interface{ Ping(context.Context) error }); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
 // openBlobStore opens the image store a URL names.
 func openBlobStore(ctx context.Context, rawURL string) (*blobStore, error) {
+	return openBlobStoreObserved(ctx, rawURL, nil)
+}
+
+// openBlobStoreObserved is openBlobStore telling m, if set, of every
+// request to an S3 server.
+func openBlobStoreObserved(ctx context.Context, rawURL string, m *metrics.Metrics) (*blobStore, error) {
 	scheme, rest, ok := strings.Cut(rawURL, ":")
 	if !ok {
 		return nil, fmt.Errorf("%w: --blobs %q is not a URL: want file:///path or s3://bucket?endpoint=URL", errUsage, rawURL)
@@ -233,7 +262,11 @@ func openBlobStore(ctx context.Context, rawURL string) (*blobStore, error) {
 		if _, err := s3blob.ParseURL(rawURL); err != nil {
 			return nil, fmt.Errorf("%w: --blobs: %v", errUsage, err)
 		}
-		b, err := s3blob.Open(ctx, rawURL, s3blob.Options{})
+		var opts s3blob.Options
+		if m != nil {
+			opts.Observe = m.S3Request
+		}
+		b, err := s3blob.Open(ctx, rawURL, opts)
 		if err != nil {
 			return nil, fmt.Errorf("open S3 image store %s: %w", rawURL, err)
 		}

@@ -153,8 +153,12 @@ func (s *sweeper) run(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		if _, _, err := s.sweep(ctx, false); err != nil && ctx.Err() == nil && !s.logRefusal(ctx, err) {
+		res, ran, err := s.sweep(ctx, false)
+		if err != nil && ctx.Err() == nil && !s.logRefusal(ctx, err) {
 			s.logger.ErrorContext(ctx, "sweep failed", "err", err)
+		}
+		if s.vault.Observer != nil && (ran || err != nil) && ctx.Err() == nil {
+			s.vault.Observer.Background("sweep", res.Quarantined+res.Destroyed+res.Expired+res.KeysDestroyed, err)
 		}
 	}
 }

@@ -64,6 +64,9 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"WebhookOutbox", testWebhookOutbox},
 		{"WebhookClaimsConcurrent", testWebhookClaimsConcurrent},
 		{"WebhookPrune", testWebhookPrune},
+		{"Idempotency", testIdempotency},
+		{"IdempotencyDeletes", testIdempotencyDeletes},
+		{"IdempotencyConcurrent", testIdempotencyConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
