@@ -73,7 +73,9 @@ type Observer interface {
 	CheckFinished(typ, status, outcome string, d time.Duration)
 	// Background is one run of a background task ("purge": images
 	// destroyed; "retention": photos deleted; "idempotency": records
-	// expired): the items it handled, and its error.
+	// expired; "webhooks": deliveries that succeeded; "webhookFailures":
+	// attempts a receiver failed, which are no error of the service's):
+	// the items it handled, and its error.
 	Background(task string, items int, err error)
 }
 

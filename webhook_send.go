@@ -420,11 +420,20 @@ func (v *Vault) deliver(ctx context.Context, d *Delivery, holder string) error {
 	} else {
 		log.DebugContext(ctx, "webhook delivered", "status", status)
 	}
-	if err := v.Store.FinishDelivery(ctx, d, holder, r); errors.Is(err, ErrNotFound) {
+	err := v.Store.FinishDelivery(ctx, d, holder, r)
+	if errors.Is(err, ErrNotFound) {
 		log.WarnContext(ctx, "webhook delivery finished elsewhere or gone")
 		return nil
-	} else if err != nil {
-		return fmt.Errorf("delivery %s: record attempt: %w", d.ID, err)
+	}
+	if err != nil {
+		err = fmt.Errorf("delivery %s: record attempt: %w", d.ID, err)
+		v.observeBackground(ctx, "webhooks", 0, err)
+		return err
+	}
+	if r.Succeeded {
+		v.observeBackground(ctx, "webhooks", 1, nil)
+	} else {
+		v.observeBackground(ctx, "webhookFailures", 1, nil)
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func New(version, revision string) *Metrics {
 		Help: "S3 requests that got no answer or a 5xx, by method."}, []string{"method"})
 	m.background = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "facevault_background_items_total",
 		Help: "Work done by the background loops, by task (purge: images destroyed; sweep: orphans set aside; " +
-			"retention: photos deleted) ."}, []string{"task"})
+			"retention: photos deleted; webhooks: deliveries that succeeded; webhookFailures: attempts a receiver failed)."}, []string{"task"})
 	m.backgroundErr = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "facevault_background_errors_total",
 		Help: "Background runs that failed, by task."}, []string{"task"})
 	for _, c := range []prometheus.Collector{m.requests, m.requestTime, m.uploadBytes, m.slotWait, m.livenessStage,
