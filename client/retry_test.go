@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -365,5 +367,51 @@ func TestContext(t *testing.T) {
 	_, err := e.client(t, "").UploadLivePhoto(ctx, &client.UploadParams{ClientID: jane.ID, Image: pr})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("upload cancelled: %v, want Canceled", err)
+	}
+}
+
+// discard is a ResponseWriter that keeps nothing: the answer the proxy
+// loses.
+type discard struct{ h http.Header }
+
+func (d *discard) Header() http.Header         { return d.h }
+func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discard) WriteHeader(int)             {}
+
+// TestUploadRetryAfterLostAnswer: the first attempt reaches the service,
+// which stores the photo, but its answer is lost; the client's retry, with
+// the same Idempotency-Key, gets the first attempt's answer replayed: the
+// same photo, stored once.
+func TestUploadRetryAfterLostAnswer(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			e := newEnvOn(t, b)
+			ctx := context.Background()
+			img := jpegOf(100 << 10)
+			jane := newPerson(t, e.client(t, ""), "Jane")
+			target, err := url.Parse(e.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rp := httputil.NewSingleHostReverseProxy(target)
+			p := newProxy(t, e.URL, func(n int, w http.ResponseWriter, r *http.Request) bool {
+				if n != 1 {
+					return false
+				}
+				rp.ServeHTTP(&discard{h: http.Header{}}, r) // the service answers; nobody hears it
+				drop(w)
+				return true
+			})
+			c := e.client(t, p.srv.URL)
+			photo, err := c.UploadLivePhoto(ctx, &client.UploadParams{ClientID: jane.ID, Image: bytes.NewReader(img), PerformLivenessCheck: client.Bool(false)})
+			if err != nil {
+				t.Fatalf("upload whose first answer was lost: %v", err)
+			}
+			sameKey(t, p.requests(), 2)
+			page, err := c.ListLivePhotos(ctx, &client.LivePhotoFilter{ClientID: jane.ID})
+			if err != nil || page.TotalItems != 1 || page.Items[0].ID != photo.ID {
+				t.Fatalf("photos after the retried upload: %+v, %v; want one, %s", page, err, photo.ID)
+			}
+		})
 	}
 }

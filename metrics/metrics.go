@@ -10,6 +10,8 @@
 package metrics
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -18,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/facevault/facevault"
 )
 
 // Metrics holds the collectors of one server and the registry they are in.
@@ -137,10 +141,14 @@ func (m *Metrics) CheckFinished(typ, status, outcome string, d time.Duration) {
 	m.checkTime.WithLabelValues(typ).Observe(d.Seconds())
 }
 
-// StoreCall records a record store call.
+// StoreCall records a record store call. An error that is an answer (a
+// record not found, a refusal with a code, a caller gone) is not counted
+// as a failure of the store.
 func (m *Metrics) StoreCall(store, op string, d time.Duration, err error) {
 	m.dbTime.WithLabelValues(store, op).Observe(d.Seconds())
-	if err != nil {
+	var fe *facevault.Error
+	if err != nil && !errors.Is(err, facevault.ErrNotFound) && !errors.As(err, &fe) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		m.dbErrors.WithLabelValues(store, op).Inc()
 	}
 }
