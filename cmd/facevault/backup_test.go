@@ -198,7 +198,10 @@ func TestBackupWhileUploading(t *testing.T) {
 	env := childEnv()
 	key := createKeyProcess(t, bin, env, []string{"--data", data}, "backup", "test")
 	p := startServeProcess(t, bin, env, "--data", data)
-	st, body, err := p.request("POST", "/v1/clients", key, map[string]any{"type": "person", "email": "ada@example.com"})
+	st, body, err := p.request("POST", "/v1/clients", key, map[string]any{
+		"type": "person", "email": "ada@example.com",
+		"personDetails": map[string]string{"firstName": "Ada", "lastName": "Lovelace"},
+	})
 	if err != nil || st != http.StatusOK {
 		t.Fatalf("create client: %d %s %v", st, body, err)
 	}
