@@ -380,7 +380,11 @@ func (c *RestoreCommand) Run(ctx context.Context, args []string) error {
 	if err := restoreInto(ctx, src, m, stage); err != nil {
 		return fmt.Errorf("restore from %s: %w; nothing was restored into %s", redact(*from), err, target)
 	}
-	// An empty directory in the way is replaced by the rename.
+	// An empty directory in the way goes first (os.Remove refuses one that
+	// has filled up meanwhile).
+	if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("restore into %s: %w", target, err)
+	}
 	if err := os.Rename(stage, target); err != nil {
 		return fmt.Errorf("restore into %s: %w", target, err)
 	}

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
+
+	"github.com/facevault/facevault/internal/s3test"
 	"github.com/facevault/facevault/internal/testimage"
 	"github.com/facevault/facevault/sqlite"
 )
@@ -333,4 +336,286 @@ func TestBackupWhileUploading(t *testing.T) {
 		t.Errorf("only %d photos of the backup downloaded", kept)
 	}
 	t.Logf("%d photos of the restored backup download as uploaded", kept)
+}
+
+// backupFixture is a data directory with a few photos, served once.
+type backupFixture struct {
+	root, data, key string
+	imgs            map[string][]byte
+}
+
+func newBackupFixture(t *testing.T, photos int) *backupFixture {
+	t.Helper()
+	clearEnv(t)
+	f := &backupFixture{root: t.TempDir(), imgs: map[string][]byte{}}
+	f.data = filepath.Join(f.root, "data")
+	s := startServe(t, serveArgs(f.data)...)
+	f.key = s.bootstrapKeys(t).test
+	client := s.createClient(t, f.key)
+	for i := range photos {
+		img := testimage.JPEG(200, 200+i, uint64(i)+7)
+		f.imgs[s.uploadPhoto(t, f.key, client, img)] = img
+	}
+	s.stop(t)
+	return f
+}
+
+// backup runs 'facevault backup' of the fixture into a new directory and
+// returns it.
+func (f *backupFixture) backup(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "backup")
+	mustRun(t, "backup", "--data", f.data, "--to", dir)
+	return dir
+}
+
+// checkRestored serves a restored data directory with the fixture's key
+// store and checks that every photo downloads as uploaded.
+func (f *backupFixture) checkRestored(t *testing.T, restored string) {
+	t.Helper()
+	s := startServe(t, append(serveArgs(restored), keyArgs(f.data)...)...)
+	defer s.stop(t)
+	for id, img := range f.imgs {
+		if got := s.download(t, f.key, id); !bytes.Equal(got, img) {
+			t.Errorf("photo %s: %d bytes differing from the %d uploaded", id, len(got), len(img))
+		}
+	}
+}
+
+// TestBackupErrors: each refusal of backup says why, and leaves no backup
+// behind.
+func TestBackupErrors(t *testing.T) {
+	f := newBackupFixture(t, 2)
+	target := filepath.Join(f.root, "target")
+	noTarget := func(t *testing.T) {
+		t.Helper()
+		if _, err := os.Stat(target); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a failed backup left %s: %v", target, err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		usage bool
+		want  string
+	}{
+		{"no --to", []string{"backup", "--data", f.data}, true, "--to is required"},
+		{"argument", []string{"backup", "--data", f.data, "--to", target, "extra"}, true, "unexpected argument"},
+		{"PostgreSQL", []string{"backup", "--db", "postgres://fv:secret@127.0.0.1:1/fv", "--to", target}, true, "pg_dump"},
+		{"S3 images", []string{"backup", "--data", f.data, "--blobs", "s3://bucket?endpoint=http://127.0.0.1:1", "--to", target}, true, "versioning"},
+		{"URL target", []string{"backup", "--data", f.data, "--to", "file://" + target}, true, "want a directory or s3://"},
+		{"no database", []string{"backup", "--data", filepath.Join(f.root, "nothing"), "--to", target}, false, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, err := runCLI(t, tc.args...)
+			if err == nil {
+				t.Fatalf("backup succeeded; want it refused\n%s", stderr)
+			}
+			if tc.usage {
+				assertUsageError(t, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q shows the database password", err)
+			}
+			noTarget(t)
+		})
+	}
+
+	t.Run("target not empty", func(t *testing.T) {
+		dir := filepath.Join(f.root, "full")
+		os.Mkdir(dir, 0o700)
+		writeFile(t, filepath.Join(dir, "notes.txt"), "mine", 0o600)
+		_, _, err := runCLI(t, "backup", "--data", f.data, "--to", dir)
+		if err == nil || !strings.Contains(err.Error(), "not empty") {
+			t.Fatalf("backup into a directory with a file: %v; want it refused as not empty", err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+			t.Errorf("the refused target holds %d entries, want its 1", len(entries))
+		}
+	})
+
+	t.Run("image missing", func(t *testing.T) {
+		// A record whose image is gone, with the photo still there, is
+		// damage: the backup fails and leaves nothing.
+		var victim string
+		for id := range f.imgs {
+			victim = id
+			break
+		}
+		saved, err := os.ReadFile(blobFile(f.data, victim))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(blobFile(f.data, victim))
+		defer writeFile(t, blobFile(f.data, victim), string(saved), 0o600)
+		_, _, err = runCLI(t, "backup", "--data", f.data, "--to", target)
+		if err == nil || !strings.Contains(err.Error(), victim) || !strings.Contains(err.Error(), "no image") {
+			t.Fatalf("backup of a store missing the image of %s: %v; want it refused, naming the photo", victim, err)
+		}
+		noTarget(t)
+	})
+
+	t.Run("empty target directory", func(t *testing.T) {
+		dir := filepath.Join(f.root, "empty")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, "backup", "--data", f.data, "--to", dir)
+		if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+			t.Errorf("backup directory mode %v, want 0700", fi.Mode().Perm())
+		}
+		if m := readBackupManifest(t, dir); m.Images.Count != len(f.imgs) {
+			t.Errorf("manifest: %d images, want %d", m.Images.Count, len(f.imgs))
+		}
+	})
+}
+
+// TestRestoreErrors: restore refuses a target that is not empty, and a
+// backup that is incomplete or damaged, each saying so and leaving nothing
+// in the target.
+func TestRestoreErrors(t *testing.T) {
+	f := newBackupFixture(t, 3)
+	good := f.backup(t)
+	var victim string
+	for id := range f.imgs {
+		victim = id
+		break
+	}
+	// damaged returns a copy of the backup changed by fn.
+	damaged := func(t *testing.T, fn func(dir string)) string {
+		dir := filepath.Join(t.TempDir(), "backup")
+		copyDir(t, good, dir)
+		fn(dir)
+		return dir
+	}
+	flip := func(path string) func(string) {
+		return func(dir string) {
+			b, err := os.ReadFile(filepath.Join(dir, path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)/2] ^= 0x01
+			if err := os.WriteFile(filepath.Join(dir, path), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		damage func(dir string)
+		want   string
+	}{
+		{"no manifest", func(dir string) { os.Remove(filepath.Join(dir, backupManifest)) }, "incomplete"},
+		{"corrupt manifest", func(dir string) {
+			writeFile(t, filepath.Join(dir, backupManifest), `{"format": "facevault-back`, 0o600)
+		}, "manifest.json is damaged"},
+		{"foreign manifest", func(dir string) { writeFile(t, filepath.Join(dir, backupManifest), `{"format": "other"}`, 0o600) }, "not a FaceVault backup"},
+		{"tampered image", flip(backupImageName(victim)), "checksum mismatch"},
+		{"tampered database", flip(backupDatabase), "checksum mismatch"},
+		{"tampered list", flip(backupImageSum), "checksum mismatch"},
+		{"missing image", func(dir string) { os.Remove(filepath.Join(dir, backupImageName(victim))) }, "missing from the backup"},
+		{"missing database", func(dir string) { os.Remove(filepath.Join(dir, backupDatabase)) }, "facevault.db"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			from := damaged(t, tc.damage)
+			target := filepath.Join(t.TempDir(), "restored")
+			_, _, err := runCLI(t, "restore", "--from", from, "--data", target)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("restore: %v; want an error saying %q", err, tc.want)
+			}
+			assertNothingRestored(t, target)
+		})
+	}
+
+	t.Run("target not empty", func(t *testing.T) {
+		target := filepath.Join(t.TempDir(), "restored")
+		os.Mkdir(target, 0o700)
+		writeFile(t, filepath.Join(target, "facevault.db"), "mine", 0o600)
+		_, _, err := runCLI(t, "restore", "--from", good, "--data", target)
+		if err == nil || !strings.Contains(err.Error(), "not empty") {
+			t.Fatalf("restore into a directory with a file: %v; want it refused as not empty", err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(target, "facevault.db")); string(b) != "mine" {
+			t.Errorf("the refused target's file was changed: %q", b)
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no --from", []string{"restore", "--data", filepath.Join(f.root, "x")}, "--from is required"},
+		{"no --data", []string{"restore", "--from", good}, "--data is required"},
+		{"URL source", []string{"restore", "--from", "file://" + good, "--data", filepath.Join(f.root, "x")}, "want a directory or s3://"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runCLI(t, tc.args...)
+			assertUsageError(t, err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v does not say %q", err, tc.want)
+			}
+		})
+	}
+	t.Run("no backup", func(t *testing.T) {
+		_, _, err := runCLI(t, "restore", "--from", filepath.Join(f.root, "nothing"), "--data", filepath.Join(f.root, "x"))
+		if err == nil || !strings.Contains(err.Error(), "no such file") {
+			t.Errorf("restore from a missing directory: %v", err)
+		}
+	})
+
+	t.Run("into an empty directory", func(t *testing.T) {
+		target := filepath.Join(t.TempDir(), "restored")
+		if err := os.Mkdir(target, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mustRun(t, "restore", "--from", good, "--data", target)
+		if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o700 {
+			t.Errorf("restored data directory mode %v, want 0700", fi.Mode().Perm())
+		}
+		f.checkRestored(t, target)
+	})
+}
+
+// TestBackupS3: a backup written to a bucket prefix restores from it; a
+// prefix that holds anything is refused as a target, and one without a
+// manifest as a source.
+func TestBackupS3(t *testing.T) {
+	f := newBackupFixture(t, 3)
+	endpoint, bucket := s3test.Bucket(t)
+	t.Setenv("TMPDIR", t.TempDir()) // where backup stages its uploads
+	to := s3URL(bucket+"/backups/one", endpoint)
+	out := mustRun(t, "backup", "--data", f.data, "--to", to)
+	if !strings.Contains(out, "3 images") {
+		t.Errorf("backup output: %q", out)
+	}
+	if entries, _ := os.ReadDir(os.Getenv("TMPDIR")); len(entries) != 0 {
+		t.Errorf("backup left %d files in its scratch directory", len(entries))
+	}
+	restored := filepath.Join(t.TempDir(), "restored")
+	mustRun(t, "restore", "--from", to, "--data", restored)
+	f.checkRestored(t, restored)
+
+	if _, _, err := runCLI(t, "backup", "--data", f.data, "--to", to); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("backup onto a prefix holding a backup: %v; want it refused as not empty", err)
+	}
+	// A prefix with images but no manifest: an interrupted backup.
+	c := s3test.Client(t)
+	r, err := os.Open(filepath.Join(restored, "facevault.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	fi, _ := r.Stat()
+	if _, err := c.PutObject(t.Context(), bucket, "backups/two/facevault.db", r, fi.Size(), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "restored")
+	_, _, err = runCLI(t, "restore", "--from", s3URL(bucket+"/backups/two", endpoint), "--data", target)
+	if err == nil || !strings.Contains(err.Error(), "incomplete") {
+		t.Errorf("restore from a prefix without a manifest: %v; want it refused as incomplete", err)
+	}
+	assertNothingRestored(t, target)
 }
