@@ -583,8 +583,9 @@ func TestRestoreErrors(t *testing.T) {
 // prefix that holds anything is refused as a target, and one without a
 // manifest as a source.
 func TestBackupS3(t *testing.T) {
+	endpoint, bucket := s3test.Bucket(t) // before the fixture clears FACEVAULT_*
+	c := s3test.Client(t)
 	f := newBackupFixture(t, 3)
-	endpoint, bucket := s3test.Bucket(t)
 	t.Setenv("TMPDIR", t.TempDir()) // where backup stages its uploads
 	to := s3URL(bucket+"/backups/one", endpoint)
 	out := mustRun(t, "backup", "--data", f.data, "--to", to)
@@ -602,7 +603,6 @@ func TestBackupS3(t *testing.T) {
 		t.Errorf("backup onto a prefix holding a backup: %v; want it refused as not empty", err)
 	}
 	// A prefix with images but no manifest: an interrupted backup.
-	c := s3test.Client(t)
 	r, err := os.Open(filepath.Join(restored, "facevault.db"))
 	if err != nil {
 		t.Fatal(err)
