@@ -97,6 +97,17 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !isS3URL(*to) {
+		dirs := []string{blobDir}
+		if *stores.db == "" {
+			dirs = append(dirs, *stores.data)
+		}
+		for _, d := range dirs {
+			if within(*to, d) {
+				return fmt.Errorf("%w: --to %s is inside %s: a backup there would be lost with what it backs up", errUsage, *to, d)
+			}
+		}
+	}
 	sink, err := openBackupSink(ctx, *to)
 	if err != nil {
 		return err
@@ -146,6 +157,17 @@ func embeddedSource(stores *storeFlags) (dbPath, blobDir string, err error) {
 	return dbPath, blobDir, nil
 }
 
+// within reports whether path is dir or lies under it.
+func within(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
 // writeBackup writes the backup of the database at dbPath and the image
 // directory blobDir to sink: the images first, then the database, then the
 // manifest. It neither locks nor changes the source: serve goes on.
@@ -179,7 +201,7 @@ func writeBackup(ctx context.Context, dbPath, blobDir string, sink backupSink, a
 	if err := live.SnapshotTo(ctx, snapPath); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	defer os.Remove(snapPath)
+	defer destroyFile(snapPath)
 	snap, err := sqlite.OpenFile(ctx, snapPath, false)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
@@ -269,7 +291,7 @@ func writeBackup(ctx context.Context, dbPath, blobDir string, sink backupSink, a
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	defer os.Remove(listPath)
+	defer destroyFile(listPath)
 	w := bufio.NewWriter(list)
 	for _, key := range keys {
 		d, ok := sums[key]
@@ -313,7 +335,7 @@ func writeBackup(ctx context.Context, dbPath, blobDir string, sink backupSink, a
 	if err := os.WriteFile(manPath, append(b, '\n'), 0o600); err != nil {
 		return nil, fmt.Errorf("backup: manifest: %w", err)
 	}
-	defer os.Remove(manPath)
+	defer destroyFile(manPath)
 	if err := sink.put(ctx, backupManifest, manPath); err != nil {
 		return nil, err
 	}

@@ -282,7 +282,7 @@ func (s *s3Sink) write(ctx context.Context, name string, r io.Reader) (digest, e
 		return digest{}, fmt.Errorf("backup: stage %s: %w", name, err)
 	}
 	path := f.Name()
-	defer os.Remove(path)
+	defer destroyFile(path)
 	d, err := copyHashed(f, r)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -305,7 +305,7 @@ func (s *s3Sink) remove(ctx context.Context, name string) error {
 }
 
 func (s *s3Sink) put(ctx context.Context, name, path string) error {
-	defer os.Remove(path)
+	defer destroyFile(path)
 	if err := s.store.PutFile(ctx, name, path); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
@@ -321,7 +321,51 @@ func (s *s3Sink) abort(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (s *s3Sink) close() error { return os.RemoveAll(s.dir) }
+// close destroys what is left in the scratch directory, and removes it.
+func (s *s3Sink) close() error {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return fmt.Errorf("backup: scratch directory: %w", err)
+	}
+	for _, e := range entries {
+		if err := destroyFile(filepath.Join(s.dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(s.dir)
+}
+
+// destroyFile overwrites a staged file with zeros, syncs it and removes
+// it: a staged copy of the database holds personal data. A missing file is
+// not an error.
+func destroyFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("backup: destroy %s: %w", path, err)
+	}
+	info, err := f.Stat()
+	if err == nil && info.Mode().IsRegular() {
+		zeros := make([]byte, 64<<10)
+		for off := int64(0); off < info.Size() && err == nil; off += int64(len(zeros)) {
+			_, err = f.WriteAt(zeros[:min(int64(len(zeros)), info.Size()-off)], off)
+		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Remove(path)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("backup: destroy %s: %w", path, err)
+	}
+	return nil
+}
 
 // openBackupSource opens a backup in a directory or under a bucket prefix.
 func openBackupSource(ctx context.Context, from string) (backupSource, error) {

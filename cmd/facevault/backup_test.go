@@ -404,6 +404,7 @@ func TestBackupErrors(t *testing.T) {
 		{"PostgreSQL", []string{"backup", "--db", "postgres://fv:secret@127.0.0.1:1/fv", "--to", target}, true, "pg_dump"},
 		{"S3 images", []string{"backup", "--data", f.data, "--blobs", "s3://bucket?endpoint=http://127.0.0.1:1", "--to", target}, true, "versioning"},
 		{"URL target", []string{"backup", "--data", f.data, "--to", "file://" + target}, true, "want a directory or s3://"},
+		{"inside the data directory", []string{"backup", "--data", f.data, "--to", filepath.Join(f.data, "backup")}, true, "inside"},
 		{"no database", []string{"backup", "--data", filepath.Join(f.root, "nothing"), "--to", target}, false, "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
