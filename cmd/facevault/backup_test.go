@@ -403,6 +403,7 @@ func TestBackupErrors(t *testing.T) {
 		{"argument", []string{"backup", "--data", f.data, "--to", target, "extra"}, true, "unexpected argument"},
 		{"PostgreSQL", []string{"backup", "--db", "postgres://fv:secret@127.0.0.1:1/fv", "--to", target}, true, "pg_dump"},
 		{"S3 images", []string{"backup", "--data", f.data, "--blobs", "s3://bucket?endpoint=http://127.0.0.1:1", "--to", target}, true, "versioning"},
+		{"bad S3 URL", []string{"backup", "--data", f.data, "--to", "s3://bucket?endpoint=http://127.0.0.1:1&color=red"}, true, "unknown parameter"},
 		{"URL target", []string{"backup", "--data", f.data, "--to", "file://" + target}, true, "want a directory or s3://"},
 		{"inside the data directory", []string{"backup", "--data", f.data, "--to", filepath.Join(f.data, "backup")}, true, "inside"},
 		{"no database", []string{"backup", "--data", filepath.Join(f.root, "nothing"), "--to", target}, false, "no such file"},
@@ -436,6 +437,36 @@ func TestBackupErrors(t *testing.T) {
 		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 			t.Errorf("the refused target holds %d entries, want its 1", len(entries))
 		}
+	})
+
+	t.Run("images of another store", func(t *testing.T) {
+		marker := filepath.Join(f.data, "blobs", "store-id")
+		saved, err := os.ReadFile(marker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, marker, "0123456789abcdef0123456789abcdef\n", 0o600)
+		defer writeFile(t, marker, string(saved), 0o600)
+		_, _, err = runCLI(t, "backup", "--data", f.data, "--to", target)
+		if err == nil || !strings.Contains(err.Error(), "not one store") {
+			t.Fatalf("backup of a database and images of two stores: %v; want it refused", err)
+		}
+		noTarget(t)
+	})
+
+	t.Run("no store id", func(t *testing.T) {
+		data := filepath.Join(f.root, "new")
+		db, err := openDB(t.Context(), data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		os.Mkdir(filepath.Join(data, "blobs"), 0o700)
+		_, _, err = runCLI(t, "backup", "--data", data, "--to", target)
+		if err == nil || !strings.Contains(err.Error(), "has no store id") {
+			t.Fatalf("backup of a database never served: %v; want it refused", err)
+		}
+		noTarget(t)
 	})
 
 	t.Run("image missing", func(t *testing.T) {
@@ -504,11 +535,42 @@ func TestRestoreErrors(t *testing.T) {
 			}
 		}
 	}
+	// edit rewrites fields of the manifest, which is otherwise intact.
+	edit := func(fields map[string]any) func(string) {
+		return func(dir string) {
+			path := filepath.Join(dir, backupManifest)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range fields {
+				if inner, ok := v.(map[string]any); ok {
+					for ik, iv := range inner {
+						m[k].(map[string]any)[ik] = iv
+					}
+					continue
+				}
+				m[k] = v
+			}
+			b, _ = json.Marshal(m)
+			writeFile(t, path, string(b), 0o600)
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		damage func(dir string)
 		want   string
 	}{
+		{"newer format", edit(map[string]any{"version": 2}), "this binary reads version 1"},
+		{"invalid store id", edit(map[string]any{"storeId": "x"}), "store id"},
+		{"another store", edit(map[string]any{"storeId": "0123456789abcdef0123456789abcdef"}), "the manifest says 0123456789abcdef0123456789abcdef"},
+		{"photo count", edit(map[string]any{"photos": 9}), "the database has 3 photos, the manifest says 9"},
+		{"image count", edit(map[string]any{"images": map[string]any{"count": 2}}), "lists 3 images, the manifest says 2"},
+		{"image bytes", edit(map[string]any{"images": map[string]any{"bytes": 1}}), "the manifest says 1"},
 		{"no manifest", func(dir string) { os.Remove(filepath.Join(dir, backupManifest)) }, "incomplete"},
 		{"corrupt manifest", func(dir string) {
 			writeFile(t, filepath.Join(dir, backupManifest), `{"format": "facevault-back`, 0o600)
@@ -550,6 +612,7 @@ func TestRestoreErrors(t *testing.T) {
 	}{
 		{"no --from", []string{"restore", "--data", filepath.Join(f.root, "x")}, "--from is required"},
 		{"no --data", []string{"restore", "--from", good}, "--data is required"},
+		{"bad S3 URL", []string{"restore", "--from", "s3://bucket?endpoint=http://127.0.0.1:1&color=red", "--data", filepath.Join(f.root, "x")}, "unknown parameter"},
 		{"URL source", []string{"restore", "--from", "file://" + good, "--data", filepath.Join(f.root, "x")}, "want a directory or s3://"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
