@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -479,8 +481,8 @@ func restoreInto(ctx context.Context, src backupSource, m *manifest, dir string)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", backupImageSum, err)
 	}
-	if d, _ := copyHashed(io.Discard, strings.NewReader(string(b))); d.sha256 != m.Images.SHA256 {
-		return fmt.Errorf("checksum mismatch: %s has SHA-256 %s, the manifest says %s", backupImageSum, d.sha256, m.Images.SHA256)
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != m.Images.SHA256 {
+		return fmt.Errorf("checksum mismatch: %s has SHA-256 %x, the manifest says %s: the backup is damaged", backupImageSum, sum, m.Images.SHA256)
 	}
 	want := map[string]string{}
 	var order []string
