@@ -419,7 +419,8 @@ func (c *RestoreCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.Stdout, "Restored store %s into %s: %d photos, %d images (%d bytes), backed up at %s.\n",
 		m.StoreID, target, m.Photos, m.Images.Count, m.Images.Bytes, m.CreatedAt.Format(time.RFC3339))
 	fmt.Fprintln(c.Stdout, "Start serve on it with the key store and master key of that store (--keys, --master-key-file): "+
-		"without them no image can be read.")
+		"without them no image can be read. If the original still runs, give it a copy of the key store instead: "+
+		"the sweep destroys the keys of photos the restored database has no record of.")
 	return nil
 }
 
