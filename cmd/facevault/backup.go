@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/fsblob"
+	"github.com/facevault/facevault/seal"
 	"github.com/facevault/facevault/sqlite"
 )
 
@@ -52,6 +54,10 @@ type manifest struct {
 		// the format of sha256sum, sorted; its own SHA-256 follows.
 		List   string `json:"list"`
 		SHA256 string `json:"sha256"`
+		// InClear counts the images stored in the clear by a release
+		// before encryption at rest, not sealed yet: destroying their
+		// keys does not make their copies here unreadable.
+		InClear int `json:"inClear"`
 	} `json:"images"`
 	// DeletedDuringBackup counts the photos deleted between the snapshot
 	// and the copy of their image: their records were removed from the
@@ -130,6 +136,11 @@ func (c *BackupCommand) Run(ctx context.Context, args []string) error {
 	if m.DeletedDuringBackup+m.RedactedDuringBackup > 0 {
 		fmt.Fprintf(c.Stdout, "Photos deleted (%d) or redacted (%d) while the backup ran are left out of it.\n",
 			m.DeletedDuringBackup, m.RedactedDuringBackup)
+	}
+	if m.Images.InClear > 0 {
+		fmt.Fprintf(c.Stdout, "Warning: %d images were stored in the clear by an earlier release and are in the backup so; "+
+			"deleting them later will not make this copy unreadable. Run 'facevault sweep' (or let serve's sweep run) to seal them, "+
+			"then back up again and destroy this backup.\n", m.Images.InClear)
 	}
 	fmt.Fprintln(c.Stdout, "The backup holds no key: back up the key store and master key on their own.")
 	return nil
@@ -233,11 +244,18 @@ func writeBackup(ctx context.Context, dbPath, blobDir string, sink backupSink, a
 			} else if err != nil {
 				return nil, fmt.Errorf("backup: %w", err)
 			}
-			d, err := sink.write(ctx, backupImageName(key), f)
+			head := make([]byte, seal.HeaderSize)
+			n, err := io.ReadFull(f, head)
+			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+				f.Close()
+				return nil, fmt.Errorf("backup: read image %s: %w", key, err)
+			}
+			d, err := sink.write(ctx, backupImageName(key), io.MultiReader(bytes.NewReader(head[:n]), f))
 			f.Close()
 			if err != nil {
 				return nil, err
 			}
+			d.clear = !seal.IsSealed(head[:n])
 			copied[key] = d
 		}
 		// A photo deleted or redacted since the snapshot may have had its
@@ -303,6 +321,9 @@ func writeBackup(ctx context.Context, dbPath, blobDir string, sink backupSink, a
 		fmt.Fprintf(w, "%s  %s\n", d.sha256, backupImageName(key))
 		m.Images.Count++
 		m.Images.Bytes += d.size
+		if d.clear {
+			m.Images.InClear++
+		}
 	}
 	err = w.Flush()
 	if cerr := list.Close(); err == nil {

@@ -35,6 +35,7 @@ func backupImageName(key string) string {
 type digest struct {
 	size   int64
 	sha256 string
+	clear  bool // an image stored before encryption at rest
 }
 
 // copyHashed copies r to w and returns the digest of what was copied.

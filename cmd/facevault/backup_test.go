@@ -129,6 +129,9 @@ func TestBackupRestore(t *testing.T) {
 		t.Errorf("manifest: %d photos, %d images, %d deleted and %d redacted during the backup; want 7, 5, 1, 1",
 			m.Photos, m.Images.Count, m.DeletedDuringBackup, m.RedactedDuringBackup)
 	}
+	if m.Images.InClear != 0 {
+		t.Errorf("manifest: %d images in the clear, want none", m.Images.InClear)
+	}
 	if st, body := s.do(t, "DELETE", "/v1/livePhotos/"+deletedAfter, key, nil); st != http.StatusNoContent {
 		t.Fatalf("delete after the backup: %d %s", st, body)
 	}
@@ -682,4 +685,27 @@ func TestBackupS3(t *testing.T) {
 		t.Errorf("restore from a prefix without a manifest: %v; want it refused as incomplete", err)
 	}
 	assertNothingRestored(t, target)
+}
+
+// TestBackupClearImages: a backup of images an earlier release stored in
+// the clear says so, in the manifest and in its output, and restores them
+// as they are.
+func TestBackupClearImages(t *testing.T) {
+	clearEnv(t)
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	_, photos := previousRelease(t, data, 2)
+	backup := filepath.Join(root, "backup")
+	out := mustRun(t, "backup", "--data", data, "--to", backup)
+	if !strings.Contains(out, "Warning: 2 images were stored in the clear") {
+		t.Errorf("backup output does not warn of the 2 clear images:\n%s", out)
+	}
+	if m := readBackupManifest(t, backup); m.Images.InClear != 2 || m.Images.Count != 2 {
+		t.Errorf("manifest: %d images, %d in the clear; want 2 and 2", m.Images.Count, m.Images.InClear)
+	}
+	restored := filepath.Join(root, "restored")
+	mustRun(t, "restore", "--from", backup, "--data", restored)
+	for id, img := range photos {
+		assertFileBytes(t, blobFile(restored, id), img)
+	}
 }
