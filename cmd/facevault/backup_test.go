@@ -669,6 +669,29 @@ func TestBackupS3(t *testing.T) {
 	if _, _, err := runCLI(t, "backup", "--data", f.data, "--to", to); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("backup onto a prefix holding a backup: %v; want it refused as not empty", err)
 	}
+	// A backup that fails part-way removes what it uploaded: the image
+	// missing is the last one copied, after the others.
+	var victim string
+	for id := range f.imgs {
+		victim = max(victim, id)
+	}
+	saved, err := os.ReadFile(blobFile(f.data, victim))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(blobFile(f.data, victim))
+	failed := s3URL(bucket+"/backups/failed", endpoint)
+	if _, _, err := runCLI(t, "backup", "--data", f.data, "--to", failed); err == nil || !strings.Contains(err.Error(), "no image") {
+		t.Errorf("backup of a store missing an image: %v; want it refused", err)
+	}
+	writeFile(t, blobFile(f.data, victim), string(saved), 0o600)
+	for o := range c.ListObjectsIter(t.Context(), bucket, minio.ListObjectsOptions{Prefix: "backups/failed/", Recursive: true}) {
+		t.Errorf("a failed backup left %s (%v)", o.Key, o.Err)
+	}
+	if entries, _ := os.ReadDir(os.Getenv("TMPDIR")); len(entries) != 0 {
+		t.Errorf("a failed backup left %d files in its scratch directory", len(entries))
+	}
+
 	// A prefix with images but no manifest: an interrupted backup.
 	r, err := os.Open(filepath.Join(restored, "facevault.db"))
 	if err != nil {
