@@ -172,12 +172,9 @@ func (s *dirSink) write(ctx context.Context, name string, r io.Reader) (digest, 
 	return d, nil
 }
 
+// remove destroys the file: it is the image of a photo deleted meanwhile.
 func (s *dirSink) remove(ctx context.Context, name string) error {
-	path := filepath.Join(s.dir, filepath.FromSlash(name))
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("backup: remove %s: %w", path, err)
-	}
-	return nil
+	return destroyFile(filepath.Join(s.dir, filepath.FromSlash(name)))
 }
 
 func (s *dirSink) put(ctx context.Context, name, path string) error {
