@@ -365,7 +365,11 @@ func (s *Store) Keys(ctx context.Context, before time.Time, fn func(key string) 
 // none. A marker that does not hold a store id is an error, never taken for
 // no marker.
 func (s *Store) StoreID(ctx context.Context) (string, error) {
-	b, err := os.ReadFile(filepath.Join(s.dir, MarkerFile))
+	return readMarker(s.dir)
+}
+
+func readMarker(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, MarkerFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	} else if err != nil {
@@ -373,7 +377,7 @@ func (s *Store) StoreID(ctx context.Context) (string, error) {
 	}
 	id := strings.TrimSuffix(string(b), "\n")
 	if !facevault.ValidStoreID(id) {
-		return "", fmt.Errorf("fsblob: store marker %s does not hold a store id: %.40q", filepath.Join(s.dir, MarkerFile), b)
+		return "", fmt.Errorf("fsblob: store marker %s does not hold a store id: %.40q", filepath.Join(dir, MarkerFile), b)
 	}
 	return id, nil
 }

@@ -54,3 +54,28 @@ func TestRequestIDFromProxy(t *testing.T) {
 		t.Errorf("log %q lacks the proxy's request id", lines.String())
 	}
 }
+
+// TestRequestIDsInLogs: every record logged with a request's context
+// carries its id, once, whether or not the caller added it.
+func TestRequestIDsInLogs(t *testing.T) {
+	var out strings.Builder
+	logger := slog.New(RequestIDs(slog.NewTextHandler(&out, nil))).With("node", "a")
+	w := httptest.NewRecorder()
+	r := withRequestID(w, httptest.NewRequest("GET", "/", nil), nil)
+	id := RequestID(r.Context())
+	logger.InfoContext(r.Context(), "inside the request")
+	logger.WarnContext(r.Context(), "said twice", "requestId", id)
+	logger.Info("outside any request")
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines: %q", len(lines), out.String())
+	}
+	for i, want := range []int{1, 1, 0} {
+		if got := strings.Count(lines[i], "requestId="+id); got != want {
+			t.Errorf("line %q has the request id %d times, want %d", lines[i], got, want)
+		}
+		if !strings.Contains(lines[i], "node=a") {
+			t.Errorf("line %q lost the logger's attributes", lines[i])
+		}
+	}
+}

@@ -16,6 +16,8 @@
 //	facevault audit verify [--data DIR]
 //	facevault audit export [--data DIR] [--account NAME] [--mode test|live] [--since TIME]
 //	facevault eval --labels FILE [--plot FILE.png] [--json] DIR
+//	facevault backup --to DIR|s3://bucket[/prefix]?endpoint=URL [--data DIR]
+//	facevault restore --from DIR|s3://bucket[/prefix]?endpoint=URL --data NEWDIR
 //
 // Every command takes --db and --blobs URLs to choose its back ends
 // (sqlite:///path or postgres://…; file:///path or s3://bucket?…); they
@@ -78,6 +80,10 @@ Commands:
   migrate        bring the record store's schema up to date
   audit verify   check that no audit log entry was changed, added or removed
   audit export   write audit log entries as JSON lines
+  backup         write a consistent backup of the embedded default while it runs
+                 (--to DIR or s3://bucket[/prefix]?endpoint=URL; holds no key)
+  restore        bring a backup back into an empty data directory
+                 (--from DIR or s3://… --data NEWDIR)
   eval           measure the liveness check on a folder of labelled photos
   face-eval      measure face embeddings on photos of known people
 
@@ -152,6 +158,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case "export":
 			return (&AuditExportCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
 		}
+	case "backup":
+		return (&BackupCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
+	case "restore":
+		return (&RestoreCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "eval":
 		return (&EvalCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
 	case "face-eval":

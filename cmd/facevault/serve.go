@@ -562,9 +562,9 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: l}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(fvhttp.RequestIDs(slog.NewTextHandler(w, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(fvhttp.RequestIDs(slog.NewJSONHandler(w, opts))), nil
 	}
 	return nil, fmt.Errorf("%w: --log-format must be text or json", errUsage)
 }
