@@ -357,12 +357,12 @@ func (k *Keyring) ClientKeyIDs(ctx context.Context, after string, n int) ([]stri
 
 // RotateResult counts what Rotate did.
 type RotateResult struct {
-	Rewrapped int // client keys rewrapped by the current master
-	Remaining int // client keys still wrapped by another master
+	Rewrapped int // client and face index keys rewrapped by the current master
+	Remaining int // keys still wrapped by another master
 }
 
-// Rotate rewraps every client key not wrapped by the current master key
-// with it, in batches, while the service runs: a client key is replaced
+// Rotate rewraps every client key and face index key not wrapped by the
+// current master key with it, in batches, while the service runs: a client key is replaced
 // only if it is still the one read (a compare-and-swap), so that a key
 // destroyed meanwhile stays destroyed. Data keys and images are not
 // touched. Keys still wrapped by an older master afterwards (Remaining) were
@@ -401,6 +401,11 @@ func (k *Keyring) Rotate(ctx context.Context) (RotateResult, error) {
 					res.Rewrapped++
 				}
 			}
+		}
+		n, err := k.rotateFaceIndexKeys(ctx, old, cur)
+		res.Rewrapped += n
+		if err != nil {
+			return res, err
 		}
 	}
 	if row, err := k.db.signerRow(ctx); err == nil && row.masterID != cur.ID() {
