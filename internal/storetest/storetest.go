@@ -58,6 +58,9 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"Checks", testChecks},
 		{"CheckQueue", testCheckQueue},
 		{"EnrolledFaces", testEnrolledFaces},
+		{"FaceIndexRows", testFaceIndexRows},
+		{"FaceIndexRekey", testFaceIndexRekey},
+		{"FaceIndexEnds", testFaceIndexEnds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
