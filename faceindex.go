@@ -160,19 +160,25 @@ const (
 	// DefaultFaceIndexLease is how long the node that maintains the face
 	// index holds its lease between renewals.
 	DefaultFaceIndexLease = 2 * time.Minute
-	// faceIndexSamplePerCell bounds the sample a partition is trained
-	// on: this many faces per cell.
-	faceIndexSamplePerCell = 40
-	faceIndexKMeansRounds  = 8
-	faceIndexKeyTTL        = time.Minute
+	// DefaultPostgresNProbe is the cells a search reads per epoch on
+	// PostgreSQL by default (see FaceIndexConfig.NProbe); on SQLite it
+	// reads them all.
+	DefaultPostgresNProbe = 32
+	// FaceIndexSamplePerCell sets the sample a partition is trained on:
+	// this many faces per cell (all of them in a smaller scope).
+	FaceIndexSamplePerCell = 64
+	// FaceIndexKMeansRounds is the number of rounds of Lloyd's iteration
+	// a partition is trained with.
+	FaceIndexKMeansRounds = 8
+	faceIndexKeyTTL       = time.Minute
 )
 
 func (c FaceIndexConfig) minFaces() int        { return cmp.Or(c.MinFaces, DefaultFaceIndexMinFaces) }
 func (c FaceIndexConfig) rekey() time.Duration { return cmp.Or(c.Rekey, DefaultFaceIndexRekey) }
 func (c FaceIndexConfig) batch() int           { return cmp.Or(c.Batch, 1000) }
 
-// cells is the number of cells of a partition of n faces.
-func (c FaceIndexConfig) cells(n int) int {
+// CellsFor is the number of cells of a partition of n faces.
+func (c FaceIndexConfig) CellsFor(n int) int {
 	if c.Cells > 0 {
 		return min(c.Cells, n)
 	}
@@ -184,8 +190,16 @@ const (
 	faceCentroidsPurpose = "facevault face index centroids"
 )
 
-func faceIndexAAD(s Scope, epoch int64, photoID string) []byte {
-	return fmt.Appendf(nil, "%s\x00%s\x00%d\x00%s", s.AccountID, s.Mode, epoch, photoID)
+// faceIndexAAD is what a row's seal is bound to: its scope, epoch and
+// photo ("" for the epoch's centroids).
+func faceIndexAAD(dst []byte, s Scope, epoch int64, photoID string) []byte {
+	dst = append(dst, s.AccountID...)
+	dst = append(dst, 0)
+	dst = append(dst, s.Mode...)
+	dst = append(dst, 0)
+	dst = strconv.AppendInt(dst, epoch, 10)
+	dst = append(dst, 0)
+	return append(dst, photoID...)
 }
 
 func encodeFloats(e []float32) []byte {
@@ -207,19 +221,37 @@ func decodeFloats(b []byte) ([]float32, error) {
 	return e, nil
 }
 
-// SealFaceIndexRow seals embedding e as the index row of photoID of s under
-// key, the face index key of epoch.
-func SealFaceIndexRow(key []byte, s Scope, epoch int64, photoID string, e []float32) ([]byte, error) {
-	b, err := seal.SealMessage(key, faceIndexPurpose, encodeFloats(e), faceIndexAAD(s, epoch, photoID))
+// FaceIndexSealer seals and opens the index rows of one epoch of a scope,
+// under that epoch's face index key.
+type FaceIndexSealer struct {
+	s     Scope
+	epoch int64
+	m     *seal.MessageSealer
+}
+
+// NewFaceIndexSealer returns the sealer of epoch of s, whose face index key
+// is key.
+func NewFaceIndexSealer(key []byte, s Scope, epoch int64) (*FaceIndexSealer, error) {
+	m, err := seal.NewMessageSealer(key, faceIndexPurpose)
+	if err != nil {
+		return nil, fmt.Errorf("face index key of epoch %d: %w", epoch, err)
+	}
+	return &FaceIndexSealer{s: s, epoch: epoch, m: m}, nil
+}
+
+// Seal seals embedding e as the index row of photoID.
+func (f *FaceIndexSealer) Seal(photoID string, e []float32) ([]byte, error) {
+	b, err := f.m.Seal(encodeFloats(e), faceIndexAAD(nil, f.s, f.epoch, photoID))
 	if err != nil {
 		return nil, fmt.Errorf("seal face index row %s: %w", photoID, err)
 	}
 	return b, nil
 }
 
-// OpenFaceIndexRow opens an index row of s sealed by SealFaceIndexRow.
-func OpenFaceIndexRow(key []byte, s Scope, r FaceIndexRow) ([]float32, error) {
-	b, err := seal.OpenMessage(key, faceIndexPurpose, r.Vec, faceIndexAAD(s, r.Epoch, r.PhotoID))
+// Open opens row r; it fails unless r was sealed by this sealer's key,
+// for its scope and epoch, as r's photo's.
+func (f *FaceIndexSealer) Open(r FaceIndexRow) ([]float32, error) {
+	b, err := f.m.Open(nil, r.Vec, faceIndexAAD(nil, f.s, r.Epoch, r.PhotoID))
 	if err != nil {
 		return nil, fmt.Errorf("open face index row %s: %w", r.PhotoID, err)
 	}
@@ -230,6 +262,42 @@ func OpenFaceIndexRow(key []byte, s Scope, r FaceIndexRow) ([]float32, error) {
 	return e, nil
 }
 
+// openInto is Open into buffers it reuses: buf for the plaintext, e (of
+// the right length) for the embedding.
+func (f *FaceIndexSealer) openInto(r FaceIndexRow, buf, aad []byte, e []float32) ([]byte, []byte, error) {
+	aad = faceIndexAAD(aad[:0], f.s, r.Epoch, r.PhotoID)
+	b, err := f.m.Open(buf[:0], r.Vec, aad)
+	if err != nil {
+		return buf, aad, fmt.Errorf("open face index row %s: %w", r.PhotoID, err)
+	}
+	if len(b) != 4*len(e) {
+		return b, aad, fmt.Errorf("face index row %s: %d bytes, want %d", r.PhotoID, len(b), 4*len(e))
+	}
+	for i := range e {
+		e[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return b, aad, nil
+}
+
+// SealFaceIndexRow seals embedding e as the index row of photoID of s under
+// key, the face index key of epoch.
+func SealFaceIndexRow(key []byte, s Scope, epoch int64, photoID string, e []float32) ([]byte, error) {
+	f, err := NewFaceIndexSealer(key, s, epoch)
+	if err != nil {
+		return nil, err
+	}
+	return f.Seal(photoID, e)
+}
+
+// OpenFaceIndexRow opens an index row of s sealed under key.
+func OpenFaceIndexRow(key []byte, s Scope, r FaceIndexRow) ([]float32, error) {
+	f, err := NewFaceIndexSealer(key, s, r.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	return f.Open(r)
+}
+
 // SealCentroids seals a partition's centroids under key, the face index key
 // of epoch of s.
 func SealCentroids(key []byte, s Scope, epoch int64, centroids [][]float32) ([]byte, error) {
@@ -237,7 +305,7 @@ func SealCentroids(key []byte, s Scope, epoch int64, centroids [][]float32) ([]b
 	for _, c := range centroids {
 		b = append(b, encodeFloats(c)...)
 	}
-	sealed, err := seal.SealMessage(key, faceCentroidsPurpose, b, faceIndexAAD(s, epoch, ""))
+	sealed, err := seal.SealMessage(key, faceCentroidsPurpose, b, faceIndexAAD(nil, s, epoch, ""))
 	if err != nil {
 		return nil, fmt.Errorf("seal face index centroids: %w", err)
 	}
@@ -248,7 +316,7 @@ func openCentroids(key []byte, s Scope, e *FaceIndexEpoch) ([][]float32, error) 
 	if e.Centroids == nil {
 		return nil, nil
 	}
-	b, err := seal.OpenMessage(key, faceCentroidsPurpose, e.Centroids, faceIndexAAD(s, e.Epoch, ""))
+	b, err := seal.OpenMessage(key, faceCentroidsPurpose, e.Centroids, faceIndexAAD(nil, s, e.Epoch, ""))
 	if err != nil {
 		return nil, fmt.Errorf("open centroids of face index epoch %d: %w", e.Epoch, err)
 	}
@@ -274,7 +342,7 @@ type faceIndexCache struct {
 }
 
 type faceIndexEntry struct {
-	key       []byte
+	sealer    *FaceIndexSealer
 	centroids [][]float32
 	hasCents  bool
 	until     time.Time
@@ -339,28 +407,28 @@ func (v *Vault) faceIndexKeys() FaceIndexKeys {
 	return k
 }
 
-// epochKey returns the key of epoch e of s, and its opened centroids when
-// withCentroids is set.
-func (v *Vault) epochKey(ctx context.Context, s Scope, e *FaceIndexEpoch, withCentroids bool) ([]byte, [][]float32, error) {
+// epochSealer returns the sealer of epoch e of s, and its opened
+// centroids when withCentroids is set.
+func (v *Vault) epochSealer(ctx context.Context, s Scope, e *FaceIndexEpoch, withCentroids bool) (*FaceIndexSealer, [][]float32, error) {
 	ent, ok := v.indexCache.get(s, e.Epoch)
-	if !ok {
+	if !ok || withCentroids && !ent.hasCents {
 		key, err := v.faceIndexKeys().FaceIndexKey(ctx, s, e.Epoch)
 		if err != nil {
 			return nil, nil, err
 		}
-		ent = faceIndexEntry{key: key}
-	}
-	if withCentroids && !ent.hasCents {
-		c, err := openCentroids(ent.key, s, e)
-		if err != nil {
+		defer clear(key)
+		if ent.sealer, err = NewFaceIndexSealer(key, s, e.Epoch); err != nil {
 			return nil, nil, err
 		}
-		ent.centroids, ent.hasCents = c, true
-	}
-	if !ok || withCentroids {
+		if withCentroids {
+			if ent.centroids, err = openCentroids(key, s, e); err != nil {
+				return nil, nil, err
+			}
+			ent.hasCents = true
+		}
 		v.indexCache.put(s, e.Epoch, ent)
 	}
-	return ent.key, ent.centroids, nil
+	return ent.sealer, ent.centroids, nil
 }
 
 // FaceHit is an enrolled face a search found, and its similarity to the
@@ -424,7 +492,7 @@ func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, add f
 			return err
 		}
 		for _, e := range epochs {
-			key, centroids, err := v.epochKey(ctx, s, e, true)
+			sealer, centroids, err := v.epochSealer(ctx, s, e, true)
 			if errors.Is(err, ErrNotFound) {
 				continue // destroyed once its rows were all moved
 			}
@@ -439,9 +507,10 @@ func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, add f
 			if err != nil {
 				return err
 			}
+			var buf, aad []byte
+			vec := make([]float32, len(probe))
 			for _, r := range rows {
-				vec, err := OpenFaceIndexRow(key, s, r)
-				if err != nil {
+				if buf, aad, err = sealer.openInto(r, buf, aad, vec); err != nil {
 					return err
 				}
 				add(r.PhotoID, r.ClientID, vec)
@@ -499,7 +568,7 @@ func (v *Vault) IndexFaces(ctx context.Context, after string, n int) (int, strin
 		if err != nil {
 			return done, "", fmt.Errorf("index faces of %s/%s: %w", s.AccountID, s.Mode, err)
 		}
-		key, centroids, err := v.epochKey(ctx, s, cur, true)
+		sealer, centroids, err := v.epochSealer(ctx, s, cur, true)
 		if err != nil {
 			return done, "", fmt.Errorf("index faces of %s/%s: %w", s.AccountID, s.Mode, err)
 		}
@@ -521,7 +590,7 @@ func (v *Vault) IndexFaces(ctx context.Context, after string, n int) (int, strin
 			if centroids != nil {
 				r.Cell = nearestCells(e, centroids, 1)[0]
 			}
-			if r.Vec, err = SealFaceIndexRow(key, s, cur.Epoch, f.PhotoID, e); err != nil {
+			if r.Vec, err = sealer.Seal(f.PhotoID, e); err != nil {
 				return done, "", err
 			}
 			rows = append(rows, r)
@@ -611,11 +680,11 @@ func (v *Vault) MaintainFaceIndex(ctx context.Context, s Scope, rows int, force 
 			return res, fmt.Errorf("rekey face index: %w", err)
 		}
 		if rows >= minFaces {
-			sample, err := v.faceSample(ctx, s, cur, rows, v.FaceIndex.cells(rows)*faceIndexSamplePerCell, hold)
+			sample, err := v.faceSample(ctx, s, cur, rows, v.FaceIndex.CellsFor(rows)*FaceIndexSamplePerCell, hold)
 			if err != nil {
 				return res, fmt.Errorf("rekey face index: sample: %w", err)
 			}
-			centroids := TrainCentroids(sample, v.FaceIndex.cells(rows), faceIndexKMeansRounds)
+			centroids := TrainCentroids(sample, v.FaceIndex.CellsFor(rows), FaceIndexKMeansRounds)
 			next.Cells = len(centroids)
 			if next.Centroids, err = SealCentroids(key, s, next.Epoch, centroids); err != nil {
 				return res, err
@@ -652,7 +721,7 @@ func (v *Vault) MaintainFaceIndex(ctx context.Context, s Scope, rows int, force 
 // faceSample opens about n of the index rows of s, all of epoch cur (the
 // only one), spread evenly over photo id order.
 func (v *Vault) faceSample(ctx context.Context, s Scope, cur *FaceIndexEpoch, rows, n int, hold func() error) ([][]float32, error) {
-	key, _, err := v.epochKey(ctx, s, cur, false)
+	sealer, _, err := v.epochSealer(ctx, s, cur, false)
 	if err != nil {
 		return nil, err
 	}
@@ -669,7 +738,7 @@ func (v *Vault) faceSample(ctx context.Context, s Scope, cur *FaceIndexEpoch, ro
 		}
 		for _, r := range batch {
 			if i%every == 0 {
-				e, err := OpenFaceIndexRow(key, s, r)
+				e, err := sealer.Open(r)
 				if err != nil {
 					return nil, err
 				}
@@ -687,11 +756,11 @@ func (v *Vault) faceSample(ctx context.Context, s Scope, cur *FaceIndexEpoch, ro
 // moveFaceIndexRows re-seals every row of s of an epoch before cur under
 // cur's key, in cur's partition.
 func (v *Vault) moveFaceIndexRows(ctx context.Context, s Scope, cur *FaceIndexEpoch, hold func() error) (int, error) {
-	key, centroids, err := v.epochKey(ctx, s, cur, true)
+	sealer, centroids, err := v.epochSealer(ctx, s, cur, true)
 	if err != nil {
 		return 0, fmt.Errorf("rekey face index: %w", err)
 	}
-	old := map[int64][]byte{}
+	old := map[int64]*FaceIndexSealer{}
 	moved, after := 0, ""
 	for {
 		rows, err := v.Store.FaceIndexRowsBefore(ctx, s, cur.Epoch, after, v.FaceIndex.batch())
@@ -702,19 +771,19 @@ func (v *Vault) moveFaceIndexRows(ctx context.Context, s Scope, cur *FaceIndexEp
 		for i, r := range rows {
 			k, ok := old[r.Epoch]
 			if !ok {
-				if k, _, err = v.epochKey(ctx, s, &FaceIndexEpoch{Epoch: r.Epoch}, false); err != nil {
+				if k, _, err = v.epochSealer(ctx, s, &FaceIndexEpoch{Epoch: r.Epoch}, false); err != nil {
 					return moved, fmt.Errorf("rekey face index: %w", err)
 				}
 				old[r.Epoch] = k
 			}
-			if vecs[i], err = OpenFaceIndexRow(k, s, r); err != nil {
+			if vecs[i], err = k.Open(r); err != nil {
 				return moved, err
 			}
 		}
 		cells := AssignCells(vecs, centroids)
 		for i := range rows {
 			rows[i].Cell = cells[i]
-			if rows[i].Vec, err = SealFaceIndexRow(key, s, cur.Epoch, rows[i].PhotoID, vecs[i]); err != nil {
+			if rows[i].Vec, err = sealer.Seal(rows[i].PhotoID, vecs[i]); err != nil {
 				return moved, err
 			}
 		}

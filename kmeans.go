@@ -105,40 +105,9 @@ func TrainCentroids(sample [][]float32, k, rounds int) [][]float32 {
 	}
 	d := len(sample[0])
 	rng := rand.New(rand.NewPCG(kmeansSeed, uint64(len(sample))))
-	centroids := make([][]float32, 0, k)
-	centroids = append(centroids, slices.Clone(sample[rng.IntN(len(sample))]))
-	// far[i] is 1 − the cosine of sample[i] to its nearest centroid so
-	// far, the k-means++ weight.
-	far := make([]float64, len(sample))
-	for i := range far {
-		far[i] = math.Inf(1)
-	}
-	for len(centroids) < k {
-		c := centroids[len(centroids)-1]
-		parallel(len(sample), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				if w := max(0, 1-float64(dot(sample[i], c))); w < far[i] {
-					far[i] = w
-				}
-			}
-		})
-		var total float64
-		for _, w := range far {
-			total += w * w
-		}
-		pick := 0
-		if total > 0 {
-			r := rng.Float64() * total
-			for i, w := range far {
-				if r -= w * w; r <= 0 {
-					pick = i
-					break
-				}
-			}
-		} else {
-			pick = rng.IntN(len(sample))
-		}
-		centroids = append(centroids, slices.Clone(sample[pick]))
+	centroids := make([][]float32, k)
+	for i, j := range rng.Perm(len(sample))[:k] {
+		centroids[i] = slices.Clone(sample[j])
 	}
 	for range rounds {
 		cells := AssignCells(sample, centroids)
