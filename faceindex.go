@@ -446,9 +446,12 @@ type FaceHit struct {
 // being indexed yet.
 func (v *Vault) SearchFaces(ctx context.Context, s Scope, probe []float32, floor float64) ([]FaceHit, error) {
 	hits := map[string]FaceHit{}
-	add := func(id, client string, e []float32) {
-		if score := faceSimilarity(probe, e); score >= floor {
+	var mu sync.Mutex
+	add := func(id, client string, score float64) {
+		if score >= floor {
+			mu.Lock()
 			hits[id] = FaceHit{PhotoID: id, ClientID: client, Score: score}
+			mu.Unlock()
 		}
 	}
 	// The unindexed first: one indexed after this read is in the index
@@ -463,7 +466,7 @@ func (v *Vault) SearchFaces(ctx context.Context, s Scope, probe []float32, floor
 			return nil, fmt.Errorf("search faces: %w", err)
 		}
 		if e != nil {
-			add(f.PhotoID, f.ClientID, e)
+			add(f.PhotoID, f.ClientID, faceSimilarity(probe, e))
 		}
 	}
 	if v.faceIndexKeys() != nil {
@@ -485,7 +488,7 @@ func (v *Vault) SearchFaces(ctx context.Context, s Scope, probe []float32, floor
 // to probe. A rekey moves rows from older epochs to newer ones: reading the
 // epochs oldest first finds a row moved meanwhile in the newer one, and an
 // epoch made after the list was read makes the search start again.
-func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, add func(id, client string, e []float32)) error {
+func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, add func(id, client string, score float64)) error {
 	for attempt := 0; ; attempt++ {
 		epochs, err := v.Store.FaceIndexEpochs(ctx, s)
 		if err != nil {
@@ -503,17 +506,8 @@ func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, add f
 			if centroids != nil && v.FaceIndex.NProbe > 0 && v.FaceIndex.NProbe < len(centroids) {
 				cells = nearestCells(probe, centroids, v.FaceIndex.NProbe)
 			}
-			rows, err := v.Store.FaceIndexRows(ctx, s, e.Epoch, cells)
-			if err != nil {
+			if err := v.scanCells(ctx, s, e.Epoch, sealer, cells, probe, add); err != nil {
 				return err
-			}
-			var buf, aad []byte
-			vec := make([]float32, len(probe))
-			for _, r := range rows {
-				if buf, aad, err = sealer.openInto(r, buf, aad, vec); err != nil {
-					return err
-				}
-				add(r.PhotoID, r.ClientID, vec)
 			}
 		}
 		after, err := v.Store.FaceIndexEpochs(ctx, s)
@@ -524,6 +518,39 @@ func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, add f
 			return nil
 		}
 	}
+}
+
+// scanCells calls add with the rows of epoch of s in cells (all if nil)
+// and their scores. Two or more cells are read by two queries at once,
+// each half opened and scored by its own goroutine.
+func (v *Vault) scanCells(ctx context.Context, s Scope, epoch int64, sealer *FaceIndexSealer, cells []int, probe []float32,
+	add func(id, client string, score float64)) error {
+	parts := [][]int{cells}
+	if len(cells) >= 2 {
+		parts = [][]int{cells[:len(cells)/2], cells[len(cells)/2:]}
+	}
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		wg.Go(func() {
+			rows, err := v.Store.FaceIndexRows(ctx, s, epoch, part)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			var buf, aad []byte
+			vec := make([]float32, len(probe))
+			for _, r := range rows {
+				if buf, aad, err = sealer.openInto(r, buf, aad, vec); err != nil {
+					errs[i] = err
+					return
+				}
+				add(r.PhotoID, r.ClientID, faceSimilarity(probe, vec))
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // IndexFaces indexes up to n enrolled faces not indexed yet, of any scope,
