@@ -68,8 +68,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	checkLease := fs.Duration("check-lease", facevault.DefaultCheckLease, "how long a node holds a check it runs: a check whose "+
 		"node died is run by another once this has passed")
 	faceIndexEvery := fs.Duration("face-index-interval", time.Minute, "how often the node holding the face index lease indexes newly "+
-		"enrolled faces and rekeys the scopes that are due; 0 disables the index (face checks then open every enrolled face "+
-		"with its own key)")
+		"enrolled faces and rekeys the scopes that are due; 0 stops both on this node (faces not indexed are then opened "+
+		"with their own keys, and if no node runs it, old face index keys are no longer destroyed)")
 	faceIndexRekey := fs.Duration("face-index-rekey", facevault.DefaultFaceIndexRekey, "the longest a scope's face index key is "+
 		"used: older, the index is re-sealed under a new key and the old key destroyed, so that a deleted face's copy in a "+
 		"record-store backup is unreadable at most this long (plus --face-index-interval) after its deletion")

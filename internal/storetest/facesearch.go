@@ -30,6 +30,7 @@ func RunFaceSearch(t *testing.T, open func(t *testing.T) facevault.Store) {
 	}{
 		{"EqualsExact", testSearchEqualsExact},
 		{"Rekey", testSearchRekey},
+		{"DuringRekey", testSearchDuringRekey},
 		{"Scopes", testSearchScopes},
 		{"Lease", testSearchLease},
 		{"Check", testSearchCheck},
@@ -316,6 +317,48 @@ func testSearchRekey(t *testing.T, w *searchWorld) {
 	if unindexed, err := w.st.ScopeUnindexedFaces(ctx, s); err != nil || len(unindexed) != 0 {
 		t.Fatalf("unindexed after the rekey: %d, %v", len(unindexed), err)
 	}
+}
+
+// testSearchDuringRekey: while a rekey has moved some rows and not others
+// (it stopped: its node lost the lease), both epochs are searched, and the
+// next round finishes the move and destroys the old key.
+func testSearchDuringRekey(t *testing.T, w *searchWorld) {
+	ctx := t.Context()
+	s := w.sc.a
+	ids := w.population(t, s, 80) // 88 faces: one batch of 64 moves, 24 wait
+	w.indexAll(t)
+	lost := errors.New("lease lost")
+	calls := 0
+	stop := func() error { // held while sampling, lost after the first batch moved
+		if calls++; calls >= 2 {
+			return lost
+		}
+		return nil
+	}
+	res, err := w.v.MaintainFaceIndex(ctx, s, len(w.faces[s]), false, stop)
+	if !errors.Is(err, lost) || !res.Trained || res.Moved != 64 {
+		t.Fatalf("interrupted rekey = %+v, %v; want a partition and one batch moved", res, err)
+	}
+	epochs, err := w.st.FaceIndexEpochs(ctx, s)
+	if err != nil || len(epochs) != 2 {
+		t.Fatalf("epochs mid-rekey = %d, %v; want 2", len(epochs), err)
+	}
+	w.wantExact(t, "mid-rekey", s, w.probes(ids, 5))
+	w.population(t, s, 3) // 4 faces
+	if n := w.indexAll(t); n != 4 {
+		t.Fatalf("indexed %d mid-rekey, want 4", n)
+	}
+	if rows, err := w.st.FaceIndexRows(ctx, s, 2, nil); err != nil || len(rows) != 64+4 {
+		t.Fatalf("rows of the new epoch = %d, %v; want the 64 moved and the 4 new", len(rows), err)
+	}
+	res, err = w.v.MaintainFaceIndex(ctx, s, len(w.faces[s]), false, noHold)
+	if err != nil || res.Trained || res.Moved != len(w.faces[s])-64-4 || res.Destroyed != 1 || res.Epoch != 2 {
+		t.Fatalf("finishing the rekey = %+v, %v", res, err)
+	}
+	if _, err := w.keys.FaceIndexKey(ctx, s, 1); !errors.Is(err, facevault.ErrNotFound) {
+		t.Fatalf("key of epoch 1 after the rekey: %v", err)
+	}
+	w.wantExact(t, "after the rekey", s, w.probes(ids, 5))
 }
 
 // testSearchScopes: a search never returns faces of another account or
