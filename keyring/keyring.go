@@ -9,6 +9,10 @@
 //     variable, or a key management service through the Master interface),
 //     that wraps the client keys.
 //
+// A fourth kind, face index keys (one per account, mode and epoch, wrapped
+// by the master key like client keys), seals the face search index: see
+// NewFaceIndexKey.
+//
 // Data keys and client keys live in a key store (DB) kept apart from the
 // record store and the image store. Destroying a photo's data key, or a
 // client's key, makes every copy of the sealed bytes anywhere (a backup, a
