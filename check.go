@@ -618,6 +618,39 @@ func (v *Vault) faceAuthentication(ctx context.Context, c *Check) (*CheckResult,
 		Breakdown: CheckBreakdown{FaceAuthentication: fa, PreviouslyEnrolledFace: prev}}, nil
 }
 
+// previouslyEnrolled searches the faces enrolled under the other clients
+// of c's scope for the face of c's photo: what every face-consuming check
+// reports as previouslyEnrolledFace. Nil if the photo is gone or no longer
+// has face data.
+func (v *Vault) previouslyEnrolled(ctx context.Context, c *Check) (*PreviouslyEnrolledFace, error) {
+	p, err := v.Store.LivePhoto(ctx, c.Scope, c.LivePhotoID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	probe, err := v.FaceEmbedding(ctx, p)
+	if err != nil || probe == nil {
+		return nil, err
+	}
+	hits, err := v.SearchFaces(ctx, c.Scope, probe, PreviouslyEnrolledThreshold)
+	if err != nil {
+		return nil, err
+	}
+	prev := &PreviouslyEnrolledFace{Outcome: OutcomeClear, Matches: []ClientMatch{}}
+	for _, h := range hits {
+		if h.ClientID != c.ClientID && h.PhotoID != p.ID && h.Score >= PreviouslyEnrolledThreshold {
+			prev.Matches = append(prev.Matches, ClientMatch{h.ClientID, h.PhotoID, int(math.Floor(h.Score))})
+		}
+	}
+	if len(prev.Matches) > 0 {
+		prev.Outcome = OutcomeAttention
+	}
+	slices.SortStableFunc(prev.Matches, func(a, b ClientMatch) int { return b.Score - a.Score })
+	return prev, nil
+}
+
 // faceSimilarity is faceid.Similarity: 100 × the cosine of two embeddings,
 // negative cosines counting as 0.
 func faceSimilarity(a, b []float32) float64 {
