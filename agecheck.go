@@ -63,8 +63,9 @@ const maxAgeImage = 64 << 20
 
 // ageEstimation runs an age estimation check: it reads the photo's image,
 // estimates the age of its face and validates it against the vault's
-// minimum age. Nil (the check fails) if the photo is gone or redacted, or
-// if its image holds no single face.
+// minimum age, and reports whether the face is enrolled under another
+// client (previouslyEnrolledFace). Nil (the check fails) if the photo is
+// gone or redacted, or if its image holds no single face.
 func (v *Vault) ageEstimation(ctx context.Context, c *Check) (*CheckResult, error) {
 	if v.Ages == nil {
 		return nil, errors.New("age estimation: this server has no age model")
@@ -100,5 +101,14 @@ func (v *Vault) ageEstimation(ctx context.Context, c *Check) (*CheckResult, erro
 	if a.Breakdown.Age >= minAge {
 		a.AgeValidation = OutcomeClear
 	}
-	return &CheckResult{Outcome: a.AgeValidation, Breakdown: CheckBreakdown{AgeEstimation: a}}, nil
+	// Like every check that consumes a face: is it enrolled under another
+	// client? It does not change the outcome.
+	prev, err := v.previouslyEnrolled(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("age estimation: previously enrolled faces: %w", err)
+	}
+	if prev == nil {
+		return nil, nil // its face data went meanwhile
+	}
+	return &CheckResult{Outcome: a.AgeValidation, Breakdown: CheckBreakdown{AgeEstimation: a, PreviouslyEnrolledFace: prev}}, nil
 }

@@ -561,10 +561,12 @@ func (v *Vault) observeCheck(c *Check, d time.Duration) {
 	v.Observer.CheckFinished(c.Type, c.Status, outcome, d)
 }
 
-// faceAuthentication compares the face of c's photo with every enrolled
-// face of c's scope, by exact search: its client's other enrolled photos
-// decide the outcome, other clients' say whether the face was enrolled
-// before under another name. Nil if the photo no longer has face data.
+// faceAuthentication compares the face of c's photo with the enrolled
+// faces of c's scope, through the face search (SearchFaces): its client's
+// other enrolled photos decide the outcome, other clients' say whether the
+// face was enrolled before under another name. The enrolled faces it
+// lists are all of the client's other enrolled photos. Nil if the photo no
+// longer has face data.
 func (v *Vault) faceAuthentication(ctx context.Context, c *Check) (*CheckResult, error) {
 	p, err := v.Store.LivePhoto(ctx, c.Scope, c.LivePhotoID)
 	if errors.Is(err, ErrNotFound) {
@@ -577,32 +579,31 @@ func (v *Vault) faceAuthentication(ctx context.Context, c *Check) (*CheckResult,
 	if err != nil || probe == nil {
 		return nil, err
 	}
-	faces, err := v.Store.EnrolledFaces(ctx, c.Scope)
+	enrolled, err := v.Store.EnrolledFaceIDs(ctx, c.Scope, c.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	hits, err := v.SearchFaces(ctx, c.Scope, probe, min(FaceMatchThreshold, PreviouslyEnrolledThreshold))
 	if err != nil {
 		return nil, err
 	}
 	fa := &FaceAuthentication{FacialSimilarity: OutcomeAttention,
 		Breakdown: FaceAuthenticationBreakdown{FacesMatched: []FaceMatch{}, EnrolledFaces: EnrolledFaces{LivePhotoIDs: []string{}}}}
 	prev := &PreviouslyEnrolledFace{Outcome: OutcomeClear, Matches: []ClientMatch{}}
-	for _, f := range faces {
-		if f.ID == p.ID {
-			continue
+	for _, id := range enrolled {
+		if id != p.ID {
+			fa.Breakdown.EnrolledFaces.LivePhotoIDs = append(fa.Breakdown.EnrolledFaces.LivePhotoIDs, id)
 		}
-		e, err := v.FaceEmbedding(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		if e == nil {
-			continue // destroyed meanwhile
-		}
-		score := faceSimilarity(probe, e)
-		if f.ClientID == c.ClientID {
-			fa.Breakdown.EnrolledFaces.LivePhotoIDs = append(fa.Breakdown.EnrolledFaces.LivePhotoIDs, f.ID)
-			if score >= FaceMatchThreshold {
-				fa.Breakdown.FacesMatched = append(fa.Breakdown.FacesMatched, FaceMatch{f.ID, int(math.Floor(score))})
+	}
+	for _, h := range hits {
+		switch {
+		case h.PhotoID == p.ID:
+		case h.ClientID == c.ClientID:
+			if h.Score >= FaceMatchThreshold {
+				fa.Breakdown.FacesMatched = append(fa.Breakdown.FacesMatched, FaceMatch{h.PhotoID, int(math.Floor(h.Score))})
 			}
-		} else if score >= PreviouslyEnrolledThreshold {
-			prev.Matches = append(prev.Matches, ClientMatch{f.ClientID, f.ID, int(math.Floor(score))})
+		case h.Score >= PreviouslyEnrolledThreshold:
+			prev.Matches = append(prev.Matches, ClientMatch{h.ClientID, h.PhotoID, int(math.Floor(h.Score))})
 		}
 	}
 	if len(fa.Breakdown.FacesMatched) > 0 {
@@ -611,10 +612,43 @@ func (v *Vault) faceAuthentication(ctx context.Context, c *Check) (*CheckResult,
 	if len(prev.Matches) > 0 {
 		prev.Outcome = OutcomeAttention
 	}
-	slices.SortFunc(fa.Breakdown.FacesMatched, func(a, b FaceMatch) int { return b.FacialSimilarityScore - a.FacialSimilarityScore })
-	slices.SortFunc(prev.Matches, func(a, b ClientMatch) int { return b.Score - a.Score })
+	slices.SortStableFunc(fa.Breakdown.FacesMatched, func(a, b FaceMatch) int { return b.FacialSimilarityScore - a.FacialSimilarityScore })
+	slices.SortStableFunc(prev.Matches, func(a, b ClientMatch) int { return b.Score - a.Score })
 	return &CheckResult{Outcome: fa.FacialSimilarity,
 		Breakdown: CheckBreakdown{FaceAuthentication: fa, PreviouslyEnrolledFace: prev}}, nil
+}
+
+// previouslyEnrolled searches the faces enrolled under the other clients
+// of c's scope for the face of c's photo: what every face-consuming check
+// reports as previouslyEnrolledFace. Nil if the photo is gone or no longer
+// has face data.
+func (v *Vault) previouslyEnrolled(ctx context.Context, c *Check) (*PreviouslyEnrolledFace, error) {
+	p, err := v.Store.LivePhoto(ctx, c.Scope, c.LivePhotoID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	probe, err := v.FaceEmbedding(ctx, p)
+	if err != nil || probe == nil {
+		return nil, err
+	}
+	hits, err := v.SearchFaces(ctx, c.Scope, probe, PreviouslyEnrolledThreshold)
+	if err != nil {
+		return nil, err
+	}
+	prev := &PreviouslyEnrolledFace{Outcome: OutcomeClear, Matches: []ClientMatch{}}
+	for _, h := range hits {
+		if h.ClientID != c.ClientID && h.PhotoID != p.ID && h.Score >= PreviouslyEnrolledThreshold {
+			prev.Matches = append(prev.Matches, ClientMatch{h.ClientID, h.PhotoID, int(math.Floor(h.Score))})
+		}
+	}
+	if len(prev.Matches) > 0 {
+		prev.Outcome = OutcomeAttention
+	}
+	slices.SortStableFunc(prev.Matches, func(a, b ClientMatch) int { return b.Score - a.Score })
+	return prev, nil
 }
 
 // faceSimilarity is faceid.Similarity: 100 × the cosine of two embeddings,

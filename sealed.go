@@ -515,15 +515,18 @@ const embeddingPurpose = "facevault face embedding"
 // sealEmbedding seals a face embedding (float32s, little-endian) under a
 // photo's data key.
 func sealEmbedding(e []float32, dataKey []byte, photoID string) ([]byte, error) {
-	b := make([]byte, 4*len(e))
-	for i, f := range e {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
-	}
-	sealed, err := seal.SealMessage(dataKey, embeddingPurpose, b, []byte(photoID))
+	sealed, err := seal.SealMessage(dataKey, embeddingPurpose, encodeFloats(e), []byte(photoID))
 	if err != nil {
 		return nil, fmt.Errorf("seal face embedding: %w", err)
 	}
 	return sealed, nil
+}
+
+// SealFaceEmbedding seals a face embedding as an upload does, under the
+// photo's data key: what LivePhoto.SealedEmbedding holds. Tools and tests
+// that store photos without uploading them use it.
+func SealFaceEmbedding(e []float32, dataKey []byte, photoID string) ([]byte, error) {
+	return sealEmbedding(e, dataKey, photoID)
 }
 
 // FaceEmbedding returns the face embedding of a photo as read from the

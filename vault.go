@@ -28,8 +28,14 @@ type Vault struct {
 	// Keys, when set, encrypts every image at rest under a data key of its
 	// own, kept in Keys: deleting or redacting a photo, or deleting its
 	// client, destroys the key first. Nil stores images as they are.
-	Keys   ImageKeys
-	Limits imagecheck.Limits
+	Keys ImageKeys
+	// IndexKeys keeps the face search index's keys; nil uses Keys if it
+	// keeps them too (see FaceIndexKeys). Without either, no face is
+	// indexed and a search opens every enrolled face with its photo key.
+	IndexKeys FaceIndexKeys
+	// FaceIndex tunes the face search index.
+	FaceIndex FaceIndexConfig
+	Limits    imagecheck.Limits
 	// Analyzer runs the liveness check on uploads that ask for it; nil
 	// records no check.
 	Analyzer Analyzer
@@ -59,8 +65,9 @@ type Vault struct {
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 
-	wake      chan struct{} // tells RunPurge there is work
-	checkWake chan struct{} // tells RunChecks there is a new check
+	wake       chan struct{}   // tells RunPurge there is work
+	checkWake  chan struct{}   // tells RunChecks there is a new check
+	indexCache *faceIndexCache // face index keys and partitions, briefly
 
 	senderOnce sync.Once
 	send       *Sender // sends webhook deliveries; see sender
@@ -83,7 +90,7 @@ type Observer interface {
 // clock.
 func NewVault(store Store, blobs BlobStore, logger *slog.Logger) *Vault {
 	return &Vault{Store: store, Blobs: blobs, Limits: imagecheck.DefaultLimits(), Logger: logger, Now: now,
-		wake: make(chan struct{}, 1), checkWake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), checkWake: make(chan struct{}, 1), indexCache: newFaceIndexCache()}
 }
 
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

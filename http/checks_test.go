@@ -678,6 +678,10 @@ func TestAgeEstimationCheck(t *testing.T) {
 		imgs := checkEnv(t, env)
 		alice := env.newClientID(t, env.KeyA)
 		face := env.uploadWith(t, env.KeyA, alice, imgs["face"], nil)
+		// The same face under another client, and another person.
+		bob := env.newClientID(t, env.KeyA)
+		bobFace := env.uploadWith(t, env.KeyA, bob, imgs["same person"], nil)
+		env.uploadWith(t, env.KeyA, env.newClientID(t, env.KeyA), imgs["other person"], nil)
 		create := func(photo string) string {
 			r := env.do(t, "POST", "/v1/checks", env.KeyA, map[string]any{"clientId": alice, "type": "age_estimation_check", "livePhotoId": photo})
 			wantStatus(t, r, http.StatusOK)
@@ -717,6 +721,13 @@ func TestAgeEstimationCheck(t *testing.T) {
 			}
 			if at(c, "result", "breakdown", "faceAuthentication") != nil {
 				t.Errorf("an age check carries a face authentication: %v", c["result"])
+			}
+			// Every face-consuming check says whether the face is enrolled
+			// under another client: bob's photo is of the same person.
+			prev, _ := at(c, "result", "breakdown", "previouslyEnrolledFace").(map[string]any)
+			matches, _ := prev["matches"].([]any)
+			if prev["outcome"] != "attention" || len(matches) != 1 || matches[0].(map[string]any)["livePhotoId"] != bobFace {
+				t.Errorf("previouslyEnrolledFace = %v, want attention with bob's photo %s only", prev, bobFace)
 			}
 		}
 		env.vault.MinimumAge = 0 // the default, 18

@@ -9,6 +9,10 @@
 //     variable, or a key management service through the Master interface),
 //     that wraps the client keys.
 //
+// A fourth kind, face index keys (one per account, mode and epoch, wrapped
+// by the master key like client keys), seals the face search index: see
+// NewFaceIndexKey.
+//
 // Data keys and client keys live in a key store (DB) kept apart from the
 // record store and the image store. Destroying a photo's data key, or a
 // client's key, makes every copy of the sealed bytes anywhere (a backup, a
@@ -357,12 +361,12 @@ func (k *Keyring) ClientKeyIDs(ctx context.Context, after string, n int) ([]stri
 
 // RotateResult counts what Rotate did.
 type RotateResult struct {
-	Rewrapped int // client keys rewrapped by the current master
-	Remaining int // client keys still wrapped by another master
+	Rewrapped int // client and face index keys rewrapped by the current master
+	Remaining int // keys still wrapped by another master
 }
 
-// Rotate rewraps every client key not wrapped by the current master key
-// with it, in batches, while the service runs: a client key is replaced
+// Rotate rewraps every client key and face index key not wrapped by the
+// current master key with it, in batches, while the service runs: a client key is replaced
 // only if it is still the one read (a compare-and-swap), so that a key
 // destroyed meanwhile stays destroyed. Data keys and images are not
 // touched. Keys still wrapped by an older master afterwards (Remaining) were
@@ -401,6 +405,11 @@ func (k *Keyring) Rotate(ctx context.Context) (RotateResult, error) {
 					res.Rewrapped++
 				}
 			}
+		}
+		n, err := k.rotateFaceIndexKeys(ctx, old, cur)
+		res.Rewrapped += n
+		if err != nil {
+			return res, err
 		}
 	}
 	if row, err := k.db.signerRow(ctx); err == nil && row.masterID != cur.ID() {

@@ -65,6 +65,8 @@ var tables = []string{
 	`CREATE TABLE IF NOT EXISTS keyring_receipt_refs (account_id TEXT NOT NULL, mode TEXT NOT NULL, resource_id TEXT NOT NULL,
 		receipt_id TEXT NOT NULL, created_at INT NOT NULL, PRIMARY KEY (account_id, mode, resource_id, receipt_id))`,
 	`CREATE TABLE IF NOT EXISTS keyring_pending (photo_id TEXT PRIMARY KEY, action TEXT NOT NULL, created_at INT NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS keyring_face_index (account_id TEXT NOT NULL, mode TEXT NOT NULL, epoch INT NOT NULL,
+		master_id TEXT NOT NULL, wrapped BLOB NOT NULL, created_at INT NOT NULL, PRIMARY KEY (account_id, mode, epoch))`,
 }
 
 // ddl is a statement of tables in the dialect's types.
@@ -327,11 +329,12 @@ func (db *DB) removeMaster(ctx context.Context, id string) error {
 	return nil
 }
 
-// masterUse counts the keys (client keys, and the receipt key) wrapped by
-// each master key.
+// masterUse counts the keys (client keys, face index keys, and the receipt
+// key) wrapped by each master key.
 func (db *DB) masterUse(ctx context.Context) (map[string]int, error) {
 	rows, err := db.query(ctx, `SELECT master_id, count(*) FROM (
-		SELECT master_id FROM keyring_clients UNION ALL SELECT master_id FROM keyring_signer) AS k GROUP BY master_id`)
+		SELECT master_id FROM keyring_clients UNION ALL SELECT master_id FROM keyring_face_index
+		UNION ALL SELECT master_id FROM keyring_signer) AS k GROUP BY master_id`)
 	if err != nil {
 		return nil, fmt.Errorf("key store: count client keys: %w", err)
 	}

@@ -234,6 +234,14 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, no
 		); err != nil {
 			return fmt.Errorf("postgres: delete client %s: checks: %w", id, err)
 		}
+		// Its faces leave the search index with it: the client's row,
+		// updated above, is what the indexer locks to add a row.
+		if _, err := tx.Exec(ctx, `
+			DELETE FROM face_index WHERE account_id = $1 AND mode = $2 AND client_id = $3`,
+			s.AccountID, string(s.Mode), id,
+		); err != nil {
+			return fmt.Errorf("postgres: delete client %s: face index: %w", id, err)
+		}
 		if err := emit(ctx, tx, s, facevault.ClientDeletedEvent(id, now)); err != nil {
 			return err
 		}

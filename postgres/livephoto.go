@@ -261,6 +261,9 @@ func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string,
 		); err != nil {
 			return fmt.Errorf("postgres: delete live photo %s: count: %w", id, err)
 		}
+		if err := deleteFaceIndexRows(ctx, tx, []string{id}); err != nil {
+			return err
+		}
 		if err := emit(ctx, tx, s, facevault.LivePhotoDeletedEvent(id, p.ClientID, now)); err != nil {
 			return err
 		}
@@ -309,6 +312,9 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 			return fmt.Errorf("postgres: redact live photo %s: %w", id, err)
 		}
 		p.RedactedAt, p.UpdatedAt, p.SHA256, p.SealedEmbedding, p.Enrolled = at, at, "", nil, false
+		if err := deleteFaceIndexRows(ctx, tx, []string{id}); err != nil {
+			return err
+		}
 		if err := emit(ctx, tx, s, facevault.LivePhotoEvent(facevault.EventLivePhotoRedacted, p)); err != nil {
 			return err
 		}

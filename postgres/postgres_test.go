@@ -778,3 +778,7 @@ func TestTerminatedConnections(t *testing.T) {
 		recovered(t)
 	})
 }
+
+func TestFaceSearch(t *testing.T) {
+	storetest.RunFaceSearch(t, func(t *testing.T) facevault.Store { return migrated(t) })
+}

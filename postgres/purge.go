@@ -55,6 +55,9 @@ func (db *DB) DrainDeletedClients(ctx context.Context, now time.Time, n int) ([]
 			return fmt.Errorf("postgres: drain deleted clients: %w", err)
 		}
 		if len(keys) > 0 {
+			if err := deleteFaceIndexRows(ctx, tx, keys); err != nil {
+				return err
+			}
 			if err := queuePurges(ctx, tx, now, keys); err != nil {
 				return err
 			}

@@ -987,6 +987,10 @@ describe("checks", () => {
     assert.equal(minimumAge, 18);
     assert.equal(a.ageValidation, age >= 18 ? "clear" : "attention");
     assert.equal(done.result.outcome, a.ageValidation);
+    const prev = done.result.breakdown.previouslyEnrolledFace;
+    assert.ok(["clear", "attention"].includes(prev.outcome), JSON.stringify(prev));
+    assert.equal(prev.outcome === "attention", prev.matches.length > 0);
+    assert.ok(prev.matches.every((m) => m.clientId !== c.id), "the client's own faces are not 'previously enrolled'");
     assert.deepEqual((await cc.check.list(c.id)).map((x) => x.id), [created.id]);
   });
 

@@ -482,3 +482,47 @@ func OpenMessage(key []byte, purpose string, sealed, aad []byte) ([]byte, error)
 	}
 	return msg, nil
 }
+
+// MessageSealer seals and opens messages as SealMessage and OpenMessage
+// do, for one key and purpose, deriving the cipher key once: for sealing
+// or opening many messages under the same key.
+type MessageSealer struct {
+	aead cipher.AEAD
+}
+
+// NewMessageSealer returns the sealer of key for purpose.
+func NewMessageSealer(key []byte, purpose string) (*MessageSealer, error) {
+	k, err := deriveKey(key, purpose)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := newGCM(k)
+	if err != nil {
+		return nil, err
+	}
+	return &MessageSealer{aead: aead}, nil
+}
+
+// Seal is SealMessage.
+func (m *MessageSealer) Seal(msg, aad []byte) ([]byte, error) {
+	ns := m.aead.NonceSize()
+	out := make([]byte, 1+ns, 1+ns+len(msg)+m.aead.Overhead())
+	out[0] = messageVersion
+	if _, err := rand.Read(out[1:]); err != nil {
+		return nil, fmt.Errorf("seal: nonce: %w", err)
+	}
+	return m.aead.Seal(out, out[1:1+ns], msg, aad), nil
+}
+
+// Open is OpenMessage, appending the message to dst.
+func (m *MessageSealer) Open(dst, sealed, aad []byte) ([]byte, error) {
+	ns := m.aead.NonceSize()
+	if len(sealed) < 1+ns+m.aead.Overhead() || sealed[0] != messageVersion {
+		return nil, ErrAuth
+	}
+	msg, err := m.aead.Open(dst, sealed[1:1+ns], sealed[1+ns:], aad)
+	if err != nil {
+		return nil, ErrAuth
+	}
+	return msg, nil
+}

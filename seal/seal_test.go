@@ -347,3 +347,40 @@ func BenchmarkOpen(b *testing.B) {
 		io.Copy(io.Discard, r)
 	}
 }
+
+// TestMessageSealer: a MessageSealer's messages are SealMessage's: each
+// opens the other's, bound to the same purpose and aad.
+func TestMessageSealer(t *testing.T) {
+	key, err := NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMessageSealer(key, "test purpose")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.Seal([]byte("hello"), []byte("aad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := OpenMessage(key, "test purpose", a, []byte("aad")); err != nil || string(got) != "hello" {
+		t.Fatalf("OpenMessage of a sealer's message = %q, %v", got, err)
+	}
+	b, err := SealMessage(key, "test purpose", []byte("world"), []byte("aad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.Open([]byte("> "), b, []byte("aad")); err != nil || string(got) != "> world" {
+		t.Fatalf("sealer's Open of SealMessage's = %q, %v", got, err)
+	}
+	if _, err := m.Open(nil, b, []byte("other aad")); err != ErrAuth {
+		t.Fatalf("Open with another aad = %v, want ErrAuth", err)
+	}
+	other, _ := NewMessageSealer(key, "other purpose")
+	if _, err := other.Open(nil, b, []byte("aad")); err != ErrAuth {
+		t.Fatalf("Open for another purpose = %v, want ErrAuth", err)
+	}
+	if _, err := m.Open(nil, b[:10], []byte("aad")); err != ErrAuth {
+		t.Fatalf("Open of a truncated message = %v, want ErrAuth", err)
+	}
+}

@@ -207,6 +207,12 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, no
 		); err != nil {
 			return fmt.Errorf("sqlite: delete client %s: checks: %w", id, err)
 		}
+		if _, err := tx.ExecContext(ctx, `
+			DELETE FROM face_index WHERE account_id = ? AND mode = ? AND client_id = ?`,
+			s.AccountID, string(s.Mode), id,
+		); err != nil {
+			return fmt.Errorf("sqlite: delete client %s: face index: %w", id, err)
+		}
 		if err := emit(ctx, tx, s, facevault.ClientDeletedEvent(id, now)); err != nil {
 			return err
 		}

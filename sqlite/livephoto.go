@@ -249,6 +249,9 @@ func (db *DB) DeleteLivePhoto(ctx context.Context, s facevault.Scope, id string,
 		); err != nil {
 			return fmt.Errorf("sqlite: delete live photo %s: count: %w", id, err)
 		}
+		if err := deleteFaceIndexRows(ctx, tx, []string{id}); err != nil {
+			return err
+		}
 		if err := emit(ctx, tx, s, facevault.LivePhotoDeletedEvent(id, p.ClientID, now)); err != nil {
 			return err
 		}
@@ -287,6 +290,9 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 			return fmt.Errorf("sqlite: redact live photo %s: %w", id, err)
 		}
 		p.RedactedAt, p.UpdatedAt, p.SHA256, p.SealedEmbedding, p.Enrolled = fromMS(ms(now)), fromMS(ms(now)), "", nil, false
+		if err := deleteFaceIndexRows(ctx, tx, []string{id}); err != nil {
+			return err
+		}
 		if err := emit(ctx, tx, s, facevault.LivePhotoEvent(facevault.EventLivePhotoRedacted, p)); err != nil {
 			return err
 		}

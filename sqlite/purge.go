@@ -69,6 +69,9 @@ func (db *DB) DrainDeletedClients(ctx context.Context, now time.Time, n int) ([]
 			); err != nil {
 				return fmt.Errorf("sqlite: drain deleted clients: %w", err)
 			}
+			if err := deleteFaceIndexRows(ctx, tx, keys); err != nil {
+				return err
+			}
 			if err := queuePurges(ctx, tx, now, keys); err != nil {
 				return err
 			}

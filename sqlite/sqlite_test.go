@@ -417,3 +417,7 @@ func TestFileModes(t *testing.T) {
 		}
 	}
 }
+
+func TestFaceSearch(t *testing.T) {
+	storetest.RunFaceSearch(t, func(t *testing.T) facevault.Store { return mustOpen(t, tempPath(t)) })
+}

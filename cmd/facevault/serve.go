@@ -74,6 +74,18 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		"or whose runner died (this node's own new checks are run at once)")
 	checkLease := fs.Duration("check-lease", facevault.DefaultCheckLease, "how long a node holds a check it runs: a check whose "+
 		"node died is run by another once this has passed")
+	faceIndexEvery := fs.Duration("face-index-interval", time.Minute, "how often the node holding the face index lease indexes newly "+
+		"enrolled faces and rekeys the scopes that are due; 0 stops both on this node (faces not indexed are then opened "+
+		"with their own keys, and if no node runs it, old face index keys are no longer destroyed)")
+	faceIndexRekey := fs.Duration("face-index-rekey", facevault.DefaultFaceIndexRekey, "the longest a scope's face index key is "+
+		"used: older, the index is re-sealed under a new key and the old key destroyed, so that a deleted face's copy in a "+
+		"record-store backup is unreadable at most this long (plus --face-index-interval) after its deletion")
+	faceIndexCells := fs.Int("face-index-cells", 0, "cells of a scope's face index partition; 0: the square root of its indexed faces")
+	faceIndexMin := fs.Int("face-index-min-faces", facevault.DefaultFaceIndexMinFaces, "indexed faces from which a scope's face "+
+		"index is partitioned; below, a search reads all of them")
+	nprobe := nprobeFlag(-1)
+	fs.Var(&nprobe, "face-search-nprobe", "cells of a partitioned face index that a search reads, nearest to the face first: "+
+		"a number, or all (an exact search); default all on SQLite, "+strconv.Itoa(facevault.DefaultPostgresNProbe)+" on PostgreSQL")
 	quarantineFor := fs.Duration("quarantine-for", defaultQuarantineFor, "how long the sweep keeps the images it removes in quarantine "+
 		"('facevault quarantine restore' brings them back) before it destroys them; 0 destroys them at once")
 	maxMemory := bytesFlag(512 << 20)
@@ -145,6 +157,15 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *minAge < 1 || *minAge > 120 {
 		return fmt.Errorf("%w: --min-age must be a whole number of years from 1 to 120", errUsage)
+	}
+	if *faceIndexEvery < 0 {
+		return fmt.Errorf("%w: --face-index-interval must not be negative", errUsage)
+	}
+	if *faceIndexRekey <= 0 {
+		return fmt.Errorf("%w: --face-index-rekey must be positive", errUsage)
+	}
+	if *faceIndexCells < 0 || *faceIndexMin < 1 {
+		return fmt.Errorf("%w: --face-index-cells must not be negative, --face-index-min-faces must be at least 1", errUsage)
 	}
 	logger, err := newLogger(c.Stderr, *logFormat, *logLevel)
 	if err != nil {
@@ -266,6 +287,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		}
 		vault.Ages = faceage.ImageEstimator{Faces: analyzer, Ages: ages}
 	}
+	vault.FaceIndex = facevault.FaceIndexConfig{NProbe: nprobe.value(stores.postgres()), Cells: *faceIndexCells,
+		MinFaces: *faceIndexMin, Rekey: *faceIndexRekey}
 	sweeper := &sweeper{vault: vault, leases: db, logger: logger, holder: leaseHolder(), exclusive: blobs.exclusive,
 		keepFor: 2 * *sweepEvery, quarantineFor: *quarantineFor}
 
@@ -354,6 +377,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// Webhook deliveries from the outbox, on every node, each by the node
 	// that holds its lease; never in a request's path.
 	sweeping.Go(func() { vault.RunDeliveries(sweepCtx, leaseHolder(), *webhookEvery, *webhookLease) })
+	// The face search index: one node at a time (under a lease) indexes
+	// new enrolments and rekeys; searches work on every node meanwhile.
+	if *faceIndexEvery > 0 {
+		sweeping.Go(func() { vault.RunFaceIndex(sweepCtx, leaseHolder(), *faceIndexEvery, facevault.DefaultFaceIndexLease) })
+	}
 	// The audit log's counts of refused requests, appended every minute and
 	// once more after the last request is answered: its context ends only
 	// after Shutdown, whichever way Run returns.
@@ -380,6 +408,44 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// nprobeFlag is --face-search-nprobe: a number of cells, 0 for all of
+// them, or -1 for the back end's default.
+type nprobeFlag int
+
+func (f *nprobeFlag) String() string {
+	switch {
+	case f == nil || *f < 0:
+		return ""
+	case *f == 0:
+		return "all"
+	}
+	return strconv.Itoa(int(*f))
+}
+
+func (f *nprobeFlag) Set(v string) error {
+	if v == "all" {
+		*f = 0
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return errors.New("want a number of cells (at least 1) or all")
+	}
+	*f = nprobeFlag(n)
+	return nil
+}
+
+// value is the nprobe a vault is given: the back end's default unless set.
+func (f nprobeFlag) value(postgres bool) int {
+	switch {
+	case f >= 0:
+		return int(f)
+	case postgres:
+		return facevault.DefaultPostgresNProbe
+	}
+	return 0
 }
 
 // minMaxMemory is the least --max-memory: room for the service itself and

@@ -48,6 +48,12 @@ func (f *storeFlags) dbURL() string {
 	return "sqlite://" + filepath.Join(*f.data, "facevault.db")
 }
 
+// postgres reports whether the record store is PostgreSQL.
+func (f *storeFlags) postgres() bool {
+	scheme, _, _ := strings.Cut(f.dbURL(), ":")
+	return scheme == "postgres" || scheme == "postgresql"
+}
+
 func (f *storeFlags) blobsURL() string {
 	if *f.blobs != "" {
 		return *f.blobs

@@ -67,6 +67,9 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"Idempotency", testIdempotency},
 		{"IdempotencyDeletes", testIdempotencyDeletes},
 		{"IdempotencyConcurrent", testIdempotencyConcurrent},
+		{"FaceIndexRows", testFaceIndexRows},
+		{"FaceIndexRekey", testFaceIndexRekey},
+		{"FaceIndexEnds", testFaceIndexEnds},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
