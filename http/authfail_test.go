@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"github.com/facevault/facevault/internal/apitest"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -35,6 +36,9 @@ func getFrom(t *testing.T, env *testEnv, local, key, xff string) *response {
 	req := "GET /v1/clients HTTP/1.1\r\nHost: facevault.test\r\nConnection: close\r\nAuthorization: " + key + "\r\n"
 	if xff != "" {
 		req += "X-Forwarded-For: " + xff + "\r\n"
+	}
+	if key == "" {
+		req += apitest.InvalidHeader + ": no API key\r\n"
 	}
 	c.mustWrite(t, []byte(req+"\r\n"))
 	return c.answer(t)

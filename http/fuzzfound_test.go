@@ -66,7 +66,7 @@ func TestInvalidUTF8Echo(t *testing.T) {
 			if c.method == "POST" {
 				body = map[string]any{}
 			}
-			r := env.do(t, c.method, c.path, env.KeyA, body)
+			r := env.do(t, c.method, c.path, env.KeyA, body, invalid("an escaped slash for an id")...)
 			wantError(t, r, http.StatusNotFound, "resource_not_found", "", "")
 			if !utf8.Valid(r.Body) {
 				t.Errorf("%s %s: body is not UTF-8: %q", c.method, c.path, r.Body)
@@ -110,7 +110,7 @@ func TestClientBodyNotJSON(t *testing.T) {
 		id := env.newClientID(t, env.KeyA)
 		for _, body := range []string{`{"type":{}`, `{"email":5,`, `{"metadata":{"a":1}`, `{"personDetails":[] x`, `{"type":"person","type":5}`} {
 			for _, path := range []string{"/v1/clients", "/v1/clients/" + id} {
-				r := env.do(t, "POST", path, env.KeyA, body)
+				r := env.do(t, "POST", path, env.KeyA, body, invalid("not JSON")...)
 				wantError(t, r, http.StatusBadRequest, "invalid_request", "The request body is not valid JSON", "")
 			}
 		}
