@@ -2,7 +2,6 @@ package http_test
 
 import (
 	"context"
-	"github.com/facevault/facevault/internal/apitest"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/facevault/facevault"
 	fvhttp "github.com/facevault/facevault/http"
+	"github.com/facevault/facevault/internal/apitest"
 )
 
 // countingKeys counts the key lookups that reach the key store.

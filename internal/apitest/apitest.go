@@ -24,6 +24,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/config"
 	vErrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/paths"
+	"github.com/pb33f/libopenapi-validator/schema_validation"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/facevault/facevault/openapi"
@@ -214,6 +215,30 @@ func (v *Validator) unrouted(x *Exchange, errs []*vErrors.ValidationError, where
 		}
 	}
 	return problems
+}
+
+// CheckError validates an error answer that no handler wrote: what the
+// server's HTTP layer answers to malformed HTTP (a bad request line or
+// header, headers too large, an unsupported version or transfer encoding)
+// before any route. Its body must be the document's Error, with the
+// status's documented type where the document gives one.
+func (v *Validator) CheckError(status int, body []byte) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	proxy := v.model.Components.Schemas.GetOrZero("Error")
+	if proxy == nil {
+		return fmt.Errorf("the document has no Error schema")
+	}
+	if ok, errs := schema_validation.NewSchemaValidator().ValidateSchemaBytes(proxy.Schema(), body); !ok {
+		return fmt.Errorf("%d: the error body does not match the OpenAPI document's Error: %s", status, describe(errs))
+	}
+	want := map[int]string{http.StatusBadRequest: "invalid_request", http.StatusNotFound: "resource_not_found",
+		http.StatusRequestTimeout: "request_timeout", http.StatusRequestEntityTooLarge: "request_too_large"}[status]
+	var e struct{ Type string }
+	if json.Unmarshal(body, &e); want != "" && e.Type != want {
+		return fmt.Errorf("%d: error type %q, want %q", status, e.Type, want)
+	}
+	return nil
 }
 
 // checkError checks an error body of an answer to no operation.
