@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -95,8 +96,9 @@ func build() (*Validator, error) {
 // Exchange is one request and its answer, as seen by the server.
 type Exchange struct {
 	Method string
-	// URL is the request's URL (path and query are what matter).
-	URL    string
+	// URL is the request's URL, as the server parsed it (path and query
+	// are what matter).
+	URL    *url.URL
 	Header http.Header
 	// Body holds what was read of the request body; BodyComplete is
 	// whether that is the whole of it.
@@ -118,10 +120,12 @@ type Exchange struct {
 func (v *Validator) Check(x *Exchange) []string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	req, err := http.NewRequest(x.Method, x.URL, nil)
+	req, err := http.NewRequest(x.Method, "/", nil)
 	if err != nil {
 		return []string{fmt.Sprintf("%s %s: the request cannot be rebuilt for validation: %v", x.Method, x.URL, err)}
 	}
+	u := *x.URL
+	req.URL = &u
 	req.Header = x.Header.Clone()
 	head := x.Method == http.MethodHead
 	if head {
@@ -134,7 +138,7 @@ func (v *Validator) Check(x *Exchange) []string {
 		req.URL.Path = strings.TrimSuffix(p, "/")
 		req.URL.RawPath = ""
 	}
-	where := fmt.Sprintf("%s %s → %d", x.Method, clip(x.URL), x.Status)
+	where := fmt.Sprintf("%s %s → %d", x.Method, clip(x.URL.RequestURI()), x.Status)
 	var problems []string
 	report := func(what string, errs []*vErrors.ValidationError) {
 		if len(errs) > 0 {

@@ -2,14 +2,19 @@ package apitest
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
 
-func exchange(method, url, body string, status int, resBody string) *Exchange {
+func exchange(method, target, body string, status int, resBody string) *Exchange {
 	h := http.Header{"Authorization": {"test_key"}, "Content-Type": {"application/json"}}
 	rh := http.Header{"Content-Type": {"application/json; charset=utf-8"}, "X-Request-Id": {"6b05e94e8876735d0bd72139"}}
-	return &Exchange{Method: method, URL: url, Header: h, Body: []byte(body), BodyComplete: true,
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		panic(err)
+	}
+	return &Exchange{Method: method, URL: u, Header: h, Body: []byte(body), BodyComplete: true,
 		Status: status, ResponseHeader: rh, ResponseBody: []byte(resBody), ResponseComplete: true}
 }
 

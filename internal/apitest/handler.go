@@ -15,7 +15,8 @@ import (
 // what is tested; the answer is copied as it is written.
 func (v *Validator) Handler(next http.Handler, fail func(problem string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		x := &Exchange{Method: r.Method, URL: r.URL.String(), Invalid: r.Header.Get(InvalidHeader)}
+		u := *r.URL
+		x := &Exchange{Method: r.Method, URL: &u, Invalid: r.Header.Get(InvalidHeader)}
 		// A copy of r for the server: net/http looks at the original's
 		// body once the handler returns.
 		r = r.WithContext(r.Context())
