@@ -307,7 +307,9 @@ func (r *renderer) typeOf(s *yaml.Node) string {
 		}
 		var parts []string
 		for _, a := range all {
-			parts = append(parts, r.typeOf(a))
+			if t := r.typeOf(a); t != "any" { // a part that only requires fields
+				parts = append(parts, t)
+			}
 		}
 		return strings.Join(parts, " and ")
 	}
