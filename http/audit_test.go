@@ -244,7 +244,11 @@ func TestAuditFailures(t *testing.T) {
 			{"LiveRefusal", env.KeyALive, env.RecALive, "POST", "/v1/livePhotos", map[string]any{"clientId": liveCID, "data": b64(noface["no face"])}, 422, "create", "uploadLivePhoto", "livePhoto", "", liveCID},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				r := env.do(t, tc.method, tc.path, tc.key, tc.body)
+				var hdr []string
+				if tc.status == http.StatusBadRequest {
+					hdr = invalid(tc.name)
+				}
+				r := env.do(t, tc.method, tc.path, tc.key, tc.body, hdr...)
 				wantStatus(t, r, tc.status)
 				e := env.lastEntry(t, chainOf(tc.rec))
 				got := [...]any{e.Action, e.Trigger, e.ResourceType, e.ResourceID, e.ClientID, e.Outcome, e.Status, e.KeyID, e.RequestID, e.Count}
@@ -375,7 +379,7 @@ func TestAuditLogAPI(t *testing.T) {
 			for _, tc := range []struct{ query, param string }{
 				{"page=0", "page"}, {"page=x", "page"}, {"pageSize=0", "pageSize"}, {"pageSize=1001", "pageSize"}, {"page=1&page=2", "page"},
 			} {
-				r := env.do(t, "GET", "/v1/auditLogs?"+tc.query, env.KeyA, nil)
+				r := env.do(t, "GET", "/v1/auditLogs?"+tc.query, env.KeyA, nil, invalid("bad paging")...)
 				wantError(t, r, http.StatusBadRequest, "invalid_request", "", tc.param)
 			}
 		})

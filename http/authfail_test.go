@@ -10,6 +10,7 @@ import (
 
 	"github.com/facevault/facevault"
 	fvhttp "github.com/facevault/facevault/http"
+	"github.com/facevault/facevault/internal/apitest"
 )
 
 // countingKeys counts the key lookups that reach the key store.
@@ -35,6 +36,9 @@ func getFrom(t *testing.T, env *testEnv, local, key, xff string) *response {
 	req := "GET /v1/clients HTTP/1.1\r\nHost: facevault.test\r\nConnection: close\r\nAuthorization: " + key + "\r\n"
 	if xff != "" {
 		req += "X-Forwarded-For: " + xff + "\r\n"
+	}
+	if key == "" {
+		req += apitest.InvalidHeader + ": no API key\r\n"
 	}
 	c.mustWrite(t, []byte(req+"\r\n"))
 	return c.answer(t)

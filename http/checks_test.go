@@ -337,7 +337,11 @@ func TestCheckErrors(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				wantError(t, env.do(t, "POST", "/v1/checks", env.KeyA, tt.body), tt.status, tt.typ, tt.message, tt.param)
+				var hdr []string
+				if tt.status == http.StatusBadRequest {
+					hdr = invalid(tt.name)
+				}
+				wantError(t, env.do(t, "POST", "/v1/checks", env.KeyA, tt.body, hdr...), tt.status, tt.typ, tt.message, tt.param)
 			})
 		}
 		wantError(t, env.do(t, "POST", "/v1/checks", env.KeyB, map[string]any{"clientId": alice, "type": fa, "livePhotoId": face}),
@@ -407,7 +411,7 @@ func TestCheckLifecycle(t *testing.T) {
 		if _, got := env.list(t, env.KeyALive, "/v1/checks"); len(got) != 0 {
 			t.Errorf("the other mode lists %v", got)
 		}
-		wantError(t, env.do(t, "GET", "/v1/checks?pageSize=0", env.KeyA, nil), 400, "invalid_request", "", "pageSize")
+		wantError(t, env.do(t, "GET", "/v1/checks?pageSize=0", env.KeyA, nil, invalid("pageSize out of range")...), 400, "invalid_request", "", "pageSize")
 
 		// Update: nothing of a face authentication check can change.
 		r := env.do(t, "POST", "/v1/checks/"+a1, env.KeyA, map[string]any{"clientId": alice, "enableMonitoring": false})
@@ -431,7 +435,7 @@ func TestCheckLifecycle(t *testing.T) {
 			{map[string]any{"outcome": "clear", "matchId": "m"}, "matchId"},
 			{map[string]any{"outcome": 1}, "outcome"},
 		} {
-			wantError(t, env.do(t, "POST", "/v1/checks/"+a1+"/validate", env.KeyA, tc.body), 400, "invalid_request", "", tc.param)
+			wantError(t, env.do(t, "POST", "/v1/checks/"+a1+"/validate", env.KeyA, tc.body, invalid("a bad validation")...), 400, "invalid_request", "", tc.param)
 		}
 		r = env.do(t, "POST", "/v1/checks/"+a1+"/validate", env.KeyA, map[string]any{"outcome": "attention", "comment": "second look"})
 		wantStatus(t, r, http.StatusOK)

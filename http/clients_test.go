@@ -242,7 +242,7 @@ func TestCreateClientInvalid(t *testing.T) {
 		}
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				r := env.do(t, "POST", "/v1/clients", env.KeyA, c.body)
+				r := env.do(t, "POST", "/v1/clients", env.KeyA, c.body, invalid(c.name)...)
 				wantError(t, r, http.StatusBadRequest, "invalid_request", c.msg, c.param)
 			})
 		}
@@ -264,11 +264,11 @@ func TestUpdateClient(t *testing.T) {
 		id := str(t, created, "id")
 		path := "/v1/clients/" + id
 		step := 0
-		update := func(t *testing.T, body any) *response {
+		update := func(t *testing.T, body any, hdr ...string) *response {
 			t.Helper()
 			step++
 			env.clock.Set(t0.Add(time.Duration(step) * time.Minute))
-			return env.do(t, "POST", path, env.KeyA, body)
+			return env.do(t, "POST", path, env.KeyA, body, hdr...)
 		}
 		current := func(t *testing.T) map[string]any {
 			t.Helper()
@@ -388,7 +388,7 @@ func TestUpdateClient(t *testing.T) {
 		}
 		for _, e := range errs {
 			t.Run(e.name, func(t *testing.T) {
-				r := update(t, e.body)
+				r := update(t, e.body, invalid(e.name)...)
 				wantError(t, r, http.StatusBadRequest, "invalid_request", "", e.param)
 				if got := snapshot(t); got != before {
 					t.Errorf("a refused update changed the client:\nbefore %s\nafter  %s", before, got)
@@ -396,7 +396,7 @@ func TestUpdateClient(t *testing.T) {
 			})
 		}
 		t.Run("ErrBadJSON", func(t *testing.T) {
-			wantError(t, env.do(t, "POST", path, env.KeyA, `{"mobile":`), http.StatusBadRequest, "invalid_request", "", "")
+			wantError(t, env.do(t, "POST", path, env.KeyA, `{"mobile":`, invalid("not JSON")...), http.StatusBadRequest, "invalid_request", "", "")
 		})
 		t.Run("ErrUnknownID", func(t *testing.T) {
 			u := unknownID()

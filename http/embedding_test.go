@@ -111,7 +111,7 @@ func TestFaceEmbeddingAtUpload(t *testing.T) {
 		if emb, enrolled, sealed := record(first); emb != nil || sealed != nil || enrolled {
 			t.Errorf("after redaction: embedding %v, sealed %d bytes, enrolled %v; want all gone", emb != nil, len(sealed), enrolled)
 		}
-		wantError(t, env.do(t, "POST", "/v1/livePhotos", env.KeyA, map[string]any{"clientId": clientID, "data": b64(imgs["face"]), "enrol": "no"}),
+		wantError(t, env.do(t, "POST", "/v1/livePhotos", env.KeyA, map[string]any{"clientId": clientID, "data": b64(imgs["face"]), "enrol": "no"}, invalid("enrol not a boolean")...),
 			http.StatusBadRequest, "invalid_request", "The 'enrol' field must be a boolean", "enrol")
 	})
 }

@@ -196,7 +196,7 @@ func TestBadJSONBody(t *testing.T) {
 			for _, b := range bodies {
 				t.Run(ep.name+"/"+b.name, func(t *testing.T) {
 					before := env.snapshot(t)
-					r := env.do(t, "POST", ep.path, env.KeyA, b.body)
+					r := env.do(t, "POST", ep.path, env.KeyA, b.body, invalid("not a JSON object")...)
 					wantError(t, r, http.StatusBadRequest, "invalid_request", "", "")
 					if got := env.snapshot(t); !slices.Equal(got, before) {
 						t.Errorf("refused request changed the blob store: %v -> %v", before, got)

@@ -41,6 +41,7 @@ import (
 	"github.com/facevault/facevault/fsblob"
 	fvhttp "github.com/facevault/facevault/http"
 	"github.com/facevault/facevault/imagecheck"
+	"github.com/facevault/facevault/internal/apitest"
 	"github.com/facevault/facevault/internal/testimage"
 	"github.com/facevault/facevault/internal/upload"
 	"github.com/facevault/facevault/sqlite"
@@ -50,6 +51,7 @@ import (
 // temporary directory) with fixed data, made once per fuzz target.
 type fuzzEnv struct {
 	h     http.Handler
+	api   *apitest.Validator
 	vault *facevault.Vault
 	clock *clock // fixed: set by the fixtures and targets
 	log   *errorLog
@@ -129,6 +131,9 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	e.vault = facevault.NewVault(db, blobs, logger)
 	e.vault.Now = e.clock.Now
 	e.h = fvhttp.Logged(fvhttp.NewServer(e.vault, db, logger, fvhttp.Config{}), logger)
+	if e.api, err = apitest.New(); err != nil {
+		f.Fatal(err)
+	}
 
 	// Keys with fixed secrets, so that seeds can name them.
 	key := func(account string, mode facevault.Mode, secret string, revoked bool) (string, facevault.Scope) {
@@ -309,7 +314,14 @@ func (e *fuzzEnv) serve(t *testing.T, req *http.Request) *fuzzResponse {
 	t.Helper()
 	what := req.Method + " " + req.URL.RequestURI()
 	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
+	// Every answer is validated against the OpenAPI document. The request
+	// is not: a fuzzer's input is any bytes, most of them no valid request.
+	req.Header.Set(apitest.InvalidHeader, "fuzz input")
+	var problems []string
+	e.api.Handler(e.h, func(p string) { problems = append(problems, p) }).ServeHTTP(rec, req)
+	if len(problems) > 0 {
+		t.Fatalf("%s", strings.Join(problems, "\n"))
+	}
 	r := &fuzzResponse{status: rec.Code, body: rec.Body.Bytes()}
 	if errs := e.log.take(); len(errs) > 0 {
 		t.Fatalf("%s: the server logged errors: %q", what, errs)

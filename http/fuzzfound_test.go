@@ -90,7 +90,8 @@ func TestEscapedSlashID(t *testing.T) {
 			if c.method == "POST" {
 				body = map[string]any{"type": "person", "email": "a@b.c", "personDetails": map[string]any{"firstName": "A", "lastName": "B"}}
 			}
-			r := env.do(t, c.method, c.path, env.KeyA, body)
+			// An escaped slash alone is no id: the path lacks its id.
+			r := env.do(t, c.method, c.path, env.KeyA, body, invalid("an escaped slash for an id")...)
 			wantError(t, r, http.StatusNotFound, "resource_not_found", "", "")
 		}
 		e, _ := env.list(t, env.KeyA, "/v1/clients")
@@ -110,7 +111,7 @@ func TestClientBodyNotJSON(t *testing.T) {
 		id := env.newClientID(t, env.KeyA)
 		for _, body := range []string{`{"type":{}`, `{"email":5,`, `{"metadata":{"a":1}`, `{"personDetails":[] x`, `{"type":"person","type":5}`} {
 			for _, path := range []string{"/v1/clients", "/v1/clients/" + id} {
-				r := env.do(t, "POST", path, env.KeyA, body)
+				r := env.do(t, "POST", path, env.KeyA, body, invalid("not JSON")...)
 				wantError(t, r, http.StatusBadRequest, "invalid_request", "The request body is not valid JSON", "")
 			}
 		}

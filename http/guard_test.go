@@ -267,7 +267,9 @@ func (g *gateAnalyzer) Analyze(ctx context.Context, img io.Reader) (*facevault.L
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	return &facevault.LivenessCheck{Outcome: "clear"}, nil
+	return &facevault.LivenessCheck{Outcome: "clear", Engine: "gate", Breakdown: facevault.LivenessBreakdown{
+		IntegrityAnalysis: facevault.IntegrityAnalysis{FaceDetection: "clear",
+			Breakdown: facevault.IntegrityBreakdown{FaceCount: 1, ImageReadable: true}}}}, nil
 }
 
 // next returns the size of the next image to get a slot.

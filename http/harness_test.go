@@ -24,6 +24,7 @@ import (
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/fsblob"
 	fvhttp "github.com/facevault/facevault/http"
+	"github.com/facevault/facevault/internal/apitest"
 	"github.com/facevault/facevault/internal/pgtest"
 	"github.com/facevault/facevault/internal/s3test"
 	"github.com/facevault/facevault/keyring"
@@ -266,7 +267,13 @@ func newTestEnvWith(t testing.TB, b backend, opts envOptions) *testEnv {
 	vault.Now = clk.Now
 	api := fvhttp.NewServer(vault, keyStore, logger, opts.cfg)
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = fvhttp.NewHTTPServer(fvhttp.Logged(api, logger), opts.cfg, logger)
+	var handler http.Handler = fvhttp.Logged(api, logger)
+	if !quiet {
+		// Every exchange of a test is validated against the OpenAPI
+		// document. Benchmarks are not: they measure the server.
+		handler = validated(t, handler)
+	}
+	srv.Config = fvhttp.NewHTTPServer(handler, opts.cfg, logger)
 	srv.Listener = fvhttp.NewListener(srv.Listener, logger)
 	srv.Start()
 	// The background purge, as serve runs it.
@@ -330,6 +337,23 @@ func newTestEnvWith(t testing.TB, b backend, opts envOptions) *testEnv {
 	}
 	return env
 }
+
+// validated wraps h so that each request it serves, and each answer, is
+// validated against the OpenAPI document; a mismatch fails t.
+func validated(t testing.TB, h http.Handler) http.Handler {
+	t.Helper()
+	v, err := apitest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Handler(h, func(problem string) { t.Errorf("%s", problem) })
+}
+
+// invalid returns the header that marks a request as malformed on purpose,
+// as do's hdr takes it: the request is not validated against the OpenAPI
+// document (it is meant not to match it), its answer is. reason says what
+// is wrong with it.
+func invalid(reason string) []string { return []string{apitest.InvalidHeader, reason} }
 
 // assertAlive checks that the server still answers an ordinary request.
 func (e *testEnv) assertAlive(t testing.TB) {
@@ -572,6 +596,10 @@ func (e *testEnv) newRequest(method, path, key string, body any, hdr ...string) 
 		} else {
 			req.Header.Set(hdr[i], hdr[i+1])
 		}
+	}
+	if _, ok := req.Header["Authorization"]; !ok && strings.HasPrefix(path, "/v1/") && !strings.HasPrefix(path, "/v1/openapi.json") {
+		// Sent without a key on purpose: the document requires one.
+		req.Header.Set(apitest.InvalidHeader, "no API key")
 	}
 	return req, nil
 }

@@ -131,7 +131,7 @@ func TestListLivePhotos(t *testing.T) {
 		})
 		t.Run("ErrClientIDMissing", func(t *testing.T) {
 			for _, p := range []string{"/v1/livePhotos", "/v1/livePhotos/", "/v1/livePhotos?clientId=", "/v1/livePhotos?page=1&pageSize=10", "/v1/livePhotos?clientid=" + clientID} {
-				r := env.do(t, "GET", p, env.KeyA, nil)
+				r := env.do(t, "GET", p, env.KeyA, nil, invalid("no clientId")...)
 				wantError(t, r, http.StatusBadRequest, "invalid_request", "The query parameter 'clientId' is required", "clientId")
 			}
 		})
@@ -143,7 +143,7 @@ func TestListLivePhotos(t *testing.T) {
 		})
 		for _, c := range pagingErrors {
 			t.Run(c.name, func(t *testing.T) {
-				r := env.do(t, "GET", base+"&"+c.query, env.KeyA, nil)
+				r := env.do(t, "GET", base+"&"+c.query, env.KeyA, nil, invalid(c.name)...)
 				wantError(t, r, http.StatusBadRequest, "invalid_request", "", c.param)
 			})
 		}
@@ -275,7 +275,7 @@ func TestListClients(t *testing.T) {
 		})
 		for _, pe := range pagingErrors {
 			t.Run(pe.name, func(t *testing.T) {
-				r := env.do(t, "GET", "/v1/clients?"+pe.query, env.KeyA, nil)
+				r := env.do(t, "GET", "/v1/clients?"+pe.query, env.KeyA, nil, invalid(pe.name)...)
 				wantError(t, r, http.StatusBadRequest, "invalid_request", "", pe.param)
 			})
 		}

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/facevault/facevault/internal/apitest"
 )
 
 // rawConn is a TCP connection to the test server on which the test writes
@@ -108,6 +110,18 @@ func (c *rawConn) answer(t testing.TB) *response {
 		}
 		if !json.Valid(a.resp.Body) {
 			t.Errorf("%d answered with a body that is not JSON: %.300q", a.resp.Status, a.resp.Body)
+		}
+		if a.resp.Header.Get("X-Request-Id") == "" {
+			// Answered by the HTTP layer, before any handler (whose
+			// answers the harness validates): its error must still be
+			// the document's.
+			v, err := apitest.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := v.CheckError(a.resp.Status, a.resp.Body); err != nil {
+				t.Errorf("%v", err)
+			}
 		}
 		return a.resp
 	case <-time.After(30 * time.Second):

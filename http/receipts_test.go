@@ -138,9 +138,9 @@ func TestDeletionReceipts(t *testing.T) {
 
 func TestDeletionReceiptErrors(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env *testEnv) {
-		wantError(t, env.do(t, "GET", "/v1/deletionReceipts", env.KeyA, nil), http.StatusBadRequest,
+		wantError(t, env.do(t, "GET", "/v1/deletionReceipts", env.KeyA, nil, invalid("no resourceId")...), http.StatusBadRequest,
 			"invalid_request", "The query parameter 'resourceId' is required", "resourceId")
-		wantError(t, env.do(t, "GET", "/v1/deletionReceipts?resourceId="+unknownID()+"&pageSize=0", env.KeyA, nil),
+		wantError(t, env.do(t, "GET", "/v1/deletionReceipts?resourceId="+unknownID()+"&pageSize=0", env.KeyA, nil, invalid("pageSize out of range")...),
 			http.StatusBadRequest, "invalid_request", "", "pageSize")
 		wantError(t, env.do(t, "GET", "/v1/deletionReceipts?resourceId="+unknownID(), "", nil), http.StatusUnauthorized, "unauthorized", "", "")
 		r := env.do(t, "POST", "/v1/deletionReceipts", env.KeyA, map[string]any{})

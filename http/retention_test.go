@@ -138,11 +138,11 @@ func TestRetentionErrors(t *testing.T) {
 		} {
 			r := env.do(t, "POST", "/v1/clients", env.KeyA, map[string]any{
 				"type": "person", "email": "r@example.com", "personDetails": map[string]any{"firstName": "R", "lastName": "R"},
-				"retention": tc.body})
+				"retention": tc.body}, invalid("a bad retention")...)
 			wantError(t, r, http.StatusBadRequest, "invalid_request", "", tc.param)
 		}
 		r := env.do(t, "POST", "/v1/clients", env.KeyA, map[string]any{
-			"type": "person", "email": "r@example.com", "personDetails": map[string]any{"firstName": "R", "lastName": "R"}, "retention": "forever"})
+			"type": "person", "email": "r@example.com", "personDetails": map[string]any{"firstName": "R", "lastName": "R"}, "retention": "forever"}, invalid("retention not an object")...)
 		wantError(t, r, http.StatusBadRequest, "invalid_request", "", "retention")
 		for _, tc := range []struct {
 			body  any
@@ -153,7 +153,7 @@ func TestRetentionErrors(t *testing.T) {
 			{map[string]any{"defaultDays": 40000}, "defaultDays"},
 			{map[string]any{"defaultDays": "30"}, "defaultDays"},
 		} {
-			wantError(t, env.do(t, "POST", "/v1/retention", env.KeyA, tc.body), http.StatusBadRequest, "invalid_request", "", tc.param)
+			wantError(t, env.do(t, "POST", "/v1/retention", env.KeyA, tc.body, invalid("a bad default")...), http.StatusBadRequest, "invalid_request", "", tc.param)
 		}
 		wantError(t, env.do(t, "GET", "/v1/retention", "", nil), http.StatusUnauthorized, "unauthorized", "", "")
 		if r := env.do(t, "DELETE", "/v1/retention", env.KeyA, nil); r.Status != http.StatusMethodNotAllowed {

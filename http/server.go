@@ -6,6 +6,7 @@ package http
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/openapi"
 )
 
 // Config tunes a Server. The zero value of a field means its default.
@@ -283,6 +285,28 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/webhooks/{id}", s.authed(hook(facevault.ActionUpdate, "updateWebhook"), s.updateWebhook))
 	s.mux.Handle("DELETE /v1/webhooks/{id}", s.authed(hook(facevault.ActionDelete, "deleteWebhook"), s.deleteWebhook))
 	collection("GET", "/v1/webhooks/{id}/deliveries", hook(facevault.ActionList, "listWebhookDeliveries"), s.listDeliveries)
+	s.mux.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
+}
+
+// openAPIETag is the strong validator of the served OpenAPI document.
+var openAPIETag = fmt.Sprintf(`"%x"`, sha256.Sum256(openapi.JSON))
+
+// serveOpenAPI answers GET /v1/openapi.json, without a key: the API's
+// OpenAPI document (package openapi), cacheable, with 304 for a matching
+// If-None-Match.
+func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("ETag", openAPIETag)
+	for _, tag := range strings.Split(r.Header.Get("If-None-Match"), ",") {
+		if t := strings.TrimPrefix(strings.TrimSpace(tag), "W/"); t == openAPIETag || t == "*" {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(openapi.JSON)))
+	w.Write(openapi.JSON)
 }
 
 // ServeHTTP routes the request. Requests that match no route get the

@@ -284,7 +284,11 @@ func TestUploadRefused(t *testing.T) {
 		beforeIDs := env.photoIDs(t, env.KeyA, clientID)
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
-				r := env.do(t, "POST", "/v1/livePhotos", env.KeyA, c.body, c.hdr...)
+				hdr := c.hdr
+				if c.status == http.StatusBadRequest {
+					hdr = append(slices.Clip(hdr), invalid(c.name)...)
+				}
+				r := env.do(t, "POST", "/v1/livePhotos", env.KeyA, c.body, hdr...)
 				wantError(t, r, c.status, c.typ, c.msg, c.prm)
 				if got := env.snapshot(t); !slices.Equal(got, before) {
 					t.Errorf("refused upload left objects behind:\nbefore %v\nafter  %v", before, got)

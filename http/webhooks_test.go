@@ -275,7 +275,7 @@ func TestWebhookAPI(t *testing.T) {
 			{map[string]any{"url": "https://hooks.example.com/", "events": []string{"*"}, "description": "a\x00b"}, "description", "NUL"},
 		}
 		for _, b := range bad {
-			r := env.do(t, "POST", "/v1/webhooks", env.KeyA, b.body)
+			r := env.do(t, "POST", "/v1/webhooks", env.KeyA, b.body, invalid("a bad webhook")...)
 			wantError(t, r, 400, "invalid_request", "", b.param)
 			if msg, _ := r.JSON["message"].(string); !strings.Contains(msg, b.msg) {
 				t.Errorf("POST %v: message %q, want it to say %q", b.body, msg, b.msg)
@@ -286,10 +286,10 @@ func TestWebhookAPI(t *testing.T) {
 				if b.param == "enabled" {
 					m["enabled"] = "yes"
 				}
-				wantError(t, env.do(t, "POST", "/v1/webhooks/"+id, env.KeyA, m), 400, "invalid_request", "", b.param)
+				wantError(t, env.do(t, "POST", "/v1/webhooks/"+id, env.KeyA, m, invalid("a bad webhook")...), 400, "invalid_request", "", b.param)
 			}
 		}
-		wantError(t, env.do(t, "POST", "/v1/webhooks", env.KeyA, "not json"), 400, "invalid_request", "", "")
+		wantError(t, env.do(t, "POST", "/v1/webhooks", env.KeyA, "not json", invalid("not JSON")...), 400, "invalid_request", "", "")
 		wantError(t, env.do(t, "POST", "/v1/webhooks/"+id, env.KeyA, map[string]any{"url": ""}), 400, "invalid_request", "", "url")
 
 		// Hosts and networks the operator allows: http and private
@@ -304,8 +304,8 @@ func TestWebhookAPI(t *testing.T) {
 		wantError(t, env.do(t, "GET", "/v1/webhooks/"+id, env.KeyA, nil), 404, "resource_not_found", notFound, "")
 		wantError(t, env.do(t, "DELETE", "/v1/webhooks/"+id, env.KeyA, nil), 404, "resource_not_found", notFound, "")
 		wantError(t, env.do(t, "PUT", "/v1/webhooks/"+id, env.KeyA, nil), 405, "invalid_request", "", "")
-		wantError(t, env.do(t, "GET", "/v1/webhooks?pageSize=0", env.KeyA, nil), 400, "invalid_request", "", "pageSize")
-		wantError(t, env.do(t, "GET", "/v1/webhooks/"+id+"/deliveries?page=x", env.KeyA, nil), 400, "invalid_request", "", "page")
+		wantError(t, env.do(t, "GET", "/v1/webhooks?pageSize=0", env.KeyA, nil, invalid("pageSize out of range")...), 400, "invalid_request", "", "pageSize")
+		wantError(t, env.do(t, "GET", "/v1/webhooks/"+id+"/deliveries?page=x", env.KeyA, nil, invalid("page not a number")...), 400, "invalid_request", "", "page")
 
 		// Changes are in the audit log, with the webhook's id; reads are not.
 		for trigger, recorded := range map[string]bool{"createWebhook": true, "updateWebhook": true, "deleteWebhook": true,

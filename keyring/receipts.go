@@ -284,16 +284,19 @@ func (db *DB) takePhotoKeys(ctx context.Context, tx *sql.Tx, column string, ids 
 	for i, id := range ids {
 		args[i] = id
 	}
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT p.photo_id, p.client_id, p.account_id, p.mode, p.sha256, p.wrapped, c.client_id IS NOT NULL
-		FROM keyring_photos p LEFT JOIN keyring_clients c ON c.client_id = p.client_id
-		WHERE p.`+column+` IN `+placeholders(len(ids))), args...)
+	// Deleted and read in one statement: of two transactions destroying
+	// the same key at once (a deletion's own purge and the background
+	// one), only the one whose DELETE takes the row sees it, and writes
+	// its receipt; the other waits for it and finds nothing.
+	rows, err := tx.QueryContext(ctx, db.q(`DELETE FROM keyring_photos WHERE `+column+` IN `+placeholders(len(ids))+`
+		RETURNING photo_id, client_id, account_id, mode, sha256, wrapped`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("key store: destroy photo keys: %w", err)
 	}
 	var out []destroyedPhoto
 	for rows.Next() {
 		var d destroyedPhoto
-		if err := rows.Scan(&d.photoID, &d.clientID, &d.accountID, &d.mode, &d.sha256, &d.wrapped, &d.clientKeyed); err != nil {
+		if err := rows.Scan(&d.photoID, &d.clientID, &d.accountID, &d.mode, &d.sha256, &d.wrapped); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("key store: destroy photo keys: %w", err)
 		}
@@ -306,8 +309,33 @@ func (db *DB) takePhotoKeys(ctx context.Context, tx *sql.Tx, column string, ids 
 	if len(out) == 0 {
 		return nil, nil
 	}
-	if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM keyring_photos WHERE `+column+` IN `+placeholders(len(ids))), args...); err != nil {
-		return nil, fmt.Errorf("key store: destroy photo keys: %w", err)
+	// Which of their clients still have a key.
+	clients := map[string]bool{}
+	var cargs []any
+	for _, d := range out {
+		if !clients[d.clientID] {
+			clients[d.clientID] = false
+			cargs = append(cargs, d.clientID)
+		}
+	}
+	crows, err := tx.QueryContext(ctx, db.q(`SELECT client_id FROM keyring_clients WHERE client_id IN `+placeholders(len(cargs))), cargs...)
+	if err != nil {
+		return nil, fmt.Errorf("key store: destroy photo keys: clients: %w", err)
+	}
+	for crows.Next() {
+		var id string
+		if err := crows.Scan(&id); err != nil {
+			crows.Close()
+			return nil, fmt.Errorf("key store: destroy photo keys: clients: %w", err)
+		}
+		clients[id] = true
+	}
+	crows.Close()
+	if err := crows.Err(); err != nil {
+		return nil, fmt.Errorf("key store: destroy photo keys: clients: %w", err)
+	}
+	for i := range out {
+		out[i].clientKeyed = clients[out[i].clientID]
 	}
 	return out, nil
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/go-json-experiment/json"
@@ -204,5 +206,50 @@ func TestNotedDestruction(t *testing.T) {
 		if err != nil || len(rs) != 1 || rs[0].Action != want {
 			t.Errorf("receipt of %s: %v, %v; want one saying %s", id, rs, err, want)
 		}
+	}
+}
+
+// TestConcurrentDestruction: nodes destroying one photo's key at once (a
+// deletion's own purge and the background purge) destroy it once, with one
+// receipt.
+func TestConcurrentDestruction(t *testing.T) {
+	ctx := context.Background()
+	for name, newURL := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			url := newURL(t)
+			k := mustOpen(t, url, master(t, 1))
+			other := mustOpen(t, url, master(t, 1)) // another node
+			for i := range 20 {
+				if err := k.AddPhotoKey(ctx, ref("c1", fmt.Sprintf("p%d", i)), bytes.Repeat([]byte{1}, 32)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 20 {
+				id := fmt.Sprintf("p%d", i)
+				var wg sync.WaitGroup
+				var mu sync.Mutex
+				destroyed := 0
+				for j := range 4 {
+					node := k
+					if j%2 == 1 {
+						node = other
+					}
+					wg.Go(func() {
+						n, err := node.DestroyPhotoKeys(ctx, []string{id}, facevault.DestroyPurged)
+						if err != nil {
+							t.Error(err)
+						}
+						mu.Lock()
+						destroyed += n
+						mu.Unlock()
+					})
+				}
+				wg.Wait()
+				rs, total, err := k.Receipts(ctx, testScope, id, facevault.Page{Page: 1, PageSize: 10})
+				if err != nil || destroyed != 1 || total != 1 || len(rs) != 1 {
+					t.Fatalf("%s destroyed by 4 at once: %d destroyed, %d receipts (%v); want 1 and 1", id, destroyed, total, err)
+				}
+			}
+		})
 	}
 }

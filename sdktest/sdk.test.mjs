@@ -82,6 +82,28 @@ const ID_RE = /^[0-9a-f]{24}$/;
 const ISO_MS_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 let seq = 0;
+// The validating proxy between this suite and the service
+// (cmd/facevault/sdk_test.go) checks every request and answer against the
+// API's OpenAPI document. A request sent malformed on purpose (a missing or
+// mistyped field, a page out of range) carries this header: the proxy then
+// checks its answer only, and removes the header.
+const INVALID_HEADER = "X-Test-Invalid-Request";
+
+/**
+ * malformed runs call, whose requests are malformed on purpose (reason says
+ * how), with them marked so. Tests run one after another, so the mark is
+ * on no other request.
+ */
+async function malformed(reason, call) {
+  const headers = cc.axiosInstance.defaults.headers.common;
+  headers[INVALID_HEADER] = reason;
+  try {
+    return await call();
+  } finally {
+    delete headers[INVALID_HEADER];
+  }
+}
+
 /** uniq returns a string unique within this run. */
 const uniq = () => `${Date.now().toString(36)}${(seq++).toString(36)}`;
 
@@ -455,7 +477,7 @@ describe("clients", () => {
 
   test("update validates the merged client", async () => {
     const c = await cc.client.create(personRequest());
-    await expectError(cc.client.update(c.id, { metadata: { bad: 42 } }), invalid("metadata"));
+    await expectError(malformed("a metadata value not a string", () => cc.client.update(c.id, { metadata: { bad: 42 } })), invalid("metadata"));
     await expectError(cc.client.update(c.id, { email: "not an email" }), invalid("email"));
     assert.deepEqual(await cc.client.get(c.id), c);
   });
@@ -482,7 +504,7 @@ describe("clients", () => {
     for (const [name, make, param, message] of cases) {
       test(name, async () => {
         const req = make();
-        await expectError(cc.client.create(req), invalid(param, message));
+        await expectError(malformed(name, () => cc.client.create(req)), invalid(param, message));
         if (req.email) {
           // Nothing half-made: no client with that email exists.
           const found = await cc.axiosInstance.get("clients/", { params: { email: req.email } });
@@ -554,10 +576,10 @@ describe("clients", () => {
   });
 
   test("list validation: page 0, pageSize 0 and 1001 are 400 with param", async () => {
-    await expectError(cc.client.list({ page: 0 }), invalid("page"));
-    await expectError(cc.client.list({ page: -1, pageSize: 10 }), invalid("page"));
-    await expectError(cc.client.list({ pageSize: 0 }), invalid("pageSize"));
-    await expectError(cc.client.list({ pageSize: 1001 }), invalid("pageSize"));
+    await expectError(malformed("an error case", () => cc.client.list({ page: 0 })), invalid("page"));
+    await expectError(malformed("an error case", () => cc.client.list({ page: -1, pageSize: 10 })), invalid("page"));
+    await expectError(malformed("an error case", () => cc.client.list({ pageSize: 0 })), invalid("pageSize"));
+    await expectError(malformed("an error case", () => cc.client.list({ pageSize: 1001 })), invalid("pageSize"));
     assert.ok(Array.isArray(await cc.client.list({ pageSize: 1000 })), "pageSize 1000 is allowed");
   });
 
@@ -687,10 +709,10 @@ describe("live photos", () => {
 
   test("list validation: missing clientId, page 0, pageSize 0 and 1001", async () => {
     const c = await newPerson();
-    await expectError(cc.livePhoto.list(undefined), invalid("clientId", "The query parameter 'clientId' is required"));
-    await expectError(cc.livePhoto.list(c.id, { page: 0 }), invalid("page"));
-    await expectError(cc.livePhoto.list(c.id, { pageSize: 0 }), invalid("pageSize"));
-    await expectError(cc.livePhoto.list(c.id, { pageSize: 1001 }), invalid("pageSize"));
+    await expectError(malformed("an error case", () => cc.livePhoto.list(undefined)), invalid("clientId", "The query parameter 'clientId' is required"));
+    await expectError(malformed("an error case", () => cc.livePhoto.list(c.id, { page: 0 })), invalid("page"));
+    await expectError(malformed("an error case", () => cc.livePhoto.list(c.id, { pageSize: 0 })), invalid("pageSize"));
+    await expectError(malformed("an error case", () => cc.livePhoto.list(c.id, { pageSize: 1001 })), invalid("pageSize"));
     assert.deepEqual(await cc.livePhoto.list(c.id, { pageSize: 1000 }), []);
   });
 
@@ -797,13 +819,13 @@ describe("live photos", () => {
     for (const [name, body, want] of cases) {
       test(`refuses ${name}`, async () => {
         const c = await newPerson();
-        await expectError(cc.livePhoto.upload(c.id, body()), want);
+        await expectError(malformed(name, () => cc.livePhoto.upload(c.id, body())), want);
         assert.deepEqual(await cc.livePhoto.list(c.id), [], "a refused upload leaves nothing behind");
       });
     }
 
     test("refuses a missing clientId (upload with undefined clientId)", async () => {
-      await expectError(cc.livePhoto.upload(undefined, { data: b64(PHOTO_JPG) }), invalid("clientId"));
+      await expectError(malformed("no clientId", () => cc.livePhoto.upload(undefined, { data: b64(PHOTO_JPG) })), invalid("clientId"));
     });
 
     test("refuses an unknown or malformed clientId with 404 Invalid client id", async () => {
@@ -897,8 +919,8 @@ describe("audit logs", () => {
     const [second] = await cc.auditLog.list({ page: 2, pageSize: 1 });
     assert.deepEqual(second, b);
     assert.notDeepEqual(a, b);
-    await expectError(cc.auditLog.list({ page: 0 }), invalid("page"));
-    await expectError(cc.auditLog.list({ pageSize: 1001 }), invalid("pageSize"));
+    await expectError(malformed("an error case", () => cc.auditLog.list({ page: 0 })), invalid("page"));
+    await expectError(malformed("an error case", () => cc.auditLog.list({ pageSize: 1001 })), invalid("pageSize"));
     await expectError(sdk("bogus").auditLog.list(), unauthorized);
     await expectError(sdk("bogus").auditLog.get(randomId()), unauthorized);
   });
@@ -1012,11 +1034,11 @@ describe("checks", () => {
     const noface = await upload(c.id, NO_FACE_JPG);
     const b = await newPerson();
     const bFace = await upload(b.id, PHOTO_JPG);
-    await expectError(cc.check.create(c.id, { type: "palm_check", livePhotoId: face.id }), invalid("type", "Invalid check type 'palm_check'"));
-    await expectError(cc.check.create(c.id, { livePhotoId: face.id }), invalid("type", "The 'type' field is required"));
+    await expectError(malformed("an error case", () => cc.check.create(c.id, { type: "palm_check", livePhotoId: face.id })), invalid("type", "Invalid check type 'palm_check'"));
+    await expectError(malformed("an error case", () => cc.check.create(c.id, { livePhotoId: face.id })), invalid("type", "The 'type' field is required"));
     await expectError(cc.check.create(c.id, { type: "identity_check", livePhotoId: face.id }), { status: 422, type: "check_type_unavailable", param: "type" });
     await expectError(cc.check.create(c.id, { type: "age_estimation_check", livePhotoId: noface.id }), { status: 422, type: "no_face_detected", param: "livePhotoId" });
-    await expectError(cc.check.create(c.id, { type: FACE_AUTH }), invalid("livePhotoId", "The 'livePhotoId' field is required"));
+    await expectError(malformed("an error case", () => cc.check.create(c.id, { type: FACE_AUTH })), invalid("livePhotoId", "The 'livePhotoId' field is required"));
     await expectError(cc.check.create(c.id, { type: FACE_AUTH, livePhotoId: bFace.id }), { ...notFoundPhoto(bFace.id), param: "livePhotoId" });
     const ghost = randomId();
     await expectError(cc.check.create(ghost, { type: FACE_AUTH, livePhotoId: face.id }), { ...notFoundClient(ghost), param: "clientId" });
@@ -1044,7 +1066,7 @@ describe("checks", () => {
     assert.equal(got.validation.outcome, "attention");
     assert.equal(got.validation.comment, "looked twice");
     assert.equal(got.result.outcome, "clear", "the result stays as computed");
-    await expectError(cc.check.validate(created.id, { outcome: "maybe" }), invalid("outcome"));
+    await expectError(malformed("an error case", () => cc.check.validate(created.id, { outcome: "maybe" })), invalid("outcome"));
     await expectError(ccOther.check.validate(created.id, { outcome: "clear" }), { status: 404, type: "resource_not_found" });
   });
 
@@ -1176,9 +1198,9 @@ describe("webhooks", () => {
     for (const url of ["https://10.0.0.1/hooks", "https://169.254.169.254/latest", "https://[::1]/", "https://127.0.0.2/x"]) {
       await expectError(cc.webhook.create({ url, events: ["*"] }), { status: 400, type: "invalid_request", param: "url" });
     }
-    await expectError(cc.webhook.create({ url: "http://127.0.0.1:9/hooks", events: ["document.created"] }),
+    await expectError(malformed("an unknown event type", () => cc.webhook.create({ url: "http://127.0.0.1:9/hooks", events: ["document.created"] })),
       { status: 400, type: "invalid_request", param: "events" });
-    await expectError(cc.webhook.create({ events: ["*"] }), { status: 400, type: "invalid_request", param: "url" });
+    await expectError(malformed("no url", () => cc.webhook.create({ events: ["*"] })), { status: 400, type: "invalid_request", param: "url" });
   });
 
   test("a delivery verifies with the SDK's EventVerifier, and a tampered one does not", async () => {

@@ -6,6 +6,8 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/internal/apitest"
 	"github.com/facevault/facevault/internal/testimage"
 )
 
@@ -122,12 +125,21 @@ func runSDKSuite(t *testing.T, node, script, fixtures string, keys sdkKeys, stor
 		t.Fatal("serve did not start listening within 30s")
 	}
 
+	// Between the suite and the service, a proxy that validates every
+	// request and answer against the OpenAPI document.
+	v, err := apitest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(v.Proxy(&url.URL{Scheme: "http", Host: addr}, func(problem string) { t.Errorf("%s", problem) }))
+	defer proxy.Close()
+
 	// The suite itself. Its spec report streams into the test output.
 	ctx, stop := context.WithTimeout(t.Context(), 10*time.Minute)
 	defer stop()
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", script)
 	cmd.Env = append(os.Environ(),
-		"FACEVAULT_URL=http://"+addr,
+		"FACEVAULT_URL="+proxy.URL,
 		"FACEVAULT_TEST_KEY="+keys.test,
 		"FACEVAULT_LIVE_KEY="+keys.live,
 		"FACEVAULT_OTHER_KEY="+keys.other,
@@ -139,7 +151,7 @@ func runSDKSuite(t *testing.T, node, script, fixtures string, keys sdkKeys, stor
 	cmd.Stdout = out // the same writer for both: exec then serializes writes
 	cmd.Stderr = out
 	cmd.WaitDelay = 10 * time.Second
-	t.Logf("running %s against http://%s (%s)", script, addr, strings.Join(storeArgs, " "))
+	t.Logf("running %s against http://%s through %s (%s)", script, addr, proxy.URL, strings.Join(storeArgs, " "))
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("the ComplyCube SDK suite failed (%v); see its report above", err)
 	}
