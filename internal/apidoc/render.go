@@ -115,18 +115,25 @@ func render(doc *yaml.Node) ([]byte, error) {
 	// Operations, grouped by their first tag in the order of the tags.
 	type op struct {
 		method, path string
-		node         *yaml.Node
+		item, node   *yaml.Node
 	}
 	byTag := map[string][]op{}
-	paths, items := pairs(get(doc, "paths"))
-	for i, p := range paths {
-		for _, m := range methods {
-			if o := get(items[i], m); o != nil {
-				tags := itemsText(get(o, "tags"))
-				if len(tags) == 0 {
-					tags = []string{"Other"}
+	// The API's paths, then the requests the API makes (OpenAPI 3.1's
+	// webhooks), shown as sent to the receiver's URL.
+	for _, section := range []struct{ key, prefix string }{{"paths", ""}, {"webhooks", "{webhook url} "}} {
+		paths, items := pairs(get(doc, section.key))
+		for i, p := range paths {
+			if section.prefix != "" {
+				p = section.prefix + "(" + p + ")"
+			}
+			for _, m := range methods {
+				if o := get(items[i], m); o != nil {
+					tags := itemsText(get(o, "tags"))
+					if len(tags) == 0 {
+						tags = []string{"Other"}
+					}
+					byTag[tags[0]] = append(byTag[tags[0]], op{m, p, items[i], o})
 				}
-				byTag[tags[0]] = append(byTag[tags[0]], op{m, p, o})
 			}
 		}
 	}
@@ -151,7 +158,7 @@ func render(doc *yaml.Node) ([]byte, error) {
 	for _, tag := range tagNames {
 		r.printf("\n## %s\n\n%s\n", tag, oneLine(tagDescs[tag]))
 		for _, o := range byTag[tag] {
-			r.operation(o.method, o.path, get(get(doc, "paths"), o.path), o.node)
+			r.operation(o.method, o.path, o.item, o.node)
 		}
 	}
 	r.schemas()
