@@ -16,6 +16,7 @@ import (
 
 	"github.com/facevault/facevault"
 	fvhttp "github.com/facevault/facevault/http"
+	"github.com/facevault/facevault/internal/apitest"
 	"github.com/facevault/facevault/internal/testimage"
 )
 
@@ -79,10 +80,13 @@ func TestIdempotentUpload(t *testing.T) {
 		const reused = "This Idempotency-Key was used with a different request (method, path or body); use a new key for a new request"
 		r := env.idem(t, "/v1/livePhotos", env.KeyA, "upload-1", photoBody(clientID, images().png))
 		wantError(t, r, http.StatusUnprocessableEntity, "idempotency_key_reused", reused, "Idempotency-Key")
-		r = env.idem(t, "/v1/clients", env.KeyA, "upload-1", photoBody(clientID, img))
+		// (An upload's body sent to the clients' path: not a client.)
+		r = env.do(t, "POST", "/v1/clients", env.KeyA, photoBody(clientID, img),
+			append([]string{fvhttp.IdempotencyKeyHeader, "upload-1"}, invalid("an upload's body on another path")...)...)
 		wantError(t, r, http.StatusUnprocessableEntity, "idempotency_key_reused", reused, "Idempotency-Key")
 		// A body larger than any legal request cannot be the same one.
-		r = env.idem(t, "/v1/livePhotos", env.KeyA, "upload-1", strings.Repeat(" ", fvhttp.MaxUploadBody+1))
+		r = env.do(t, "POST", "/v1/livePhotos", env.KeyA, strings.Repeat(" ", fvhttp.MaxUploadBody+1),
+			append([]string{fvhttp.IdempotencyKeyHeader, "upload-1"}, invalid("a body over the limit")...)...)
 		wantError(t, r, http.StatusRequestEntityTooLarge, "request_too_large", "", "")
 		// A new key is a new request.
 		r = env.idem(t, "/v1/livePhotos", env.KeyA, "upload-2", photoBody(clientID, img))
@@ -289,6 +293,7 @@ func TestIdempotencyKeyInvalid(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Header[fvhttp.IdempotencyKeyHeader] = []string{key}
+			req.Header.Set(apitest.InvalidHeader, "an invalid Idempotency-Key")
 			t.Run(name, func(t *testing.T) {
 				wantError(t, env.send(t, req), http.StatusBadRequest, "invalid_request", msg, "Idempotency-Key")
 			})
@@ -298,6 +303,7 @@ func TestIdempotencyKeyInvalid(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header[fvhttp.IdempotencyKeyHeader] = []string{"one", "two"}
+		req.Header.Set(apitest.InvalidHeader, "the Idempotency-Key sent twice")
 		wantError(t, env.send(t, req), http.StatusBadRequest, "invalid_request",
 			"The 'Idempotency-Key' header must be sent once", "Idempotency-Key")
 		if _, ids := env.list(t, env.KeyA, "/v1/clients"); len(ids) != 0 {
