@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -410,6 +411,22 @@ func TestEnvironment(t *testing.T) {
 	})
 }
 
+// withDataDir adds a --data of the test's own to args that name none (the
+// PostgreSQL and S3 ones): --data also names the key directory, where a
+// first start writes the bootstrap keys, and its default is relative to
+// the working directory, the package's source.
+func withDataDir(t testing.TB, args []string) []string {
+	if os.Getenv("FACEVAULT_DATA") != "" {
+		return args // the test sets it so
+	}
+	for _, a := range args {
+		if a == "--data" || strings.HasPrefix(a, "--data=") {
+			return args
+		}
+	}
+	return append(slices.Clone(args), "--data", t.TempDir())
+}
+
 // server is a serve command running in a goroutine.
 type server struct {
 	addr           string
@@ -430,6 +447,7 @@ func serveArgs(dir string) []string {
 // is stopped when the test ends, if the test has not stopped it.
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
+	args = withDataDir(t, args)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{
 		stdout: &lockedBuffer{},

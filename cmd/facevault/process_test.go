@@ -105,7 +105,7 @@ func startServeProcess(tb testing.TB, bin string, env []string, args ...string) 
 			Transport: &http.Transport{MaxIdleConnsPerHost: 32},
 		},
 	}
-	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, withDataDir(tb, args)...)...)
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

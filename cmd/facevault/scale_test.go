@@ -94,12 +94,7 @@ func s3URL(bucket, endpoint string) string { return "s3://" + bucket + "?endpoin
 // startNode starts a serve node on the stores the flags name.
 func startNode(t *testing.T, storeArgs []string, extra ...string) *server {
 	t.Helper()
-	// --data names the key directory, where the first start writes the
-	// bootstrap keys: in the test's own directory, not the source tree.
 	args := append(slices.Clone(storeArgs), "--addr", "127.0.0.1:0")
-	if !slices.Contains(storeArgs, "--data") && !slices.Contains(extra, "--data") {
-		args = append(args, "--data", t.TempDir())
-	}
 	return startServe(t, append(args, extra...)...)
 }
 
