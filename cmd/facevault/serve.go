@@ -324,6 +324,19 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err := c.bootstrap(ctx, db, baseURL, stores.keyDir()); err != nil {
 		return err
 	}
+	// The metrics listener is up before serve says it listens.
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s (--metrics-addr): %w", *metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", mets.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
+		go msrv.Serve(mln)
+		defer msrv.Close()
+		logger.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	logger.Info("FaceVault listening", "addr", ln.Addr().String(), "tls", certs != nil, "db", redact(stores.dbURL()), "blobs", stores.blobsURL(), "store", storeID)
 	if c.OnListen != nil {
 		c.OnListen(ln.Addr().String())
@@ -336,18 +349,6 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		go func() { errc <- srv.ServeTLS(fvhttp.NewListener(ln, logger), "", "") }()
 	} else {
 		go func() { errc <- srv.Serve(fvhttp.NewListener(ln, logger)) }()
-	}
-	if *metricsAddr != "" {
-		mln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			return fmt.Errorf("listen on %s (--metrics-addr): %w", *metricsAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", mets.Handler())
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: time.Minute}
-		go msrv.Serve(mln)
-		defer msrv.Close()
-		logger.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	// The periodic sweep must be over before the deferred closes run,
 	// however Run returns.
