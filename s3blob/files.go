@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/minio/minio-go/v7"
-
-	"github.com/facevault/facevault"
 )
 
 // The methods below read and write arbitrary objects under the store's
@@ -74,25 +72,7 @@ func (s *Store) GetFile(ctx context.Context, name string) (io.ReadCloser, error)
 	if err != nil {
 		return nil, err
 	}
-	var opts minio.GetObjectOptions
-	if !s.noChecksum {
-		opts.Set("x-amz-checksum-mode", "ENABLED")
-	}
-	body, info, _, err := s.core.GetObject(ctx, s.cfg.Bucket, object, opts)
-	if err != nil {
-		if isNotFound(err) {
-			return nil, fmt.Errorf("s3blob: file %s: %w", object, facevault.ErrNotFound)
-		}
-		return nil, fmt.Errorf("s3blob: get %s: %w", object, err)
-	}
-	r := &reader{body: body, object: object, size: info.Size}
-	if r.size < 0 {
-		r.size = -1
-	}
-	if !s.noChecksum && info.ChecksumSHA256 != "" {
-		r.sha, r.want = sha256.New(), info.ChecksumSHA256
-	}
-	return r, nil
+	return s.get(ctx, object, "file "+object)
 }
 
 // Files calls fn with the name of every object under the prefix, relative

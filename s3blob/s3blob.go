@@ -267,6 +267,12 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.get(ctx, object, "blob "+key)
+}
+
+// get streams an object, checked as it is read to the end (see reader);
+// what names it in the ErrNotFound error.
+func (s *Store) get(ctx context.Context, object, what string) (io.ReadCloser, error) {
 	var opts minio.GetObjectOptions
 	if !s.noChecksum {
 		opts.Set("x-amz-checksum-mode", "ENABLED")
@@ -274,7 +280,7 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	body, info, _, err := s.core.GetObject(ctx, s.cfg.Bucket, object, opts)
 	if err != nil {
 		if isNotFound(err) {
-			return nil, fmt.Errorf("s3blob: blob %s: %w", key, facevault.ErrNotFound)
+			return nil, fmt.Errorf("s3blob: %s: %w", what, facevault.ErrNotFound)
 		}
 		return nil, fmt.Errorf("s3blob: get %s: %w", object, err)
 	}
