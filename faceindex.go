@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/facevault/facevault/seal"
@@ -151,6 +153,10 @@ type FaceIndexConfig struct {
 	// Batch is how many rows the indexer and the rekey handle per
 	// transaction; 0 means 1000.
 	Batch int
+	// PageCache is how many bytes of opened face index pages a node keeps
+	// (on a store with packed pages); 0 means DefaultFacePageCache, less
+	// than 0 none.
+	PageCache int64
 }
 
 // Face index defaults.
@@ -227,6 +233,7 @@ type FaceIndexSealer struct {
 	s     Scope
 	epoch int64
 	m     *seal.MessageSealer
+	pages *seal.MessageSealer
 }
 
 // NewFaceIndexSealer returns the sealer of epoch of s, whose face index key
@@ -236,7 +243,11 @@ func NewFaceIndexSealer(key []byte, s Scope, epoch int64) (*FaceIndexSealer, err
 	if err != nil {
 		return nil, fmt.Errorf("face index key of epoch %d: %w", epoch, err)
 	}
-	return &FaceIndexSealer{s: s, epoch: epoch, m: m}, nil
+	pages, err := seal.NewMessageSealer(key, facePagePurpose)
+	if err != nil {
+		return nil, fmt.Errorf("face index key of epoch %d: %w", epoch, err)
+	}
+	return &FaceIndexSealer{s: s, epoch: epoch, m: m, pages: pages}, nil
 }
 
 // Seal seals embedding e as the index row of photoID.
@@ -470,7 +481,7 @@ func (v *Vault) SearchFaces(ctx context.Context, s Scope, probe []float32, floor
 		}
 	}
 	if v.faceIndexKeys() != nil {
-		if err := v.searchIndex(ctx, s, probe, add); err != nil {
+		if err := v.searchIndex(ctx, s, probe, floor, add); err != nil {
 			return nil, fmt.Errorf("search faces: %w", err)
 		}
 	}
@@ -485,15 +496,25 @@ func (v *Vault) SearchFaces(ctx context.Context, s Scope, probe []float32, floor
 }
 
 // searchIndex calls add with every indexed face of s in the cells nearest
-// to probe. A rekey moves rows from older epochs to newer ones: reading the
-// epochs oldest first finds a row moved meanwhile in the newer one, and an
-// epoch made after the list was read makes the search start again.
-func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, add func(id, client string, score float64)) error {
+// to probe (with a score of at least floor, on a store with packed pages).
+// A rekey moves rows from older epochs to newer ones: reading the epochs
+// oldest first finds a row moved meanwhile in the newer one (or, on a
+// store with packed pages, in the older epoch's pages, which stay until
+// the newer epoch is packed), and an epoch made after the list was read
+// makes the search start again.
+func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, floor float64, add func(id, client string, score float64)) error {
+	ps, paged := v.Store.(FacePageStore)
+	var q pageProbe
+	if paged {
+		q = newPageProbe(probe, floor)
+	}
 	for attempt := 0; ; attempt++ {
 		epochs, err := v.Store.FaceIndexEpochs(ctx, s)
 		if err != nil {
 			return err
 		}
+		sealers := map[int64]*FaceIndexSealer{}
+		cands := map[string]struct{}{}
 		for _, e := range epochs {
 			sealer, centroids, err := v.epochSealer(ctx, s, e, true)
 			if errors.Is(err, ErrNotFound) {
@@ -502,11 +523,22 @@ func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, add f
 			if err != nil {
 				return err
 			}
+			sealers[e.Epoch] = sealer
 			var cells []int
 			if centroids != nil && v.FaceIndex.NProbe > 0 && v.FaceIndex.NProbe < len(centroids) {
 				cells = nearestCells(probe, centroids, v.FaceIndex.NProbe)
 			}
-			if err := v.scanCells(ctx, s, e.Epoch, sealer, cells, probe, add); err != nil {
+			if paged {
+				err = v.scanPages(ctx, ps, s, e.Epoch, sealer, cells, &q, probe, add, cands)
+			} else {
+				err = v.scanCells(ctx, s, e.Epoch, sealer, cells, probe, add)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if len(cands) > 0 {
+			if err := v.rescore(ctx, ps, s, sealers, cands, probe, add); err != nil {
 				return err
 			}
 		}
@@ -518,6 +550,160 @@ func (v *Vault) searchIndex(ctx context.Context, s Scope, probe []float32, add f
 			return nil
 		}
 	}
+}
+
+// scanPages reads the pages of epoch of s in cells (all if nil), those
+// this node holds opened already only if they changed, and adds to cands
+// the ids of the faces whose codes may reach the floor of q; it calls add
+// with the rows of those cells not packed yet, scored exactly.
+func (v *Vault) scanPages(ctx context.Context, ps FacePageStore, s Scope, epoch int64, sealer *FaceIndexSealer, cells []int,
+	q *pageProbe, probe []float32, add func(id, client string, score float64), cands map[string]struct{}) error {
+	cache := v.facePages()
+	var unpacked []FaceIndexRow
+	var uerr error
+	var wg sync.WaitGroup
+	wg.Go(func() { unpacked, uerr = ps.UnpackedFaceRows(ctx, s, epoch, cells) })
+	pages, err := ps.FacePages(ctx, s, epoch, cells, cache.known(s, epoch, cells, time.Now()))
+	wg.Wait()
+	if err = errors.Join(err, uerr); err != nil {
+		return err
+	}
+	vec := make([]float32, len(probe))
+	var buf, aad []byte
+	for _, r := range unpacked {
+		if buf, aad, err = sealer.openInto(r, buf, aad, vec); err != nil {
+			return err
+		}
+		add(r.PhotoID, r.ClientID, faceSimilarity(probe, vec))
+	}
+	cache.dropGone(s, epoch, cells, pages)
+	opened := make([]*facePage, 0, len(pages))
+	var missed []FacePage
+	for _, p := range pages {
+		if p.Data == nil {
+			if fp := cache.get(s, p); fp != nil {
+				opened = append(opened, fp)
+			} else {
+				missed = append(missed, p) // dropped since: read it again
+			}
+			continue
+		}
+		fp, err := sealer.openPage(p)
+		if err != nil {
+			return err
+		}
+		cache.put(s, p, fp, time.Now())
+		opened = append(opened, fp)
+	}
+	if len(missed) > 0 {
+		want := map[[2]int]bool{}
+		for _, p := range missed {
+			want[[2]int{p.Cell, p.Page}] = true
+		}
+		var missedCells []int
+		for _, p := range missed {
+			missedCells = append(missedCells, p.Cell)
+		}
+		slices.Sort(missedCells)
+		again, err := ps.FacePages(ctx, s, epoch, slices.Compact(missedCells), nil)
+		if err != nil {
+			return err
+		}
+		for _, p := range again {
+			if !want[[2]int{p.Cell, p.Page}] || p.Data == nil {
+				continue
+			}
+			fp, err := sealer.openPage(p)
+			if err != nil {
+				return err
+			}
+			cache.put(s, p, fp, time.Now())
+			opened = append(opened, fp)
+		}
+	}
+	found := make([][]string, len(opened))
+	parallelPages(opened, func(i int, out []int) []int {
+		out = q.candidates(opened[i], out[:0])
+		for _, j := range out {
+			found[i] = append(found[i], opened[i].photo(j))
+		}
+		return out
+	})
+	for _, ids := range found {
+		for _, id := range ids {
+			cands[id] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// parallelPages calls fn for each page, spread over the CPUs; each worker
+// passes fn a buffer it reuses.
+func parallelPages(pages []*facePage, fn func(i int, buf []int) []int) {
+	faces := 0
+	for _, p := range pages {
+		faces += p.n
+	}
+	workers := min(runtime.GOMAXPROCS(0), max(1, faces/4096), max(1, len(pages)))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			var buf []int
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(pages) {
+					return
+				}
+				buf = fn(i, buf)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// rescore reads the index rows of the candidates found in pages and calls
+// add with their exact scores. A face deleted since its page was packed
+// has no row any more, and is not returned.
+func (v *Vault) rescore(ctx context.Context, ps FacePageStore, s Scope, sealers map[int64]*FaceIndexSealer,
+	cands map[string]struct{}, probe []float32, add func(id, client string, score float64)) error {
+	ids := make([]string, 0, len(cands))
+	for id := range cands {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	rows, err := ps.FaceIndexRowsByID(ctx, s, ids)
+	if err != nil {
+		return err
+	}
+	vec := make([]float32, len(probe))
+	var buf, aad []byte
+	for _, r := range rows {
+		sealer, ok := sealers[r.Epoch]
+		if !ok {
+			if sealer, _, err = v.epochSealer(ctx, s, &FaceIndexEpoch{Epoch: r.Epoch}, false); err != nil {
+				return err
+			}
+			sealers[r.Epoch] = sealer
+		}
+		if buf, aad, err = sealer.openInto(r, buf, aad, vec); err != nil {
+			return err
+		}
+		add(r.PhotoID, r.ClientID, faceSimilarity(probe, vec))
+	}
+	return nil
+}
+
+// facePages is the vault's cache of opened pages (nil: none).
+func (v *Vault) facePages() *facePageCache {
+	v.pagesOnce.Do(func() {
+		size := v.FaceIndex.PageCache
+		if size == 0 {
+			size = DefaultFacePageCache
+		}
+		v.pageCache = newFacePageCache(size)
+	})
+	return v.pageCache
 }
 
 // scanCells calls add with the rows of epoch of s in cells (all if nil)
@@ -666,6 +852,9 @@ type RekeyResult struct {
 	Trained   bool  // the new epoch has a new partition
 	Moved     int   // rows re-sealed under the current epoch
 	Destroyed int   // epoch keys destroyed
+	// Packed is what packing the current epoch's pages did (on a store
+	// that keeps them).
+	Packed PackResult
 }
 
 // MaintainFaceIndex keeps the index of s fresh: when s has enough faces for
@@ -695,6 +884,11 @@ func (v *Vault) MaintainFaceIndex(ctx context.Context, s Scope, rows int, force 
 			cur.Centroids == nil && rows >= minFaces ||
 			cur.Centroids != nil && rows >= 2*max(cur.Size, 1)
 		if !due {
+			packed, err := v.PackFaceIndex(ctx, s, hold)
+			res.Packed = packed
+			if err != nil {
+				return res, err
+			}
 			// Keys of epochs whose removal was recorded by a node that
 			// died before destroying them.
 			n, err := fk.DestroyFaceIndexKeys(ctx, s, cur.Epoch)
@@ -732,6 +926,15 @@ func (v *Vault) MaintainFaceIndex(ctx context.Context, s Scope, rows int, force 
 	if err != nil {
 		return res, err
 	}
+	// The moved rows stay in the older epoch's pages until they are
+	// packed in the current epoch's, and the older epoch goes after.
+	if ps, ok := v.Store.(FacePageStore); ok {
+		packed, err := v.packEpoch(ctx, ps, s, cur, hold)
+		res.Packed = packed
+		if err != nil {
+			return res, err
+		}
+	}
 	gone, err := v.Store.RemoveFaceIndexEpochs(ctx, s, cur.Epoch)
 	if err != nil || !gone {
 		return res, err
@@ -739,6 +942,7 @@ func (v *Vault) MaintainFaceIndex(ctx context.Context, s Scope, rows int, force 
 	n, err := fk.DestroyFaceIndexKeys(ctx, s, cur.Epoch)
 	res.Destroyed = n
 	v.indexCache.forget(s, cur.Epoch)
+	v.facePages().forget(s, cur.Epoch)
 	if err != nil {
 		return res, fmt.Errorf("rekey face index: %w", err)
 	}
@@ -826,6 +1030,61 @@ func (v *Vault) moveFaceIndexRows(ctx context.Context, s Scope, cur *FaceIndexEp
 	}
 }
 
+// PackFaceIndex packs the rows of the current epoch of s that are not in a
+// page yet, and re-packs the pages that hold faces deleted since they were
+// written (which destroys the deleted faces' codes), on a store that keeps
+// packed pages; elsewhere it does nothing. hold is called between cells.
+func (v *Vault) PackFaceIndex(ctx context.Context, s Scope, hold func() error) (PackResult, error) {
+	ps, ok := v.Store.(FacePageStore)
+	if !ok || v.faceIndexKeys() == nil {
+		return PackResult{}, nil
+	}
+	epochs, err := v.Store.FaceIndexEpochs(ctx, s)
+	if err != nil || len(epochs) == 0 {
+		return PackResult{}, err
+	}
+	return v.packEpoch(ctx, ps, s, epochs[len(epochs)-1], hold)
+}
+
+func (v *Vault) packEpoch(ctx context.Context, ps FacePageStore, s Scope, cur *FaceIndexEpoch, hold func() error) (PackResult, error) {
+	var total PackResult
+	cells, err := ps.FaceCellsToPack(ctx, s, cur.Epoch)
+	if err != nil || len(cells) == 0 {
+		return total, err
+	}
+	sealer, _, err := v.epochSealer(ctx, s, cur, false)
+	if err != nil {
+		return total, fmt.Errorf("pack face index: %w", err)
+	}
+	build := func(p FacePage, rows []FaceIndexRow) ([]byte, error) {
+		vecs := make([][]float32, len(rows))
+		for i, r := range rows {
+			var err error
+			if vecs[i], err = sealer.Open(r); err != nil {
+				return nil, err
+			}
+		}
+		plain := encodeFacePage(rows, vecs)
+		defer clear(plain)
+		return sealer.sealPage(p, plain)
+	}
+	for i, cell := range cells {
+		res, err := ps.PackFaceCell(ctx, s, cur.Epoch, cell, FacePageFaces, build)
+		total.Written += res.Written
+		total.Removed += res.Removed
+		total.Dead += res.Dead
+		if err != nil {
+			return total, fmt.Errorf("pack face index cell %d of epoch %d: %w", cell, cur.Epoch, err)
+		}
+		if i%32 == 31 {
+			if err := hold(); err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}
+
 // faceIndexLease is the name of the lease under which one node at a time
 // maintains the face index.
 const faceIndexLease = "face-index"
@@ -838,6 +1097,7 @@ func (v *Vault) RunFaceIndex(ctx context.Context, holder string, every, ttl time
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
+		v.facePages().expire(time.Now())
 		if err := v.MaintainFaceIndexes(ctx, holder, ttl); err != nil && ctx.Err() == nil {
 			v.Logger.ErrorContext(ctx, "face index maintenance failed", "err", err)
 		}

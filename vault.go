@@ -68,6 +68,8 @@ type Vault struct {
 	wake       chan struct{}   // tells RunPurge there is work
 	checkWake  chan struct{}   // tells RunChecks there is a new check
 	indexCache *faceIndexCache // face index keys and partitions, briefly
+	pagesOnce  sync.Once
+	pageCache  *facePageCache // opened face index pages (see facePages)
 
 	senderOnce sync.Once
 	send       *Sender // sends webhook deliveries; see sender

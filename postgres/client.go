@@ -237,7 +237,10 @@ func (db *DB) DeleteClient(ctx context.Context, s facevault.Scope, id string, no
 		// Its faces leave the search index with it: the client's row,
 		// updated above, is what the indexer locks to add a row.
 		if _, err := tx.Exec(ctx, `
-			DELETE FROM face_index WHERE account_id = $1 AND mode = $2 AND client_id = $3`,
+			WITH d AS (
+				DELETE FROM face_index WHERE account_id = $1 AND mode = $2 AND client_id = $3
+				RETURNING account_id, mode, epoch, cell, page, photo_id
+			) `+insertDead,
 			s.AccountID, string(s.Mode), id,
 		); err != nil {
 			return fmt.Errorf("postgres: delete client %s: face index: %w", id, err)

@@ -55,12 +55,16 @@ func (db *DB) AddFaceIndexEpoch(ctx context.Context, s facevault.Scope, e *facev
 
 // RemoveFaceIndexEpochs implements facevault.FaceIndexStore. A row being
 // inserted under an epoch holds a lock on the epoch's row that the
-// deletion waits for; the foreign key then refuses it.
+// deletion waits for; the foreign key then refuses it. No epoch goes while
+// a row moved by the rekey is not packed in the current epoch's pages
+// (page -1): the older epoch's pages, which go with it, still hold it.
 func (db *DB) RemoveFaceIndexEpochs(ctx context.Context, s facevault.Scope, before int64) (bool, error) {
 	_, err := db.pool.Exec(ctx, `
 		DELETE FROM face_index_epochs e
 		WHERE account_id = $1 AND mode = $2 AND epoch < $3 AND NOT EXISTS (
-			SELECT 1 FROM face_index f WHERE f.account_id = e.account_id AND f.mode = e.mode AND f.epoch = e.epoch)`,
+			SELECT 1 FROM face_index f WHERE f.account_id = e.account_id AND f.mode = e.mode AND f.epoch = e.epoch)
+		AND NOT EXISTS (
+			SELECT 1 FROM face_index f WHERE f.account_id = $1 AND f.mode = $2 AND f.page < 0)`,
 		s.AccountID, string(s.Mode), before)
 	if pgCode(err) == foreignKeyViolation {
 		return false, nil
@@ -226,7 +230,8 @@ func (db *DB) MoveFaceIndexRows(ctx context.Context, s facevault.Scope, to int64
 		ids[i], olds[i], cells[i], vecs[i] = r.PhotoID, r.Epoch, int32(r.Cell), r.Vec
 	}
 	tag, err := db.pool.Exec(ctx, `
-		UPDATE face_index f SET epoch = $3, cell = r.cell, vec = r.vec
+		UPDATE face_index f SET epoch = $3, cell = r.cell, vec = r.vec,
+			page = CASE WHEN f.page IS NULL THEN NULL ELSE -1 END
 		FROM unnest($4::text[], $5::bigint[], $6::int[], $7::bytea[]) AS r (photo_id, old, cell, vec)
 		WHERE f.photo_id = r.photo_id AND f.epoch = r.old AND f.account_id = $1 AND f.mode = $2`,
 		s.AccountID, string(s.Mode), to, ids, olds, cells, vecs)
@@ -282,10 +287,19 @@ func (db *DB) EnrolledFaceIDs(ctx context.Context, s facevault.Scope, clientID s
 	return ids, nil
 }
 
-// deleteFaceIndexRows deletes, in tx, the index rows of photos ids.
+// deleteFaceIndexRows deletes, in tx, the index rows of photos ids, and
+// lists those packed in a page in face_index_dead (see PackFaceCell).
 func deleteFaceIndexRows(ctx context.Context, tx pgx.Tx, ids []string) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM face_index WHERE photo_id = ANY($1)`, ids); err != nil {
+	if _, err := tx.Exec(ctx, `
+		WITH d AS (DELETE FROM face_index WHERE photo_id = ANY($1) RETURNING account_id, mode, epoch, cell, page, photo_id)
+		`+insertDead, ids); err != nil {
 		return fmt.Errorf("postgres: delete face index rows: %w", err)
 	}
 	return nil
 }
+
+// insertDead ends a statement whose CTE d returns deleted face_index rows:
+// it lists those packed in a page in face_index_dead.
+const insertDead = `INSERT INTO face_index_dead (account_id, mode, epoch, cell, page, photo_id)
+		SELECT account_id, mode, epoch, cell, page, photo_id FROM d WHERE page >= 0
+		ON CONFLICT DO NOTHING`
