@@ -694,6 +694,12 @@ func (v *Vault) rescore(ctx context.Context, ps FacePageStore, s Scope, sealers 
 	return nil
 }
 
+// FacePageCacheSize reports how many opened face index pages the vault
+// keeps, and their size in bytes.
+func (v *Vault) FacePageCacheSize() (pages int, bytes int64) {
+	return v.facePages().held()
+}
+
 // facePages is the vault's cache of opened pages (nil: none).
 func (v *Vault) facePages() *facePageCache {
 	v.pagesOnce.Do(func() {

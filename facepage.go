@@ -545,3 +545,21 @@ func (c *facePageCache) held() (int, int64) {
 	}
 	return n, c.used
 }
+
+// FacePagePhotoIDs opens page p of s with key, its epoch's face index key,
+// and returns the photo ids it holds, in order.
+func FacePagePhotoIDs(key []byte, s Scope, p FacePage) ([]string, error) {
+	f, err := NewFaceIndexSealer(key, s, p.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	fp, err := f.openPage(p)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, fp.n)
+	for i := range ids {
+		ids[i] = fp.photo(i)
+	}
+	return ids, nil
+}

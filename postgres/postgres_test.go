@@ -782,3 +782,7 @@ func TestTerminatedConnections(t *testing.T) {
 func TestFaceSearch(t *testing.T) {
 	storetest.RunFaceSearch(t, func(t *testing.T) facevault.Store { return migrated(t) })
 }
+
+func TestFacePages(t *testing.T) {
+	storetest.RunFacePages(t, func(t *testing.T) facevault.Store { return migrated(t) })
+}

@@ -1,0 +1,196 @@
+package facevault
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// coneVectors returns n unit vectors of d dimensions around one direction,
+// like face embeddings (cosines between them mostly 0.6 to 0.95).
+func coneVectors(rng *rand.Rand, n, d int, spread float64) [][]float32 {
+	mean := make([]float64, d)
+	for i := range mean {
+		mean[i] = rng.NormFloat64()
+	}
+	out := make([][]float32, n)
+	for k := range out {
+		v := make([]float32, d)
+		var norm float64
+		for i := range v {
+			x := mean[i] + spread*rng.NormFloat64()
+			v[i] = float32(x)
+			norm += x * x
+		}
+		for i := range v {
+			v[i] /= float32(math.Sqrt(norm))
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// TestPageCandidatesMissNothing: for every floor, every face whose exact
+// score reaches it is a candidate of the code scan, and the bound keeps
+// the candidates few: at the match threshold, far fewer than all.
+func TestPageCandidatesMissNothing(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	vecs := coneVectors(rng, 2000, 128, 0.6)
+	rows := make([]FaceIndexRow, len(vecs))
+	for i := range rows {
+		rows[i] = FaceIndexRow{PhotoID: "p" + strconv.Itoa(i), ClientID: "c" + strconv.Itoa(i/3)}
+	}
+	p, err := decodeFacePage(encodeFacePage(rows, vecs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.n != len(rows) || p.photo(17) != "p17" || p.client(17) != "c5" {
+		t.Fatalf("decoded page: %d faces, photo 17 %q client %q", p.n, p.photo(17), p.client(17))
+	}
+	probes := append(coneVectors(rng, 20, 128, 0.6), vecs[3], vecs[1999])
+	for _, floor := range []float64{0, 50, 80, 85, 90, FaceMatchThreshold, 99.99} {
+		cands, total := 0, 0
+		for _, q := range probes {
+			pq := newPageProbe(q, floor)
+			got := pq.candidates(p, nil)
+			cands += len(got)
+			for i, e := range vecs {
+				if faceSimilarity(q, e) >= floor {
+					total++
+					if !slices.Contains(got, i) {
+						t.Fatalf("floor %v: face %d scores %.4f and is no candidate", floor, i, faceSimilarity(q, e))
+					}
+				}
+			}
+		}
+		t.Logf("floor %v: %d candidates for %d faces reaching it (of %d)", floor, cands, total, len(vecs)*len(probes))
+		if floor == FaceMatchThreshold && cands > len(vecs)*len(probes)/10 {
+			t.Errorf("floor %v: %d candidates of %d faces", floor, cands, len(vecs)*len(probes))
+		}
+	}
+}
+
+// TestDotInt8: the unrolled kernel equals the plain sum, for every
+// length.
+func TestDotInt8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := range 70 {
+		a, b := make([]int8, n), make([]int8, n)
+		var want int32
+		for i := range a {
+			a[i], b[i] = int8(rng.IntN(255)-127), int8(rng.IntN(255)-127)
+			want += int32(a[i]) * int32(b[i])
+		}
+		if got := dotInt8(a, b); got != want {
+			t.Fatalf("n=%d: dotInt8 = %d, want %d", n, got, want)
+		}
+	}
+}
+
+// TestFacePageSealed: a page opens only with its key, scope, epoch, cell,
+// page and version; its plaintext holds no embedding in the clear; a
+// malformed plaintext is an error, not a panic.
+func TestFacePageSealed(t *testing.T) {
+	key := bytes.Repeat([]byte{5}, 32)
+	s := Scope{AccountID: "acme", Mode: ModeTest}
+	f, err := NewFaceIndexSealer(key, s, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vecs := coneVectors(rand.New(rand.NewPCG(5, 6)), 3, 128, 0.5)
+	rows := []FaceIndexRow{{PhotoID: "a", ClientID: "x"}, {PhotoID: "b", ClientID: "x"}, {PhotoID: "c", ClientID: "y"}}
+	p := FacePage{Epoch: 3, Cell: 7, Page: 1, Version: 42, Faces: 3}
+	if p.Data, err = f.sealPage(p, encodeFacePage(rows, vecs)); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(p.Data, []byte("acme")) || bytes.Contains(p.Data, encodeFloats(vecs[0][:4])) {
+		t.Fatal("the sealed page holds its content in the clear")
+	}
+	ids, err := FacePagePhotoIDs(key, s, p)
+	if err != nil || !slices.Equal(ids, []string{"a", "b", "c"}) {
+		t.Fatalf("FacePagePhotoIDs = %v, %v", ids, err)
+	}
+	other := bytes.Repeat([]byte{6}, 32)
+	for name, change := range map[string]func(*FacePage, *[]byte, *Scope){
+		"key":     func(_ *FacePage, k *[]byte, _ *Scope) { *k = other },
+		"scope":   func(_ *FacePage, _ *[]byte, sc *Scope) { sc.Mode = ModeLive },
+		"epoch":   func(q *FacePage, _ *[]byte, _ *Scope) { q.Epoch = 4 },
+		"cell":    func(q *FacePage, _ *[]byte, _ *Scope) { q.Cell = 8 },
+		"page":    func(q *FacePage, _ *[]byte, _ *Scope) { q.Page = 0 },
+		"version": func(q *FacePage, _ *[]byte, _ *Scope) { q.Version = 41 },
+	} {
+		q, k, sc := p, key, s
+		change(&q, &k, &sc)
+		if _, err := FacePagePhotoIDs(k, sc, q); err == nil {
+			t.Errorf("a page opens with another %s", name)
+		}
+	}
+	plain := encodeFacePage(rows, vecs)
+	for n := range len(plain) {
+		if _, err := decodeFacePage(plain[:n]); err == nil {
+			t.Fatalf("a page cut to %d bytes of %d decodes", n, len(plain))
+		}
+	}
+}
+
+// TestFacePageCache: the cache hands back only the version it holds,
+// replaces older versions, drops pages the store no longer has and those
+// of epochs gone, and keeps within its budget.
+func TestFacePageCache(t *testing.T) {
+	s := Scope{AccountID: "acme", Mode: ModeTest}
+	vecs := coneVectors(rand.New(rand.NewPCG(7, 8)), 10, 128, 0.5)
+	rows := make([]FaceIndexRow, 10)
+	for i := range rows {
+		rows[i] = FaceIndexRow{PhotoID: strconv.Itoa(i), ClientID: "c"}
+	}
+	fp, err := decodeFacePage(encodeFacePage(rows, vecs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	c := newFacePageCache(10 * fp.size())
+	for cell := range 5 {
+		c.put(s, FacePage{Epoch: 1, Cell: cell, Version: 1}, fp, now)
+	}
+	if c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 1}) != fp || c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 2}) != nil {
+		t.Fatal("get does not check the version")
+	}
+	if got := c.known(s, 1, []int{1, 2, 9}, now); len(got) != 2 {
+		t.Fatalf("known = %v", got)
+	}
+	if got := c.known(Scope{AccountID: "acme", Mode: ModeLive}, 1, nil, now); len(got) != 0 {
+		t.Fatalf("known of another scope = %v", got)
+	}
+	c.put(s, FacePage{Epoch: 1, Cell: 2, Version: 2}, fp, now)
+	if n, _ := c.held(); n != 5 || c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 1}) != nil {
+		t.Fatalf("a new version: %d pages held, or the old one is still handed out", n)
+	}
+	c.dropGone(s, 1, []int{0, 1}, []FacePage{{Epoch: 1, Cell: 0, Version: 1}})
+	if n, _ := c.held(); n != 4 {
+		t.Fatalf("after a page went: %d held, want 4", n)
+	}
+	for cell := 10; cell < 30; cell++ {
+		c.put(s, FacePage{Epoch: 2, Cell: cell, Version: 1}, fp, now)
+	}
+	if n, size := c.held(); size > 10*fp.size() || n > 10 {
+		t.Fatalf("over budget: %d pages, %d bytes of %d", n, size, 10*fp.size())
+	}
+	c.forget(s, 3)
+	if n, size := c.held(); n != 0 || size != 0 {
+		t.Fatalf("after forgetting epochs before 3: %d pages, %d bytes", n, size)
+	}
+	c.put(s, FacePage{Epoch: 3, Cell: 1, Version: 1}, fp, now)
+	c.expire(now.Add(facePageTTL))
+	if n, _ := c.held(); n != 0 {
+		t.Fatalf("a page older than %v is held", facePageTTL)
+	}
+	var none *facePageCache
+	none.put(s, FacePage{Epoch: 1}, fp, now)
+	if none.get(s, FacePage{Epoch: 1}) != nil || newFacePageCache(-1) != nil {
+		t.Fatal("a nil cache keeps pages")
+	}
+}
