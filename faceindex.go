@@ -622,12 +622,12 @@ func (v *Vault) scanPages(ctx context.Context, ps FacePageStore, s Scope, epoch 
 		}
 	}
 	found := make([][]string, len(opened))
-	parallelPages(opened, func(i int, out []int) []int {
-		out = q.candidates(opened[i], out[:0])
+	parallelPages(opened, func(i int, out []int, dots []int32) ([]int, []int32) {
+		out, dots = q.candidates(opened[i], out[:0], dots)
 		for _, j := range out {
 			found[i] = append(found[i], opened[i].photo(j))
 		}
-		return out
+		return out, dots
 	})
 	for _, ids := range found {
 		for _, id := range ids {
@@ -638,8 +638,8 @@ func (v *Vault) scanPages(ctx context.Context, ps FacePageStore, s Scope, epoch 
 }
 
 // parallelPages calls fn for each page, spread over the CPUs; each worker
-// passes fn a buffer it reuses.
-func parallelPages(pages []*facePage, fn func(i int, buf []int) []int) {
+// passes fn buffers it reuses.
+func parallelPages(pages []*facePage, fn func(i int, buf []int, dots []int32) ([]int, []int32)) {
 	faces := 0
 	for _, p := range pages {
 		faces += p.n
@@ -650,12 +650,13 @@ func parallelPages(pages []*facePage, fn func(i int, buf []int) []int) {
 	for range workers {
 		wg.Go(func() {
 			var buf []int
+			var dots []int32
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(pages) {
 					return
 				}
-				buf = fn(i, buf)
+				buf, dots = fn(i, buf, dots)
 			}
 		})
 	}

@@ -267,11 +267,24 @@ func dotInt8(a, b []int8) int32 {
 	return s0 + s1 + s2 + s3
 }
 
+// dotsInt8Generic is dotsInt8 in Go.
+func dotsInt8Generic(q []int16, codes []int8, out []int32) {
+	d := len(q)
+	code := make([]int8, d)
+	for i := range code {
+		code[i] = int8(q[i])
+	}
+	for i := range out {
+		out[i] = dotInt8(code, codes[i*d:(i+1)*d])
+	}
+}
+
 // pageProbe is a probe coded like a page's faces, to score codes with
-// dotInt8.
+// dotsInt8.
 type pageProbe struct {
-	code  []int8
-	scale float32
+	code   []int8
+	code16 []int16 // code, widened for dotsInt8
+	scale  float32
 	l1    int32
 	// cos is the cosine a face must reach to be a candidate: floor/100,
 	// or -2 (every face) for a floor of 0 or less.
@@ -282,6 +295,10 @@ func newPageProbe(probe []float32, floor float64) pageProbe {
 	q := pageProbe{code: make([]int8, len(probe)), cos: floor / 100}
 	q.scale = quantize(probe, q.code)
 	q.l1 = l1(q.code)
+	q.code16 = make([]int16, len(q.code))
+	for i, c := range q.code {
+		q.code16[i] = int16(c)
+	}
 	if floor <= 0 {
 		q.cos = -2
 	}
@@ -295,24 +312,28 @@ func newPageProbe(probe []float32, floor float64) pageProbe {
 // which a margin for float rounding is added: a face is a candidate when
 // its code's score plus that bound reaches the floor, so no face that
 // reaches it is left out.
-func (q *pageProbe) candidates(p *facePage, out []int) []int {
+func (q *pageProbe) candidates(p *facePage, out []int, dots []int32) ([]int, []int32) {
 	if q.cos < -1 {
 		for i := range p.n {
 			out = append(out, i)
 		}
-		return out
+		return out, dots
 	}
+	if p.d != len(q.code) {
+		return out, dots // another model's faces: none can match
+	}
+	dots = slices.Grow(dots[:0], p.n)[:p.n]
+	dotsInt8(q.code16, p.codes, dots)
 	sq := float64(q.scale)
 	half := float64(p.d) / 2
-	for i := range p.n {
-		dot := dotInt8(q.code, p.codes[i*p.d:(i+1)*p.d])
+	for i, dot := range dots {
 		s := sq * float64(p.scales[i])
 		bound := s*(float64(q.l1)+float64(p.l1[i])+half)/2 + 1e-5
 		if s*float64(dot)+bound >= q.cos {
 			out = append(out, i)
 		}
 	}
-	return out
+	return out, dots
 }
 
 // facePageCache keeps the pages this node opened, for at most facePageTTL

@@ -1088,6 +1088,8 @@ func TestServeBadFlags(t *testing.T) {
 		{"zero face index minimum", []string{"--face-index-min-faces", "0"}, true, "--face-index-min-faces must be at least 1"},
 		{"zero nprobe", []string{"--face-search-nprobe", "0"}, true, "face-search-nprobe"},
 		{"nprobe not a number", []string{"--face-search-nprobe", "some"}, true, "face-search-nprobe"},
+		{"face search cache over half the memory", []string{"--max-memory", "1GiB", "--face-search-cache", "513MiB"}, true, "--face-search-cache must be at most half of --max-memory"},
+		{"face search cache not a size", []string{"--face-search-cache", "lots"}, true, "face-search-cache"},
 		{"memory budget too small", []string{"--max-memory", "64MiB"}, true, "--max-memory must be at least 128MiB"},
 		{"memory budget not a size", []string{"--max-memory", "lots"}, true, "max-memory"},
 		{"memory budget in an unknown unit", []string{"--max-memory", "1TB"}, true, "max-memory"},

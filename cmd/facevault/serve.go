@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -86,6 +87,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	nprobe := nprobeFlag(-1)
 	fs.Var(&nprobe, "face-search-nprobe", "cells of a partitioned face index that a search reads, nearest to the face first: "+
 		"a number, or all (an exact search); default all on SQLite, "+strconv.Itoa(facevault.DefaultPostgresNProbe)+" on PostgreSQL")
+	faceCache := bytesFlag(0)
+	fs.Var(&faceCache, "face-search-cache", "memory in which a node on PostgreSQL keeps the face index pages it opened, so that a "+
+		"search reads again only the pages that changed (bytes, or with a KiB, MiB or GiB suffix; about 190 MB holds a million "+
+		"faces); default a quarter of --max-memory, at most half of it; 0 keeps none")
 	quarantineFor := fs.Duration("quarantine-for", defaultQuarantineFor, "how long the sweep keeps the images it removes in quarantine "+
 		"('facevault quarantine restore' brings them back) before it destroys them; 0 destroys them at once")
 	maxMemory := bytesFlag(512 << 20)
@@ -226,6 +231,14 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		min := bytesFlag(minMaxMemory)
 		return fmt.Errorf("%w: --max-memory must be at least %s", errUsage, min.String())
 	}
+	faceCacheSet := false
+	fs.Visit(func(f *flag.Flag) { faceCacheSet = faceCacheSet || f.Name == "face-search-cache" })
+	if !faceCacheSet {
+		faceCache = maxMemory / 4
+	}
+	if faceCache > maxMemory/2 {
+		return fmt.Errorf("%w: --face-search-cache must be at most half of --max-memory", errUsage)
+	}
 	// The runtime collects harder as the heap nears the budget; the
 	// liveness checks, whose decoding is the one large allocation, reserve
 	// from half of it and wait rather than exceed it.
@@ -288,7 +301,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 		vault.Ages = faceage.ImageEstimator{Faces: analyzer, Ages: ages}
 	}
 	vault.FaceIndex = facevault.FaceIndexConfig{NProbe: nprobe.value(stores.postgres()), Cells: *faceIndexCells,
-		MinFaces: *faceIndexMin, Rekey: *faceIndexRekey}
+		MinFaces: *faceIndexMin, Rekey: *faceIndexRekey, PageCache: int64(faceCache)}
+	if faceCache == 0 {
+		vault.FaceIndex.PageCache = -1
+	}
 	sweeper := &sweeper{vault: vault, leases: db, logger: logger, holder: leaseHolder(), exclusive: blobs.exclusive,
 		keepFor: 2 * *sweepEvery, quarantineFor: *quarantineFor}
 
