@@ -285,7 +285,7 @@ type pageProbe struct {
 	code   []int8
 	code16 []int16 // code, widened for dotsInt8
 	scale  float32
-	l1    int32
+	l1     int32
 	// cos is the cosine a face must reach to be a candidate: floor/100,
 	// or -2 (every face) for a floor of 0 or less.
 	cos float64
