@@ -581,7 +581,7 @@ func (v *Vault) scanPages(ctx context.Context, ps FacePageStore, s Scope, epoch 
 	var missed []FacePage
 	for _, p := range pages {
 		if p.Data == nil {
-			if fp := cache.get(s, p); fp != nil {
+			if fp := cache.get(s, p, time.Now()); fp != nil {
 				opened = append(opened, fp)
 			} else {
 				missed = append(missed, p) // dropped since: read it again
@@ -693,6 +693,63 @@ func (v *Vault) rescore(ctx context.Context, ps FacePageStore, s Scope, sealers 
 		add(r.PhotoID, r.ClientID, faceSimilarity(probe, vec))
 	}
 	return nil
+}
+
+// RefreshFacePages checks every page this node keeps opened against the
+// store: it drops those the store no longer has (an epoch gone with its
+// key, a page emptied) and reads again those rewritten since (a deleted
+// face dropped, new faces packed), so that no page stays in memory
+// unchecked for long, searched or not. RunFaceIndex calls it every
+// interval, on every node.
+func (v *Vault) RefreshFacePages(ctx context.Context) error {
+	ps, ok := v.Store.(FacePageStore)
+	cache := v.facePages()
+	if !ok || cache == nil || v.faceIndexKeys() == nil {
+		return nil
+	}
+	for s, epochs := range cache.epochs() {
+		for _, epoch := range epochs {
+			now := time.Now()
+			pages, err := ps.FacePages(ctx, s, epoch, nil, cache.known(s, epoch, nil, now))
+			if err != nil {
+				return fmt.Errorf("refresh face index pages: %w", err)
+			}
+			cache.dropGone(s, epoch, nil, pages)
+			if len(pages) == 0 {
+				continue
+			}
+			sealer, _, err := v.epochSealer(ctx, s, &FaceIndexEpoch{Epoch: epoch}, false)
+			if errors.Is(err, ErrNotFound) {
+				cache.forget(s, epoch+1)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("refresh face index pages: %w", err)
+			}
+			for _, p := range pages {
+				if p.Data == nil {
+					cache.get(s, p, now)
+					continue
+				}
+				fp, err := sealer.openPage(p)
+				if err != nil {
+					return fmt.Errorf("refresh face index pages: %w", err)
+				}
+				cache.put(s, p, fp, now)
+			}
+		}
+	}
+	return nil
+}
+
+// CachedFacePages returns the versions of the pages of epoch of s that
+// this node keeps opened, in cell and page order.
+func (v *Vault) CachedFacePages(s Scope, epoch int64) []FacePageVersion {
+	out := v.facePages().known(s, epoch, nil, time.Now())
+	slices.SortFunc(out, func(a, b FacePageVersion) int {
+		return cmp.Or(cmp.Compare(a.Cell, b.Cell), cmp.Compare(a.Page, b.Page))
+	})
+	return out
 }
 
 // FacePageCacheSize reports how many opened face index pages the vault
@@ -1105,6 +1162,9 @@ func (v *Vault) RunFaceIndex(ctx context.Context, holder string, every, ttl time
 	defer t.Stop()
 	for {
 		v.facePages().expire(time.Now())
+		if err := v.RefreshFacePages(ctx); err != nil && ctx.Err() == nil {
+			v.Logger.ErrorContext(ctx, "face index pages not refreshed", "err", err)
+		}
 		if err := v.MaintainFaceIndexes(ctx, holder, ttl); err != nil && ctx.Err() == nil {
 			v.Logger.ErrorContext(ctx, "face index maintenance failed", "err", err)
 		}

@@ -35,8 +35,9 @@ const FacePageFaces = 256
 // pages, in bytes (see FaceIndexConfig.PageCache).
 const DefaultFacePageCache = 256 << 20
 
-// facePageTTL is the longest an opened page stays in a node's memory after
-// it was read from the store.
+// facePageTTL is the longest an opened page stays in a node's memory
+// without being checked against the store (by a search that reads its
+// cell, or by the node's face index round, see Vault.RefreshFacePages).
 const facePageTTL = 10 * time.Minute
 
 // FacePage is a packed page of the cell of an epoch of a scope: Data is
@@ -361,7 +362,7 @@ type pageEntry struct {
 	version int64
 	page    *facePage
 	used    uint64
-	loaded  time.Time
+	checked time.Time // when the store last had this version
 }
 
 func newFacePageCache(budget int64) *facePageCache {
@@ -400,8 +401,9 @@ func (c *facePageCache) known(s Scope, epoch int64, cells []int, now time.Time) 
 	return out
 }
 
-// get returns the opened page of version, if held.
-func (c *facePageCache) get(s Scope, p FacePage) *facePage {
+// get returns the opened page of version, if held, and notes that the
+// store had this version at now.
+func (c *facePageCache) get(s Scope, p FacePage, now time.Time) *facePage {
 	if c == nil {
 		return nil
 	}
@@ -413,7 +415,24 @@ func (c *facePageCache) get(s Scope, p FacePage) *facePage {
 	}
 	c.tick++
 	e.used = c.tick
+	e.checked = now
 	return e.page
+}
+
+// epochs returns the scopes and epochs of which it holds pages.
+func (c *facePageCache) epochs() map[Scope][]int64 {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[Scope][]int64{}
+	for k := range c.entries {
+		if !slices.Contains(out[k.s], k.epoch) {
+			out[k.s] = append(out[k.s], k.epoch)
+		}
+	}
+	return out
 }
 
 // put keeps opened page fp, the content of p, replacing older versions.
@@ -433,7 +452,7 @@ func (c *facePageCache) put(s Scope, p FacePage, fp *facePage, now time.Time) {
 		c.used -= old.page.size()
 	}
 	c.tick++
-	m[p.Page] = &pageEntry{version: p.Version, page: fp, used: c.tick, loaded: now}
+	m[p.Page] = &pageEntry{version: p.Version, page: fp, used: c.tick, checked: now}
 	c.used += fp.size()
 	if c.used > c.budget {
 		c.evictLocked(c.budget * 9 / 10)
@@ -496,7 +515,7 @@ func (c *facePageCache) forget(s Scope, before int64) {
 	}
 }
 
-// expire drops the pages loaded more than facePageTTL ago.
+// expire drops the pages last checked more than facePageTTL ago.
 func (c *facePageCache) expire(now time.Time) {
 	if c == nil {
 		return
@@ -514,7 +533,7 @@ func (c *facePageCache) expireLocked(now time.Time) {
 	c.swept = now
 	for k, m := range c.entries {
 		for page, e := range m {
-			if now.Sub(e.loaded) >= facePageTTL {
+			if now.Sub(e.checked) >= facePageTTL {
 				c.used -= e.page.size()
 				delete(m, page)
 			}

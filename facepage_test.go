@@ -217,7 +217,7 @@ func TestFacePageCache(t *testing.T) {
 	for cell := range 5 {
 		c.put(s, FacePage{Epoch: 1, Cell: cell, Version: 1}, fp, now)
 	}
-	if c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 1}) != fp || c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 2}) != nil {
+	if c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 1}, now) != fp || c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 2}, now) != nil {
 		t.Fatal("get does not check the version")
 	}
 	if got := c.known(s, 1, []int{1, 2, 9}, now); len(got) != 2 {
@@ -227,7 +227,7 @@ func TestFacePageCache(t *testing.T) {
 		t.Fatalf("known of another scope = %v", got)
 	}
 	c.put(s, FacePage{Epoch: 1, Cell: 2, Version: 2}, fp, now)
-	if n, _ := c.held(); n != 5 || c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 1}) != nil {
+	if n, _ := c.held(); n != 5 || c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 1}, now) != nil {
 		t.Fatalf("a new version: %d pages held, or the old one is still handed out", n)
 	}
 	c.dropGone(s, 1, []int{0, 1}, []FacePage{{Epoch: 1, Cell: 0, Version: 1}})
@@ -245,13 +245,15 @@ func TestFacePageCache(t *testing.T) {
 		t.Fatalf("after forgetting epochs before 3: %d pages, %d bytes", n, size)
 	}
 	c.put(s, FacePage{Epoch: 3, Cell: 1, Version: 1}, fp, now)
+	c.put(s, FacePage{Epoch: 3, Cell: 2, Version: 1}, fp, now)
+	c.get(s, FacePage{Epoch: 3, Cell: 2, Version: 1}, now.Add(time.Minute)) // checked again
 	c.expire(now.Add(facePageTTL))
-	if n, _ := c.held(); n != 0 {
-		t.Fatalf("a page older than %v is held", facePageTTL)
+	if got := c.known(s, 3, nil, now.Add(facePageTTL)); len(got) != 1 || got[0].Cell != 2 {
+		t.Fatalf("after %v: held %v, want only the page checked since", facePageTTL, got)
 	}
 	var none *facePageCache
 	none.put(s, FacePage{Epoch: 1}, fp, now)
-	if none.get(s, FacePage{Epoch: 1}) != nil || newFacePageCache(-1) != nil {
+	if none.get(s, FacePage{Epoch: 1}, now) != nil || newFacePageCache(-1) != nil {
 		t.Fatal("a nil cache keeps pages")
 	}
 }

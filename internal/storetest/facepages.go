@@ -395,10 +395,42 @@ func testPagesTwoNodes(t *testing.T, w *searchWorld, ps facevault.FacePageStore)
 	if changed == 0 || changed > 2 {
 		t.Fatalf("%d pages rewritten by packing one new face and dropping one deleted, want 1 or 2", changed)
 	}
+	// Before the other node searches again, it holds the old versions;
+	// its round of the face index reads the rewritten pages again.
+	epoch := w.currentEpoch(t, s)
+	current := func() []facevault.FacePageVersion {
+		var out []facevault.FacePageVersion
+		for _, p := range after {
+			out = append(out, facevault.FacePageVersion{Cell: p.Cell, Page: p.Page, Version: p.Version})
+		}
+		return out
+	}
+	if held := node.CachedFacePages(s, epoch); slices.Equal(held, current()) {
+		t.Fatal("the other node holds the new versions before it read them")
+	}
+	if err := node.RefreshFacePages(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if held := node.CachedFacePages(s, epoch); !slices.Equal(held, current()) {
+		t.Fatalf("after the refresh the other node holds %v, the store has %v", held, current())
+	}
 	exactOn("packed", ve, fresh)
 	if !w.found(t, node, s, freshID, fresh) || w.found(t, node, s, victim, ve) {
 		t.Fatal("after packing: the new face not found, or the deleted one found")
 	}
+	// A rekey on the first node: the other drops the old epoch's pages
+	// at its next refresh, and searches the new epoch's.
+	w.now = w.now.Add(facevault.DefaultFaceIndexRekey)
+	if res, err := w.v.MaintainFaceIndex(ctx, s, len(w.faces[s]), false, noHold); err != nil || res.Epoch != epoch+1 {
+		t.Fatalf("rekey = %+v, %v", res, err)
+	}
+	if err := node.RefreshFacePages(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if held := node.CachedFacePages(s, epoch); len(held) != 0 {
+		t.Fatalf("the other node holds %d pages of the epoch gone", len(held))
+	}
+	exactOn("after a rekey by the first node", ve, fresh)
 }
 
 // testPagesApproximate: with fewer cells probed, every face returned is
