@@ -169,7 +169,7 @@ const (
 	// DefaultPostgresNProbe is the cells a search reads per epoch on
 	// PostgreSQL by default (see FaceIndexConfig.NProbe); on SQLite it
 	// reads them all.
-	DefaultPostgresNProbe = 32
+	DefaultPostgresNProbe = 256
 	// FaceIndexSamplePerCell sets the sample a partition is trained on:
 	// this many faces per cell (all of them in a smaller scope).
 	FaceIndexSamplePerCell = 64

@@ -90,7 +90,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	faceCache := bytesFlag(0)
 	fs.Var(&faceCache, "face-search-cache", "memory in which a node on PostgreSQL keeps the face index pages it opened, so that a "+
 		"search reads again only the pages that changed (bytes, or with a KiB, MiB or GiB suffix; about 190 MB holds a million "+
-		"faces); default a quarter of --max-memory, at most half of it; 0 keeps none")
+		"faces); default a quarter of --max-memory, at most half of it; 0 keeps none, and none is kept with --face-index-interval 0")
 	quarantineFor := fs.Duration("quarantine-for", defaultQuarantineFor, "how long the sweep keeps the images it removes in quarantine "+
 		"('facevault quarantine restore' brings them back) before it destroys them; 0 destroys them at once")
 	maxMemory := bytesFlag(512 << 20)
@@ -302,7 +302,8 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	vault.FaceIndex = facevault.FaceIndexConfig{NProbe: nprobe.value(stores.postgres()), Cells: *faceIndexCells,
 		MinFaces: *faceIndexMin, Rekey: *faceIndexRekey, PageCache: int64(faceCache)}
-	if faceCache == 0 {
+	if faceCache == 0 || *faceIndexEvery == 0 {
+		// Without the rounds that check them, pages are not kept.
 		vault.FaceIndex.PageCache = -1
 	}
 	sweeper := &sweeper{vault: vault, leases: db, logger: logger, holder: leaseHolder(), exclusive: blobs.exclusive,

@@ -6,7 +6,7 @@ import "testing"
 // to an exact search on SQLite and DefaultPostgresNProbe on PostgreSQL.
 func TestNProbeFlag(t *testing.T) {
 	var f nprobeFlag = -1
-	if f.value(false) != 0 || f.value(true) != 32 || f.String() != "" {
+	if f.value(false) != 0 || f.value(true) != 256 || f.String() != "" {
 		t.Errorf("default: sqlite %d, postgres %d, %q", f.value(false), f.value(true), f.String())
 	}
 	if err := f.Set("all"); err != nil || f.value(true) != 0 || f.String() != "all" {
