@@ -695,32 +695,52 @@ func (v *Vault) rescore(ctx context.Context, ps FacePageStore, s Scope, sealers 
 	return nil
 }
 
-// RefreshFacePages checks every page this node keeps opened against the
-// store: it drops those the store no longer has (an epoch gone with its
-// key, a page emptied) and reads again those rewritten since (a deleted
-// face dropped, new faces packed), so that no page stays in memory
-// unchecked for long, searched or not. RunFaceIndex calls it every
-// interval, on every node.
+// RefreshFacePages brings the pages this node keeps up to date, for every
+// scope it has searched: it drops those the store no longer has (an epoch
+// gone with its key, a page emptied), reads again those rewritten since (a
+// deleted face dropped, new faces packed), and, while the cache is not
+// nearly full, reads those of the scope's epochs it does not hold yet (so
+// that after a rekey the new epoch's pages are opened here, not by the
+// first searches).
+// No page then stays in memory unchecked for long, searched or not.
+// RunFaceIndex calls it every interval, on every node.
 func (v *Vault) RefreshFacePages(ctx context.Context) error {
 	ps, ok := v.Store.(FacePageStore)
 	cache := v.facePages()
 	if !ok || cache == nil || v.faceIndexKeys() == nil {
 		return nil
 	}
-	for s, epochs := range cache.epochs() {
-		for _, epoch := range epochs {
+	for s := range cache.epochs() {
+		epochs, err := v.Store.FaceIndexEpochs(ctx, s)
+		if err != nil {
+			return fmt.Errorf("refresh face index pages: %w", err)
+		}
+		if len(epochs) == 0 {
+			cache.forget(s, math.MaxInt64)
+			continue
+		}
+		cache.forget(s, epochs[0].Epoch)
+		for _, e := range epochs {
 			now := time.Now()
-			pages, err := ps.FacePages(ctx, s, epoch, nil, cache.known(s, epoch, nil, now))
+			// A cache nearly full checks the cells it holds and takes
+			// in no others.
+			var cells []int
+			if cache.nearlyFull() {
+				if cells = cache.cells(s, e.Epoch); len(cells) == 0 {
+					continue
+				}
+			}
+			pages, err := ps.FacePages(ctx, s, e.Epoch, cells, cache.known(s, e.Epoch, cells, now))
 			if err != nil {
 				return fmt.Errorf("refresh face index pages: %w", err)
 			}
-			cache.dropGone(s, epoch, nil, pages)
+			cache.dropGone(s, e.Epoch, cells, pages)
 			if len(pages) == 0 {
 				continue
 			}
-			sealer, _, err := v.epochSealer(ctx, s, &FaceIndexEpoch{Epoch: epoch}, false)
+			sealer, _, err := v.epochSealer(ctx, s, e, false)
 			if errors.Is(err, ErrNotFound) {
-				cache.forget(s, epoch+1)
+				cache.forget(s, e.Epoch+1)
 				continue
 			}
 			if err != nil {

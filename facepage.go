@@ -572,6 +572,28 @@ func (c *facePageCache) evictLocked(target int64) {
 	}
 }
 
+// nearlyFull reports whether it holds 80% of its budget or more (it
+// evicts down to 90%: once full, it stays nearly full).
+func (c *facePageCache) nearlyFull() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used >= c.budget*8/10
+}
+
+// cells returns the cells of epoch of s of which it holds pages, in order.
+func (c *facePageCache) cells(s Scope, epoch int64) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int
+	for k := range c.entries {
+		if k.s == s && k.epoch == epoch {
+			out = append(out, k.cell)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // held reports the number of pages and bytes held.
 func (c *facePageCache) held() (int, int64) {
 	if c == nil {

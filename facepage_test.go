@@ -230,6 +230,9 @@ func TestFacePageCache(t *testing.T) {
 	if n, _ := c.held(); n != 5 || c.get(s, FacePage{Epoch: 1, Cell: 2, Version: 1}, now) != nil {
 		t.Fatalf("a new version: %d pages held, or the old one is still handed out", n)
 	}
+	if c.nearlyFull() || !slices.Equal(c.cells(s, 1), []int{0, 1, 2, 3, 4}) {
+		t.Fatalf("5 pages of a budget of 10: nearly full %v, cells %v", c.nearlyFull(), c.cells(s, 1))
+	}
 	c.dropGone(s, 1, []int{0, 1}, []FacePage{{Epoch: 1, Cell: 0, Version: 1}})
 	if n, _ := c.held(); n != 4 {
 		t.Fatalf("after a page went: %d held, want 4", n)
@@ -237,8 +240,8 @@ func TestFacePageCache(t *testing.T) {
 	for cell := 10; cell < 30; cell++ {
 		c.put(s, FacePage{Epoch: 2, Cell: cell, Version: 1}, fp, now)
 	}
-	if n, size := c.held(); size > 10*fp.size() || n > 10 {
-		t.Fatalf("over budget: %d pages, %d bytes of %d", n, size, 10*fp.size())
+	if n, size := c.held(); size > 10*fp.size() || n > 10 || !c.nearlyFull() {
+		t.Fatalf("over budget: %d pages, %d bytes of %d (nearly full: %v)", n, size, 10*fp.size(), c.nearlyFull())
 	}
 	c.forget(s, 3)
 	if n, size := c.held(); n != 0 || size != 0 {

@@ -418,8 +418,8 @@ func testPagesTwoNodes(t *testing.T, w *searchWorld, ps facevault.FacePageStore)
 	if !w.found(t, node, s, freshID, fresh) || w.found(t, node, s, victim, ve) {
 		t.Fatal("after packing: the new face not found, or the deleted one found")
 	}
-	// A rekey on the first node: the other drops the old epoch's pages
-	// at its next refresh, and searches the new epoch's.
+	// A rekey on the first node: at its next refresh the other drops the
+	// old epoch's pages and opens the new epoch's, before any search.
 	w.now = w.now.Add(facevault.DefaultFaceIndexRekey)
 	if res, err := w.v.MaintainFaceIndex(ctx, s, len(w.faces[s]), false, noHold); err != nil || res.Epoch != epoch+1 {
 		t.Fatalf("rekey = %+v, %v", res, err)
@@ -429,6 +429,13 @@ func testPagesTwoNodes(t *testing.T, w *searchWorld, ps facevault.FacePageStore)
 	}
 	if held := node.CachedFacePages(s, epoch); len(held) != 0 {
 		t.Fatalf("the other node holds %d pages of the epoch gone", len(held))
+	}
+	after, err = ps.FacePages(ctx, s, epoch+1, nil, nil)
+	if err != nil || len(after) == 0 {
+		t.Fatalf("pages of the new epoch: %d, %v", len(after), err)
+	}
+	if held := node.CachedFacePages(s, epoch+1); !slices.Equal(held, current()) {
+		t.Fatalf("after the refresh the other node holds %v of the new epoch, the store has %v", held, current())
 	}
 	exactOn("after a rekey by the first node", ve, fresh)
 }
