@@ -106,6 +106,10 @@ type Config struct {
 	// Events is told of sign-ins, sign-outs and failed sign-ins, beside
 	// the log; nil records them in the log only.
 	Events EventRecorder
+	// HTTPS says browsers reach the console over HTTPS through a proxy
+	// that terminates TLS, so that its cookies are Secure (and
+	// __Host-) even though this server's connections are plain HTTP.
+	HTTPS bool
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }

@@ -417,3 +417,91 @@ func TestChooseScope(t *testing.T) {
 		t.Errorf("home after choosing acme: %d", r.status)
 	}
 }
+
+// TestHTTPSBehindProxy: with Config.HTTPS the session cookie is Secure
+// and __Host- although the connection is plain HTTP, and only that cookie
+// is read.
+func TestHTTPSBehindProxy(t *testing.T) {
+	f := newFixture(t, console.Config{HTTPS: true})
+	f.user(t, "ada", facevault.RoleAdmin, "ada's long password")
+	b := f.browser(t)
+	// The jar keeps Secure cookies from an http:// server to itself:
+	// read the sign-in form's cookie off the response instead.
+	r := b.do(http.MethodGet, "/console/sign-in", nil)
+	var signIn *http.Cookie
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == "__Host-fv_signin" {
+			signIn = c
+		}
+	}
+	if signIn == nil || !signIn.Secure || signIn.Path != "/" {
+		t.Fatalf("sign-in form cookie over HTTPS: %+v", signIn)
+	}
+	form := url.Values{"csrf": {csrfRE.FindStringSubmatch(r.body)[1]}, "name": {"ada"}, "password": {"ada's long password"}}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, f.srv.URL+"/console/sign-in", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(signIn)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "__Host-fv_session" {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("sign in: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	if !session.Secure || !session.HttpOnly || session.Path != "/" || session.SameSite != http.SameSiteStrictMode || session.Domain != "" {
+		t.Errorf("session cookie %+v, want Secure, HttpOnly, Path=/, SameSite=Strict, no Domain", session)
+	}
+	get := func(c *http.Cookie) int {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, f.srv.URL+"/console/scope", nil)
+		req.AddCookie(c)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get(session); s != http.StatusOK {
+		t.Errorf("GET with __Host-fv_session: %d, want 200", s)
+	}
+	if s := get(&http.Cookie{Name: "fv_session", Value: session.Value}); s != http.StatusSeeOther {
+		t.Errorf("GET with the token as fv_session: %d, want 303 (only the __Host- cookie counts over HTTPS)", s)
+	}
+}
+
+// TestSignInAgain: signing in from a browser that has a session ends
+// that session.
+func TestSignInAgain(t *testing.T) {
+	f := newFixture(t, console.Config{})
+	f.user(t, "ada", facevault.RoleAdmin, "ada's long password")
+	b := f.browser(t)
+	b.signIn("ada", "ada's long password", "")
+	u, _ := url.Parse(f.srv.URL + "/console/")
+	first := b.client.Jar.Cookies(u)
+	// The sign-in page sends a signed-in browser home; the form posted
+	// anyway (from another tab) starts a new session.
+	if r := b.do(http.MethodGet, "/console/sign-in", nil); r.status != http.StatusSeeOther || r.location != "/console/" {
+		t.Errorf("sign-in page when signed in: %d to %q", r.status, r.location)
+	}
+	other := f.browser(t)
+	token := other.csrf("/console/sign-in")
+	other.client.Jar.SetCookies(u, first)
+	if r := other.do(http.MethodPost, "/console/sign-in", url.Values{"csrf": {token}, "name": {"ada"}, "password": {"ada's long password"}}); r.status != http.StatusSeeOther {
+		t.Fatalf("sign in again: %d", r.status)
+	}
+	stale := f.browser(t)
+	stale.client.Jar.SetCookies(u, first)
+	if stale.signedIn() {
+		t.Error("the first session outlived a second sign-in from its browser")
+	}
+	if !other.signedIn() {
+		t.Error("the second session does not work")
+	}
+}
