@@ -255,6 +255,7 @@ type Store interface {
 	AuditLog
 	WebhookStore
 	IdempotencyStore
+	ConsoleStore
 	Close() error
 }
 

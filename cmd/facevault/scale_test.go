@@ -31,6 +31,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/internal/browsertest"
 	"github.com/facevault/facevault/internal/pgtest"
 	"github.com/facevault/facevault/internal/s3test"
 	"github.com/facevault/facevault/internal/tcpproxy"
@@ -99,13 +100,15 @@ func startNode(t *testing.T, storeArgs []string, extra ...string) *server {
 }
 
 // clearServeEnv is clearEnv but keeps the variables that name the test
-// servers (FACEVAULT_TEST_*), which no command reads.
+// servers and the browser (FACEVAULT_TEST_*), and the screenshots'
+// directory, which no command reads.
 func clearServeEnv(t *testing.T) {
 	t.Helper()
 	masterFile := os.Getenv("FACEVAULT_MASTER_KEY_FILE")
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "FACEVAULT_") && name != pgtest.EnvVar && name != s3test.EnvVar {
+		if strings.HasPrefix(name, "FACEVAULT_") && name != pgtest.EnvVar && name != s3test.EnvVar &&
+			name != browsertest.EnvChromium && name != browsertest.EnvScreenshots {
 			t.Setenv(name, "")
 			os.Unsetenv(name)
 		}
