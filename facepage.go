@@ -250,33 +250,28 @@ func (f *FaceIndexSealer) openPage(p FacePage) (*facePage, error) {
 	return fp, nil
 }
 
-// dotInt8 is the dot product of two codes of the same length.
-func dotInt8(a, b []int8) int32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 int32
-	i := 0
-	for ; i+8 <= len(a); i += 8 {
-		aa, bb := a[i:i+8:i+8], b[i:i+8:i+8]
-		s0 += int32(aa[0])*int32(bb[0]) + int32(aa[4])*int32(bb[4])
-		s1 += int32(aa[1])*int32(bb[1]) + int32(aa[5])*int32(bb[5])
-		s2 += int32(aa[2])*int32(bb[2]) + int32(aa[6])*int32(bb[6])
-		s3 += int32(aa[3])*int32(bb[3]) + int32(aa[7])*int32(bb[7])
-	}
-	for ; i < len(a); i++ {
-		s0 += int32(a[i]) * int32(b[i])
-	}
-	return s0 + s1 + s2 + s3
-}
-
 // dotsInt8Generic is dotsInt8 in Go.
 func dotsInt8Generic(q []int16, codes []int8, out []int32) {
 	d := len(q)
-	code := make([]int8, d)
-	for i := range code {
-		code[i] = int8(q[i])
+	qq := make([]int32, d)
+	for i, x := range q {
+		qq[i] = int32(x)
 	}
 	for i := range out {
-		out[i] = dotInt8(code, codes[i*d:(i+1)*d])
+		c := codes[i*d : (i+1)*d : (i+1)*d]
+		var s0, s1, s2, s3 int32
+		j := 0
+		for ; j+4 <= d; j += 4 {
+			cc, qc := c[j:j+4:j+4], qq[j:j+4:j+4]
+			s0 += qc[0] * int32(cc[0])
+			s1 += qc[1] * int32(cc[1])
+			s2 += qc[2] * int32(cc[2])
+			s3 += qc[3] * int32(cc[3])
+		}
+		for ; j < d; j++ {
+			s0 += qq[j] * int32(c[j])
+		}
+		out[i] = s0 + s1 + s2 + s3
 	}
 }
 

@@ -74,26 +74,9 @@ func TestPageCandidatesMissNothing(t *testing.T) {
 	}
 }
 
-// TestDotInt8: the unrolled kernel equals the plain sum, for every
-// length.
-func TestDotInt8(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for n := range 70 {
-		a, b := make([]int8, n), make([]int8, n)
-		var want int32
-		for i := range a {
-			a[i], b[i] = int8(rng.IntN(255)-127), int8(rng.IntN(255)-127)
-			want += int32(a[i]) * int32(b[i])
-		}
-		if got := dotInt8(a, b); got != want {
-			t.Fatalf("n=%d: dotInt8 = %d, want %d", n, got, want)
-		}
-	}
-}
-
-// TestDotsInt8: the batch kernel (the AVX2 one on a CPU that has it)
-// equals the plain sum for every face, at the extremes of the codes too,
-// for lengths the assembly takes and lengths it leaves to Go.
+// TestDotsInt8: the batch kernel (the AVX2 one on a CPU that has it) and
+// the Go one equal the plain sum for every face, at the extremes of the
+// codes too, for lengths the assembly takes and lengths it leaves to Go.
 func TestDotsInt8(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, d := range []int{16, 32, 128, 144, 127, 8, 1} {
@@ -114,15 +97,16 @@ func TestDotsInt8(t *testing.T) {
 					codes[i] = -127
 				}
 			}
-			got := make([]int32, n)
+			got, generic := make([]int32, n), make([]int32, n)
 			dotsInt8(q, codes, got)
+			dotsInt8Generic(q, codes, generic)
 			for i := range n {
 				var want int32
 				for j := range d {
 					want += int32(q[j]) * int32(codes[i*d+j])
 				}
-				if got[i] != want {
-					t.Fatalf("d=%d n=%d face %d: %d, want %d", d, n, i, got[i], want)
+				if got[i] != want || generic[i] != want {
+					t.Fatalf("d=%d n=%d face %d: %d (Go: %d), want %d", d, n, i, got[i], generic[i], want)
 				}
 			}
 		}
