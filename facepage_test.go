@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/facevault/facevault/internal/facegen"
 )
 
 // coneVectors returns n unit vectors of d dimensions around one direction,
@@ -34,12 +36,18 @@ func coneVectors(rng *rand.Rand, n, d int, spread float64) [][]float32 {
 	return out
 }
 
-// TestPageCandidatesMissNothing: for every floor, every face whose exact
+// TestPageCandidatesMissNothing: on faces with the statistics of real
+// embeddings (package facegen), for every floor, every face whose exact
 // score reaches it is a candidate of the code scan, and the bound keeps
 // the candidates few: at the match threshold, far fewer than all.
 func TestPageCandidatesMissNothing(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	vecs := coneVectors(rng, 2000, 128, 0.6)
+	g := facegen.New(7)
+	people := make([][]float64, 2000)
+	vecs := make([][]float32, len(people))
+	for i := range people {
+		people[i] = g.Identity()
+		vecs[i] = g.Photo(people[i])
+	}
 	rows := make([]FaceIndexRow, len(vecs))
 	for i := range rows {
 		rows[i] = FaceIndexRow{PhotoID: "p" + strconv.Itoa(i), ClientID: "c" + strconv.Itoa(i/3)}
@@ -51,7 +59,11 @@ func TestPageCandidatesMissNothing(t *testing.T) {
 	if p.n != len(rows) || p.photo(17) != "p17" || p.client(17) != "c5" {
 		t.Fatalf("decoded page: %d faces, photo 17 %q client %q", p.n, p.photo(17), p.client(17))
 	}
-	probes := append(coneVectors(rng, 20, 128, 0.6), vecs[3], vecs[1999])
+	var probes [][]float32
+	for i := range 10 { // new photos of enrolled people, and strangers
+		probes = append(probes, g.Photo(people[i*97]), g.Photo(g.Identity()))
+	}
+	probes = append(probes, vecs[3], vecs[1999])
 	for _, floor := range []float64{0, 50, 80, 85, 90, FaceMatchThreshold, 99.99} {
 		cands, total := 0, 0
 		for _, q := range probes {
