@@ -238,6 +238,9 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		LivenessCheck:        check,
 		Enrolled:             u.Enrol,
 	}
+	if check != nil {
+		p.LivenessOutcome, p.LivenessReasons = check.Outcome, LivenessReasons(check)
+	}
 	if info.Format == imagecheck.PNG {
 		p.ContentType = ContentTypePNG
 	}

@@ -60,6 +60,8 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"EnrolledFaces", testEnrolledFaces},
 		{"CheckAttempts", testCheckAttempts},
 		{"CheckNotices", testCheckNotices},
+		{"ReviewPhotos", testReviewPhotos},
+		{"ReviewChecks", testReviewChecks},
 		{"Webhooks", testWebhooks},
 		{"WebhookOutbox", testWebhookOutbox},
 		{"WebhookClaimsConcurrent", testWebhookClaimsConcurrent},
