@@ -256,6 +256,7 @@ type Store interface {
 	AuditLog
 	WebhookStore
 	IdempotencyStore
+	ConsoleStore
 	Close() error
 }
 

@@ -298,6 +298,7 @@ func pgCode(err error) string {
 // SQLSTATE codes the store acts on.
 const (
 	foreignKeyViolation = "23503"
+	uniqueViolation     = "23505"
 )
 
 // storable reports whether s can be a PostgreSQL text value: valid UTF-8

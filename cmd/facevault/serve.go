@@ -118,6 +118,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	webhookLease := fs.Duration("webhook-lease", facevault.DefaultWebhookLease, "how long a node holds the webhook deliveries "+
 		"it sends: a delivery whose node died is sent by another once this has passed; more than --webhook-timeout")
 	webhookEvery := fs.Duration("webhook-interval", time.Second, "how often each node looks for webhook deliveries that are due")
+	consoleOpts := addConsoleFlags(fs)
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
@@ -157,6 +158,9 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	if *minAge < 1 || *minAge > 120 {
 		return fmt.Errorf("%w: --min-age must be a whole number of years from 1 to 120", errUsage)
+	}
+	if err := consoleOpts.check(); err != nil {
+		return err
 	}
 	if *faceIndexEvery < 0 {
 		return fmt.Errorf("%w: --face-index-interval must not be negative", errUsage)
@@ -306,6 +310,11 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	var handler http.Handler = api
 	if *metricsAddr == "" {
 		handler = withMetrics(api, mets.Handler())
+	}
+	// The review console: another client of the same vault, on the same
+	// listener.
+	if handler, err = consoleOpts.mount(handler, vault, db, logger); err != nil {
+		return err
 	}
 	srv := fvhttp.NewHTTPServer(fvhttp.LoggedTrusting(handler, logger, trustedProxies), apiCfg, logger)
 	// Requests keep ctx's values but not its cancellation: when ctx is

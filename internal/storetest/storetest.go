@@ -72,6 +72,9 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"FaceIndexRows", testFaceIndexRows},
 		{"FaceIndexRekey", testFaceIndexRekey},
 		{"FaceIndexEnds", testFaceIndexEnds},
+		{"ConsoleUsers", testConsoleUsers},
+		{"ConsoleLockout", testConsoleLockout},
+		{"ConsoleSessions", testConsoleSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

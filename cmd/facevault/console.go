@@ -1,0 +1,63 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/console"
+)
+
+// consoleFlags are serve's flags for the review console.
+type consoleFlags struct {
+	enabled     *bool
+	idle        *time.Duration
+	lifetime    *time.Duration
+	maxFailures *int
+	lockout     *time.Duration
+}
+
+func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
+	return &consoleFlags{
+		enabled: fs.Bool("console", true, "serve the review console at /console/ on --addr (sign in with a user from 'facevault users create')"),
+		idle:    fs.Duration("console-idle-timeout", console.DefaultIdleTimeout, "a console session not used for this long ends"),
+		lifetime: fs.Duration("console-session-lifetime", console.DefaultLifetime, "a console session ends this long after sign-in, "+
+			"used or not"),
+		maxFailures: fs.Int("console-max-failures", console.DefaultMaxFailures, "failed sign-ins in a row that lock a console user out"),
+		lockout:     fs.Duration("console-lockout", console.DefaultLockout, "how long a console user is locked out after --console-max-failures"),
+	}
+}
+
+// check refuses settings that make no sense.
+func (f *consoleFlags) check() error {
+	if *f.idle <= 0 || *f.lifetime <= 0 || *f.lockout <= 0 || *f.maxFailures < 1 {
+		return fmt.Errorf("%w: --console-idle-timeout, --console-session-lifetime and --console-lockout must be positive, "+
+			"--console-max-failures at least 1", errUsage)
+	}
+	return nil
+}
+
+// mount returns api with the console (if enabled) serving /console and
+// everything under it.
+func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db facevault.Store, logger *slog.Logger) (http.Handler, error) {
+	if !*f.enabled {
+		return api, nil
+	}
+	c, err := console.New(vault, db, db, logger, console.Config{
+		IdleTimeout: *f.idle, Lifetime: *f.lifetime, MaxFailures: *f.maxFailures, Lockout: *f.lockout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/") {
+			c.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}), nil
+}
