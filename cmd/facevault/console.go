@@ -19,6 +19,7 @@ type consoleFlags struct {
 	lifetime    *time.Duration
 	maxFailures *int
 	lockout     *time.Duration
+	review      *reviewFlags
 }
 
 func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
@@ -29,6 +30,7 @@ func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
 			"used or not"),
 		maxFailures: fs.Int("console-max-failures", console.DefaultMaxFailures, "failed sign-ins in a row that lock a console user out"),
 		lockout:     fs.Duration("console-lockout", console.DefaultLockout, "how long a console user is locked out after --console-max-failures"),
+		review:      addReviewFlags(fs),
 	}
 }
 
@@ -47,12 +49,15 @@ func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db faceva
 	if !*f.enabled {
 		return api, nil
 	}
+	events := &consoleEvents{}
 	c, err := console.New(vault, db, db, logger, console.Config{
 		IdleTimeout: *f.idle, Lifetime: *f.lifetime, MaxFailures: *f.maxFailures, Lockout: *f.lockout,
+		Events: events,
 	})
 	if err != nil {
 		return nil, err
 	}
+	events.EventRecorder = f.review.apply(c, vault, db)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/") {
 			c.ServeHTTP(w, r)
@@ -61,3 +66,7 @@ func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db faceva
 		api.ServeHTTP(w, r)
 	}), nil
 }
+
+// consoleEvents is the console's event recorder, set once the console is
+// made (the audit log's, see reviewFlags.apply).
+type consoleEvents struct{ console.EventRecorder }
