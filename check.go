@@ -245,10 +245,6 @@ type CheckStore interface {
 	// DeleteChecksOfPhoto deletes the checks of s that use the live photo
 	// photoID, and returns how many it deleted.
 	DeleteChecksOfPhoto(ctx context.Context, s Scope, photoID string) (int, error)
-	// EnrolledFaces returns the enrolled live photos of s that have a face
-	// embedding, of clients that are not deleted: ID, ClientID and
-	// SealedEmbedding set.
-	EnrolledFaces(ctx context.Context, s Scope) ([]*LivePhoto, error)
 }
 
 // CheckRequest is a request to create a check.

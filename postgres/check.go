@@ -274,24 +274,3 @@ func (db *DB) DeleteChecksOfPhoto(ctx context.Context, s facevault.Scope, photoI
 	}
 	return n, nil
 }
-
-// EnrolledFaces implements facevault.CheckStore.
-func (db *DB) EnrolledFaces(ctx context.Context, s facevault.Scope) ([]*facevault.LivePhoto, error) {
-	rows, err := db.pool.Query(ctx, `
-		SELECT p.id, p.client_id, p.face_embedding FROM live_photos p
-		JOIN clients c ON c.account_id = p.account_id AND c.mode = p.mode AND c.id = p.client_id
-		WHERE p.account_id = $1 AND p.mode = $2 AND p.enrolled AND p.face_embedding IS NOT NULL
-			AND p.redacted_at IS NULL AND c.deleted_at IS NULL
-		ORDER BY p.id`, s.AccountID, string(s.Mode))
-	if err != nil {
-		return nil, fmt.Errorf("postgres: enrolled faces: %w", err)
-	}
-	faces, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*facevault.LivePhoto, error) {
-		p := &facevault.LivePhoto{Enrolled: true}
-		return p, row.Scan(&p.ID, &p.ClientID, &p.SealedEmbedding)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: enrolled faces: %w", err)
-	}
-	return faces, nil
-}

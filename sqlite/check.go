@@ -276,32 +276,6 @@ func (db *DB) DeleteChecksOfPhoto(ctx context.Context, s facevault.Scope, photoI
 	return int(n), err
 }
 
-// EnrolledFaces implements facevault.CheckStore.
-func (db *DB) EnrolledFaces(ctx context.Context, s facevault.Scope) ([]*facevault.LivePhoto, error) {
-	rows, err := db.read.QueryContext(ctx, `
-		SELECT p.id, p.client_id, p.face_embedding FROM live_photos p
-		JOIN clients c ON c.account_id = p.account_id AND c.mode = p.mode AND c.id = p.client_id
-		WHERE p.account_id = ? AND p.mode = ? AND p.enrolled = 1 AND p.face_embedding IS NOT NULL
-			AND p.redacted_at IS NULL AND c.deleted_at IS NULL
-		ORDER BY p.id`, s.AccountID, string(s.Mode))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: enrolled faces: %w", err)
-	}
-	defer rows.Close()
-	faces := []*facevault.LivePhoto{}
-	for rows.Next() {
-		p := &facevault.LivePhoto{Enrolled: true}
-		if err := rows.Scan(&p.ID, &p.ClientID, &p.SealedEmbedding); err != nil {
-			return nil, fmt.Errorf("sqlite: enrolled faces: %w", err)
-		}
-		faces = append(faces, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: enrolled faces: %w", err)
-	}
-	return faces, nil
-}
-
 // checkUsesPhoto reports, within tx, whether a check of s uses the live
 // photo id.
 func checkUsesPhoto(ctx context.Context, tx *sql.Tx, s facevault.Scope, id string) (bool, error) {
