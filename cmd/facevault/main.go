@@ -14,6 +14,8 @@
 //	facevault receipts public-key [--data DIR]
 //	facevault migrate --db postgres://…
 //	facevault audit verify [--data DIR]
+//	facevault users create --name NAME --role reviewer|admin [--data DIR]  (password on stdin)
+//	facevault users list|set-password|delete|unlock|disable|enable ... --name NAME
 //	facevault audit export [--data DIR] [--account NAME] [--mode test|live] [--since TIME]
 //	facevault eval --labels FILE [--plot FILE.png] [--json] DIR
 //	facevault backup --to DIR|s3://bucket[/prefix]?endpoint=URL [--data DIR]
@@ -84,6 +86,14 @@ Commands:
                  (--to DIR or s3://bucket[/prefix]?endpoint=URL; holds no key)
   restore        bring a backup back into an empty data directory
                  (--from DIR or s3://… --data NEWDIR)
+  users create   create a review console user (--name, --role reviewer|admin;
+                 the password is read from standard input or asked for)
+  users list     list console users (never their passwords)
+  users set-password  give a console user a new password (ends their sessions)
+  users delete   delete a console user (ends their sessions)
+  users unlock   end a console user's lock-out after failed sign-ins
+  users disable  stop a console user from signing in (ends their sessions)
+  users enable   let a disabled console user sign in again
   eval           measure the liveness check on a folder of labelled photos
   face-eval      measure face embeddings on photos of known people
 
@@ -95,6 +105,11 @@ FACEVAULT_MAX_UPLOADS).
 // run dispatches a command line. It is main without the process: tests call
 // it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runWithInput(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run reading standard input (passwords) from stdin.
+func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
@@ -157,6 +172,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return (&AuditVerifyCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
 		case "export":
 			return (&AuditExportCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		}
+	case "users":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return errUsage
+		}
+		switch args[1] {
+		case "create":
+			return (&UsersCreateCommand{Stdin: stdin, Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "list":
+			return (&UsersListCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
+		case "set-password", "delete", "unlock", "disable", "enable":
+			return (&UsersChangeCommand{Action: args[1], Stdin: stdin, Stdout: stdout, Stderr: stderr}).Run(ctx, args[2:])
 		}
 	case "backup":
 		return (&BackupCommand{Stdout: stdout, Stderr: stderr}).Run(ctx, args[1:])
