@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"image"
 	"image/jpeg"
 	"io"
 	"log/slog"
@@ -26,6 +25,7 @@ import (
 	"github.com/facevault/facevault/fsblob"
 	"github.com/facevault/facevault/internal/pgtest"
 	"github.com/facevault/facevault/internal/s3test"
+	"github.com/facevault/facevault/internal/testimage"
 	"github.com/facevault/facevault/keyring"
 	"github.com/facevault/facevault/liveness"
 	"github.com/facevault/facevault/postgres"
@@ -242,32 +242,11 @@ var images = sync.OnceValues(func() (map[string][]byte, error) {
 		return nil, err
 	}
 	var blurred bytes.Buffer
-	if err := jpeg.Encode(&blurred, boxBlur(m, 4), &jpeg.Options{Quality: 100}); err != nil {
+	if err := jpeg.Encode(&blurred, testimage.BoxBlur(m, 4), &jpeg.Options{Quality: 100}); err != nil {
 		return nil, err
 	}
 	return map[string][]byte{"clear": face, "blurred": blurred.Bytes()}, nil
 })
-
-// boxBlur blurs m with a (2r+1)² box.
-func boxBlur(m image.Image, r int) *image.RGBA {
-	b := m.Bounds()
-	out := image.NewRGBA(b)
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			var sr, sg, sb, n uint32
-			for dy := -r; dy <= r; dy++ {
-				for dx := -r; dx <= r; dx++ {
-					px, py := min(max(x+dx, b.Min.X), b.Max.X-1), min(max(y+dy, b.Min.Y), b.Max.Y-1)
-					cr, cg, cb, _ := m.At(px, py).RGBA()
-					sr, sg, sb, n = sr+cr>>8, sg+cg>>8, sb+cb>>8, n+1
-				}
-			}
-			i := out.PixOffset(x, y)
-			out.Pix[i], out.Pix[i+1], out.Pix[i+2], out.Pix[i+3] = uint8(sr/n), uint8(sg/n), uint8(sb/n), 255
-		}
-	}
-	return out
-}
 
 func image_(t testing.TB, name string) []byte {
 	t.Helper()

@@ -62,7 +62,7 @@ func (c *Console) auditor() facevault.AuditAppender {
 func (c *Console) reviewRoutes() []Route {
 	rv, admin := facevault.RoleReviewer, facevault.RoleAdmin
 	return []Route{
-		{Pattern: "GET /console/{$}", Role: rv, Scoped: true, Handler: c.home},
+		{Pattern: "GET /console/{$}", Role: rv, Scoped: true, Nav: "Home", Handler: c.home},
 		{Pattern: "GET /console/queue", Role: rv, Scoped: true, Nav: "Review queue", Handler: c.queue},
 		{Pattern: "GET /console/clients", Role: rv, Scoped: true, Nav: "Clients", Handler: c.clients},
 		{Pattern: "GET /console/clients/{id}", Role: rv, Scoped: true, Handler: c.client},
@@ -79,10 +79,24 @@ func (c *Console) reviewRoutes() []Route {
 	}
 }
 
-// home sends the viewer to the review queue.
+// homeData is what the home page shows: what waits in the review queue.
+type homeData struct {
+	Photos, Checks int
+}
+
+// home is the console's first page once an account and mode are chosen:
+// how many photos and checks wait for a review.
 func (c *Console) home(w http.ResponseWriter, r *http.Request, v *Viewer) error {
-	http.Redirect(w, r, "/console/queue", http.StatusSeeOther)
-	return nil
+	one := facevault.ReviewFilter{ListOptions: facevault.ListOptions{Page: facevault.Page{Page: 1, PageSize: 1}}}
+	var d homeData
+	var err error
+	if d.Photos, _, err = c.vault.ReviewPhotos(r.Context(), v.Scope, one); err != nil {
+		return err
+	}
+	if d.Checks, _, err = c.vault.ReviewChecks(r.Context(), v.Scope, one); err != nil {
+		return err
+	}
+	return c.render(w, r, v, http.StatusOK, "home", Page{Title: "Home", Data: d})
 }
 
 // Paging of the console's lists.
