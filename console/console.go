@@ -192,7 +192,7 @@ func New(vault *facevault.Vault, users facevault.ConsoleStore, keys facevault.Ke
 		return nil, err
 	}
 	c.pages = pages
-	c.routes = slices.Concat(c.authRoutes(), c.reviewRoutes())
+	c.routes = slices.Concat(c.reviewRoutes(), c.authRoutes())
 	for _, rt := range c.routes {
 		c.mux.Handle(rt.Pattern, c.serveRoute(rt))
 	}

@@ -133,12 +133,12 @@ func TestConsoleReview(t *testing.T) {
 			if !f.Loaded || !f.Box || f.Landmarks != 6 || f.ImgW < 100 || f.DX > 1 || abs(f.SvgW-f.ImgW) > 1 || abs(f.SvgH-f.ImgH) > 1 {
 				t.Errorf("queue figure: %+v; want the thumbnail loaded, the face box and 6 landmarks laid exactly over it", f)
 			}
+			browsertest.Screenshot(t, b.ctx, "queue")
 			// Keyboard: the first Tab reaches the skip link.
 			b.do("tab", chromedp.KeyEvent("\t"))
 			if !b.evalBool(`document.activeElement && document.activeElement.classList.contains("skip")`) {
 				t.Error("the first Tab does not focus the skip link")
 			}
-			browsertest.Screenshot(t, b.ctx, "queue")
 
 			// A tablet's width: one column, nothing wider than the window.
 			tablet := newBrowser(t, browsertest.Options{Width: 768, Height: 1024})

@@ -31,6 +31,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/internal/browsertest"
 	"github.com/facevault/facevault/internal/pgtest"
 	"github.com/facevault/facevault/internal/s3test"
 	"github.com/facevault/facevault/internal/tcpproxy"
@@ -105,7 +106,10 @@ func clearServeEnv(t *testing.T) {
 	masterFile := os.Getenv("FACEVAULT_MASTER_KEY_FILE")
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "FACEVAULT_") && name != pgtest.EnvVar && name != s3test.EnvVar {
+		// The test servers and the browser (and where its screenshots
+		// go) are the tests', not serve's.
+		if strings.HasPrefix(name, "FACEVAULT_") && name != pgtest.EnvVar && name != s3test.EnvVar &&
+			name != browsertest.EnvChromium && name != browsertest.EnvScreenshots {
 			t.Setenv(name, "")
 			os.Unsetenv(name)
 		}
