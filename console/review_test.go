@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/facevault/facevault"
 )
@@ -336,6 +337,90 @@ func TestMarkReviewed(t *testing.T) {
 		if len(es) != 2 || es[0].Outcome != facevault.OutcomeSuccess || es[0].ConsoleUser != reviewerName ||
 			es[0].Diff == nil || fmt.Sprint(es[0].Diff.Path) != "[review]" || es[1].Outcome != facevault.OutcomeFailure {
 			t.Errorf("review entries: %+v", es)
+		}
+	})
+}
+
+// TestCheckQueue: complete checks whose outcome is attention are in the
+// queue of checks, with their findings in words; a reviewer marks one
+// reviewed with a note; pending and clear checks are not there.
+func TestCheckQueue(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		jo, al := e.client(e.Acme, "Jo", "Doe"), e.client(e.Acme, "Al", "Roe")
+		pj := e.upload(e.Acme, jo.ID, image_(t, "clear"))
+		pa := e.upload(e.Acme, al.ID, image_(t, "clear"))
+		// Checks are made and run through the record store's queue, as
+		// the runners do: this vault computes no embeddings to compare.
+		results := map[string]*facevault.CheckResult{}
+		mk := func(clientID, photoID string, r *facevault.CheckResult) *facevault.Check {
+			t.Helper()
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			c := &facevault.Check{ID: facevault.NewID(now), ClientID: clientID, Type: facevault.CheckFaceAuthentication,
+				LivePhotoID: photoID, Status: facevault.CheckPending, CreatedAt: now, UpdatedAt: now}
+			if err := e.Store.CreateCheck(ctx, e.Acme, c); err != nil {
+				t.Fatal(err)
+			}
+			results[c.ID] = r
+			return c
+		}
+		twin := mk(jo.ID, pj.ID, &facevault.CheckResult{Outcome: facevault.OutcomeAttention, Breakdown: facevault.CheckBreakdown{
+			FaceAuthentication: &facevault.FaceAuthentication{FacialSimilarity: facevault.OutcomeClear,
+				Breakdown: facevault.FaceAuthenticationBreakdown{FacesMatched: []facevault.FaceMatch{{LivePhotoID: pj.ID, FacialSimilarityScore: 99}}}},
+			PreviouslyEnrolledFace: &facevault.PreviouslyEnrolledFace{Outcome: facevault.OutcomeAttention,
+				Matches: []facevault.ClientMatch{{ClientID: al.ID, LivePhotoID: pa.ID, Score: 97}}},
+		}})
+		fine := mk(al.ID, pa.ID, &facevault.CheckResult{Outcome: facevault.OutcomeClear, Breakdown: facevault.CheckBreakdown{
+			FaceAuthentication: &facevault.FaceAuthentication{FacialSimilarity: facevault.OutcomeClear}}})
+		for range 2 {
+			c, err := e.Store.ClaimCheck(ctx, "test", time.Now(), time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Status, c.Result, c.UpdatedAt = facevault.CheckComplete, results[c.ID], time.Now()
+			if err := e.Store.FinishCheck(ctx, c, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pending := mk(jo.ID, pj.ID, nil)
+
+		b := e.signIn(reviewerName, e.Acme)
+		_, body := b.get("/console/")
+		if !strings.Contains(body, `id="waiting-checks">1<`) {
+			t.Error("the home page does not count one check to review")
+		}
+		res, body := b.get("/console/queue?kind=checks")
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("queue of checks: %s", res.Status)
+		}
+		for _, want := range []string{`id="check-` + twin.ID + `"`, "Previously enrolled face (matches another client)",
+			"matches client " + al.ID + "&#39;s photo " + pa.ID + " with similarity 97 of 100", "Jo Doe"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("queue of checks lacks %q", want)
+			}
+		}
+		for _, c := range []*facevault.Check{fine, pending} {
+			if strings.Contains(body, c.ID) {
+				t.Errorf("queue of checks shows %s (%s)", c.ID, c.Status)
+			}
+		}
+		_, body = b.get("/console/queue?kind=checks&reason=faceAuthentication")
+		if strings.Contains(body, twin.ID) {
+			t.Error("reason faceAuthentication shows a check whose face authentication is clear")
+		}
+		res, _ = b.post("/console/checks/"+twin.ID+"/review", url.Values{"note": {"Twins, enrolled apart on purpose."}, "next": {"/console/queue?kind=checks"}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("review check: %s", res.Status)
+		}
+		_, body = b.get(res.Header.Get("Location"))
+		if strings.Contains(body, `id="check-`+twin.ID) || !strings.Contains(body, "Marked check "+twin.ID+" reviewed") {
+			t.Error("after its review the check is still in the queue, or no notice says so")
+		}
+		if es := e.entries(e.Acme, "consoleReviewCheck"); len(es) != 1 || es[0].ConsoleUser != reviewerName || es[0].ResourceID != twin.ID {
+			t.Errorf("check review entries: %+v", es)
+		}
+		if res, _ := b.post("/console/checks/"+facevault.NewID(time.Now())+"/review", nil); res.StatusCode != http.StatusNotFound {
+			t.Errorf("review of an unknown check: %s, want 404", res.Status)
 		}
 	})
 }
