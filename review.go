@@ -137,6 +137,16 @@ type ReviewStore interface {
 	// MarkCheckReviewed stores r on the check id of s. ErrNotFound if
 	// there is none.
 	MarkCheckReviewed(ctx context.Context, s Scope, id string, r Review) (*Check, error)
+	// UnsummarizedLivePhotos returns up to n live photos, in any scope, in
+	// ID order after the ID after, that have a liveness check but no
+	// LivenessOutcome: photos stored before the review queue existed,
+	// whose checks are sealed. Redacted photos and photos of deleted
+	// clients are left out.
+	UnsummarizedLivePhotos(ctx context.Context, after string, n int) ([]*LivePhoto, error)
+	// SetLivenessSummary records the outcome and reason codes of the
+	// liveness check of the photo id, in any scope, unless it has one
+	// already or is redacted meanwhile.
+	SetLivenessSummary(ctx context.Context, id, outcome string, reasons []string) error
 }
 
 // ReasonsColumn is how record stores keep reason codes: space-separated,
@@ -288,4 +298,40 @@ func (v *Vault) MarkCheckReviewed(ctx context.Context, s Scope, id, reviewer, no
 		return nil, err
 	}
 	return c, nil
+}
+
+// summarizeBatch is how many photos SummarizeLiveness reads at once.
+const summarizeBatch = 200
+
+// SummarizeLiveness gives the review queue the photos stored before it
+// existed: those whose liveness check was sealed at rest, which a record
+// store cannot read. It opens each one's check with its key and records its
+// outcome and reason codes (see LivePhoto.LivenessOutcome), a batch at a
+// time, and returns how many it recorded. A photo whose key is gone is
+// left as it is. Serve runs it once at start; running it again, or on
+// several nodes at once, records nothing twice.
+func (v *Vault) SummarizeLiveness(ctx context.Context) (int, error) {
+	done := 0
+	for after := ""; ; {
+		photos, err := v.Store.UnsummarizedLivePhotos(ctx, after, summarizeBatch)
+		if err != nil {
+			return done, fmt.Errorf("summarize liveness checks: %w", err)
+		}
+		if len(photos) == 0 {
+			return done, nil
+		}
+		after = photos[len(photos)-1].ID
+		if err := v.openLiveness(ctx, photos...); err != nil {
+			return done, fmt.Errorf("summarize liveness checks: %w", err)
+		}
+		for _, p := range photos {
+			if p.LivenessCheck == nil || p.LivenessCheck.Outcome == "" {
+				continue
+			}
+			if err := v.Store.SetLivenessSummary(ctx, p.ID, p.LivenessCheck.Outcome, LivenessReasons(p.LivenessCheck)); err != nil {
+				return done, fmt.Errorf("summarize liveness checks: %w", err)
+			}
+			done++
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -215,5 +216,42 @@ func BenchmarkClientPage1000(b *testing.B) {
 			load(true)
 		}
 		report(b)
+	})
+}
+
+// olderRelease is a record store as a release before the review queue
+// wrote it: a photo's liveness check, sealed, but no outcome beside it.
+type olderRelease struct{ facevault.Store }
+
+func (o olderRelease) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevault.LivePhoto) error {
+	p.LivenessOutcome, p.LivenessReasons = "", nil
+	return o.Store.CreateLivePhoto(ctx, s, p)
+}
+
+// TestSummarizeLiveness: a flagged photo stored by an earlier release,
+// its check sealed, is not in the queue until the vault opens its check
+// and records the outcome; then it is, with its reasons.
+func TestSummarizeLiveness(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		jo := e.client(e.Acme, "Jo", "Doe")
+		older := facevault.NewVault(olderRelease{e.Store}, e.Vault.Blobs, e.Vault.Logger)
+		older.Keys, older.Analyzer = e.Vault.Keys, e.Vault.Analyzer
+		old := &env{t: t, Store: e.Store, Vault: older}
+		p := old.upload(e.Acme, jo.ID, image_(t, "blurred"))
+		b := e.signIn(reviewerName, e.Acme)
+		if _, body := b.get("/console/queue"); strings.Contains(body, p.ID) {
+			t.Fatal("a photo without an outcome is in the queue")
+		}
+		n, err := e.Vault.SummarizeLiveness(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("SummarizeLiveness = %d, %v; want 1", n, err)
+		}
+		if _, body := b.get("/console/queue?reason=sharpness"); !strings.Contains(body, `id="photo-`+p.ID+`"`) {
+			t.Error("the summarized photo is not in the queue for sharpness")
+		}
+		if n, err := e.Vault.SummarizeLiveness(ctx); err != nil || n != 0 {
+			t.Errorf("SummarizeLiveness again = %d, %v; want 0", n, err)
+		}
 	})
 }

@@ -169,3 +169,33 @@ func (db *DB) MarkCheckReviewed(ctx context.Context, s facevault.Scope, id strin
 	}
 	return c, nil
 }
+
+// UnsummarizedLivePhotos implements facevault.ReviewStore.
+func (db *DB) UnsummarizedLivePhotos(ctx context.Context, after string, n int) ([]*facevault.LivePhoto, error) {
+	rows, err := db.pool.Query(ctx, `
+		SELECT `+livePhotoColumns+` FROM live_photos p
+		WHERE id > $1 AND liveness_check IS NOT NULL AND liveness_outcome = '' AND redacted_at IS NULL AND `+clientLive+`
+		ORDER BY id LIMIT $2`, after, n)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: unsummarized live photos: %w", err)
+	}
+	photos, err := pgx.CollectRows(rows, scanLivePhotoRow)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: unsummarized live photos: %w", err)
+	}
+	return photos, nil
+}
+
+// SetLivenessSummary implements facevault.ReviewStore.
+func (db *DB) SetLivenessSummary(ctx context.Context, id, outcome string, reasons []string) error {
+	if !storable(id) {
+		return nil
+	}
+	if _, err := db.pool.Exec(ctx, `
+		UPDATE live_photos SET liveness_outcome = $2, liveness_reasons = $3
+		WHERE id = $1 AND liveness_outcome = '' AND redacted_at IS NULL`,
+		id, outcome, facevault.ReasonsColumn(reasons)); err != nil {
+		return fmt.Errorf("postgres: set liveness summary of %s: %w", id, err)
+	}
+	return nil
+}

@@ -194,3 +194,34 @@ func (db *DB) MarkCheckReviewed(ctx context.Context, s facevault.Scope, id strin
 	}
 	return c, nil
 }
+
+// UnsummarizedLivePhotos implements facevault.ReviewStore.
+func (db *DB) UnsummarizedLivePhotos(ctx context.Context, after string, n int) ([]*facevault.LivePhoto, error) {
+	rows, err := db.read.QueryContext(ctx, `
+		SELECT `+livePhotoColumns+` FROM live_photos p
+		WHERE id > ? AND liveness_check IS NOT NULL AND liveness_outcome = '' AND redacted_at IS NULL AND EXISTS (
+			SELECT 1 FROM clients c
+			WHERE c.account_id = p.account_id AND c.mode = p.mode AND c.id = p.client_id AND c.deleted_at IS NULL)
+		ORDER BY id LIMIT ?`, after, n)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unsummarized live photos: %w", err)
+	}
+	photos, err := scanLivePhotos(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: unsummarized live photos: %w", err)
+	}
+	return photos, nil
+}
+
+// SetLivenessSummary implements facevault.ReviewStore.
+func (db *DB) SetLivenessSummary(ctx context.Context, id, outcome string, reasons []string) error {
+	return db.inWrite(ctx, "set liveness summary", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE live_photos SET liveness_outcome = ?, liveness_reasons = ?
+			WHERE id = ? AND liveness_outcome = '' AND redacted_at IS NULL`,
+			outcome, facevault.ReasonsColumn(reasons), id); err != nil {
+			return fmt.Errorf("sqlite: set liveness summary of %s: %w", id, err)
+		}
+		return nil
+	})
+}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -282,4 +283,71 @@ func testReviewChecks(t *testing.T, st facevault.Store) {
 		t.Fatal(err)
 	}
 	checkIDs(t, "queue after deleting bob", list(facevault.ReviewFilter{}), []string{})
+}
+
+// testLivenessSummaries: photos stored with a check but no outcome (by a
+// release before the review queue) are listed in ID order for the vault to
+// summarize, in every scope, but not redacted ones, those of deleted
+// clients, or those without a check; a summary is recorded once, and puts
+// the photo in the queue.
+func testLivenessSummaries(t *testing.T, st facevault.Store) {
+	ctx := t.Context()
+	sc := mustScopes(t, st)
+	check := &facevault.LivenessCheck{Outcome: facevault.OutcomeAttention}
+	old := func(s facevault.Scope, client string, n int) *facevault.LivePhoto {
+		p := newPhoto(t0.Add(time.Duration(n)*time.Millisecond), client)
+		p.LivenessCheck = check
+		return mustCreatePhoto(t, st, s, p)
+	}
+	alice := mustCreateClient(t, st, sc.a, newPerson(t0, "Alice", "A"))
+	bob := mustCreateClient(t, st, sc.a, newPerson(t0, "Bob", "B"))
+	carol := mustCreateClient(t, st, sc.b, newPerson(t0, "Carol", "C"))
+	a1, a2, c1 := old(sc.a, alice.ID, 1), old(sc.a, alice.ID, 2), old(sc.b, carol.ID, 3)
+	red := old(sc.a, alice.ID, 4)
+	if _, err := st.RedactLivePhoto(ctx, sc.a, red.ID, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	old(sc.a, bob.ID, 5)
+	if err := st.DeleteClient(ctx, sc.a, bob.ID, t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	mustCreatePhoto(t, st, sc.a, newPhoto(t0.Add(6*time.Millisecond), alice.ID))                        // no check
+	mustCreatePhoto(t, st, sc.a, flagged(t0.Add(7*time.Millisecond), alice.ID, facevault.OutcomeClear)) // summarized
+	list := func(after string, n int) []string {
+		t.Helper()
+		ps, err := st.UnsummarizedLivePhotos(ctx, after, n)
+		if err != nil {
+			t.Fatalf("UnsummarizedLivePhotos: %v", err)
+		}
+		return photoIDs(ps)
+	}
+	want := []string{a1.ID, a2.ID, c1.ID}
+	slices.Sort(want)
+	checkIDs(t, "unsummarized", list("", 10), want)
+	checkIDs(t, "first two", list("", 2), want[:2])
+	checkIDs(t, "after the second", list(want[1], 2), want[2:])
+
+	if err := st.SetLivenessSummary(ctx, a1.ID, facevault.OutcomeAttention, []string{facevault.ReasonExposure}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetLivenessSummary(ctx, a1.ID, facevault.OutcomeClear, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetLivenessSummary(ctx, red.ID, facevault.OutcomeAttention, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.LivePhoto(ctx, sc.a, a1.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LivenessOutcome != facevault.OutcomeAttention || !slices.Equal(got.LivenessReasons, []string{facevault.ReasonExposure}) {
+		t.Errorf("summarized photo: outcome %q, reasons %q; want the first summary kept", got.LivenessOutcome, got.LivenessReasons)
+	}
+	if got, _ := st.LivePhoto(ctx, sc.a, red.ID); got == nil || got.LivenessOutcome != "" {
+		t.Error("a redacted photo was given a summary")
+	}
+	ids, _ := reviewPhotoIDs(t, st, sc.a, facevault.ReviewFilter{Reason: facevault.ReasonExposure})
+	checkIDs(t, "queue after the summary", ids, []string{a1.ID})
+	rest := slices.DeleteFunc(slices.Clone(want), func(id string) bool { return id == a1.ID })
+	checkIDs(t, "unsummarized after one summary", list("", 10), rest)
 }

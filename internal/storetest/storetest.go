@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) facevault.Store) {
 		{"CheckNotices", testCheckNotices},
 		{"ReviewPhotos", testReviewPhotos},
 		{"ReviewChecks", testReviewChecks},
+		{"LivenessSummaries", testLivenessSummaries},
 		{"Webhooks", testWebhooks},
 		{"WebhookOutbox", testWebhookOutbox},
 		{"WebhookClaimsConcurrent", testWebhookClaimsConcurrent},
