@@ -76,7 +76,7 @@ func (c *Console) renderSignIn(w http.ResponseWriter, r *http.Request, status in
 	if err != nil {
 		return err
 	}
-	http.SetCookie(w, cookie(r, signInCookie, token, 3600))
+	http.SetCookie(w, c.cookie(r, signInCookie, token, 3600))
 	return c.render(w, r, nil, status, "sign-in", Page{Title: "Sign in", CSRF: token, Data: d})
 }
 
@@ -86,7 +86,7 @@ func (c *Console) renderSignIn(w http.ResponseWriter, r *http.Request, status in
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request, v *Viewer) error {
 	ctx := r.Context()
 	form := r.PostFormValue(csrfField)
-	if cookieToken := readCookie(r, signInCookie); form == "" || cookieToken == "" || !(&Viewer{CSRFToken: cookieToken}).validCSRF(form) {
+	if cookieToken := c.readCookie(r, signInCookie); form == "" || cookieToken == "" || !(&Viewer{CSRFToken: cookieToken}).validCSRF(form) {
 		return &Error{Status: http.StatusForbidden, Message: "This sign-in form has expired or was not sent from this console. Reload the page and try again."}
 	}
 	name, password := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
@@ -138,10 +138,16 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, v *Viewer) erro
 			return fmt.Errorf("console: sign in %q: %w", name, err)
 		}
 	}
+	// A session this browser had already ends: one browser, one session.
+	if v != nil {
+		if err := c.users.DeleteConsoleSession(ctx, v.session); err != nil {
+			return fmt.Errorf("console: sign in %q: end the previous session: %w", name, err)
+		}
+	}
 	if err := c.startSession(w, r, u); err != nil {
 		return err
 	}
-	http.SetCookie(w, cookie(r, signInCookie, "", -1))
+	http.SetCookie(w, c.cookie(r, signInCookie, "", -1))
 	ev.Type = EventSignIn
 	c.record(ctx, ev)
 	http.Redirect(w, r, cmp.Or(d.Next, "/console/"), http.StatusSeeOther)
@@ -168,7 +174,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, v *Viewer) err
 	if err := c.users.DeleteConsoleSession(r.Context(), v.session); err != nil {
 		return fmt.Errorf("console: sign out: %w", err)
 	}
-	http.SetCookie(w, cookie(r, sessionCookie, "", -1))
+	http.SetCookie(w, c.cookie(r, sessionCookie, "", -1))
 	c.record(r.Context(), Event{Type: EventSignOut, UserID: v.User.ID, UserName: v.User.Name, Remote: r.RemoteAddr, At: c.clock()})
 	http.Redirect(w, r, "/console/sign-in?signed-out", http.StatusSeeOther)
 	return nil

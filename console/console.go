@@ -106,6 +106,10 @@ type Config struct {
 	// Events is told of sign-ins, sign-outs and failed sign-ins, beside
 	// the log; nil records them in the log only.
 	Events EventRecorder
+	// HTTPS says browsers reach the console over HTTPS through a proxy
+	// that terminates TLS, so that its cookies are Secure (and
+	// __Host-) even though this server's connections are plain HTTP.
+	HTTPS bool
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -192,7 +196,7 @@ func New(vault *facevault.Vault, users facevault.ConsoleStore, keys facevault.Ke
 		return nil, err
 	}
 	c.pages = pages
-	c.routes = slices.Concat(c.reviewRoutes(), c.authRoutes())
+	c.routes = slices.Concat(c.reviewRoutes(), c.authRoutes()) // the navigation bar's order
 	for _, rt := range c.routes {
 		c.mux.Handle(rt.Pattern, c.serveRoute(rt))
 	}

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -257,21 +256,19 @@ func image_(t testing.TB, name string) []byte {
 	return imgs[name]
 }
 
-// browser is an HTTP client with its own cookies, signed in as one user.
-type browser struct {
+// agent is an HTTP client with its own cookies, signed in as one user.
+type agent struct {
 	t      testing.TB
 	e      *env
 	client *http.Client
 	csrf   string
 }
 
-var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
-
 // signIn signs name in and chooses scope s.
-func (e *env) signIn(name string, s facevault.Scope) *browser {
+func (e *env) signIn(name string, s facevault.Scope) *agent {
 	e.t.Helper()
 	jar, _ := cookiejar.New(nil)
-	b := &browser{t: e.t, e: e, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
+	b := &agent{t: e.t, e: e, client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}}
 	_, body := b.get("/console/sign-in")
@@ -297,7 +294,7 @@ func csrfOf(t testing.TB, body string) string {
 	return m[1]
 }
 
-func (b *browser) do(req *http.Request) (*http.Response, string) {
+func (b *agent) do(req *http.Request) (*http.Response, string) {
 	b.t.Helper()
 	res, err := b.client.Do(req)
 	if err != nil {
@@ -312,7 +309,7 @@ func (b *browser) do(req *http.Request) (*http.Response, string) {
 }
 
 // get fetches a console path.
-func (b *browser) get(path string) (*http.Response, string) {
+func (b *agent) get(path string) (*http.Response, string) {
 	b.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, b.e.URL+path, nil)
 	if err != nil {
@@ -322,12 +319,12 @@ func (b *browser) get(path string) (*http.Response, string) {
 }
 
 // post sends a form with the session's CSRF token.
-func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+func (b *agent) post(path string, form url.Values) (*http.Response, string) {
 	b.t.Helper()
 	return b.postToken(path, b.csrf, form)
 }
 
-func (b *browser) postToken(path, token string, form url.Values) (*http.Response, string) {
+func (b *agent) postToken(path, token string, form url.Values) (*http.Response, string) {
 	b.t.Helper()
 	if form == nil {
 		form = url.Values{}

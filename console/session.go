@@ -52,12 +52,14 @@ func ViewerFrom(ctx context.Context) *Viewer {
 	return v
 }
 
-// Cookies. Over TLS the session cookie is __Host-fv_session: Secure, bound
-// to the host, with Path=/ (the __Host- prefix requires it; the API never
-// reads cookies). Over plain HTTP, which is for a console on localhost,
-// browsers refuse Secure cookies and the prefix, so it is fv_session with
-// Path=/console. Both are HttpOnly and SameSite=Strict. fv_signin carries
-// the sign-in form's CSRF token (double submit) until the sign-in.
+// Cookies. Over HTTPS the session cookie is __Host-fv_session: Secure,
+// bound to the host, with Path=/ (the __Host- prefix requires it; the API
+// never reads cookies). Over plain HTTP, which is for a console on
+// localhost, browsers refuse Secure cookies and the prefix, so it is
+// fv_session with Path=/console. Both are HttpOnly and SameSite=Strict.
+// HTTPS means a TLS connection to this server, or Config.HTTPS (a proxy
+// in front terminates TLS). fv_signin carries the sign-in form's CSRF
+// token (double submit) until the sign-in.
 const (
 	sessionCookie = "fv_session"
 	signInCookie  = "fv_signin"
@@ -66,28 +68,31 @@ const (
 	tokenBytes    = 32 // 256 bits
 )
 
+// https reports whether the browser reached the console over HTTPS.
+func (c *Console) https(r *http.Request) bool { return r.TLS != nil || c.cfg.HTTPS }
+
 // cookie returns the cookie called name as the request's transport wants it.
-func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
-	c := &http.Cookie{Name: name, Value: value, Path: "/console", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteStrictMode}
-	if r.TLS != nil {
-		c.Name = hostPrefix + name
-		c.Path = "/"
-		c.Secure = true
+func (c *Console) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	k := &http.Cookie{Name: name, Value: value, Path: "/console", MaxAge: maxAge, HttpOnly: true, SameSite: http.SameSiteStrictMode}
+	if c.https(r) {
+		k.Name = hostPrefix + name
+		k.Path = "/"
+		k.Secure = true
 	}
-	return c
+	return k
 }
 
 // readCookie returns the value of the cookie called name (with the prefix
-// over TLS), or "".
-func readCookie(r *http.Request, name string) string {
-	if r.TLS != nil {
+// over HTTPS), or "".
+func (c *Console) readCookie(r *http.Request, name string) string {
+	if c.https(r) {
 		name = hostPrefix + name
 	}
-	c, err := r.Cookie(name)
+	k, err := r.Cookie(name)
 	if err != nil {
 		return ""
 	}
-	return c.Value
+	return k.Value
 }
 
 // newToken returns a random 256-bit token, base64url.
@@ -122,7 +127,7 @@ func (c *Console) touchEvery() time.Duration { return min(time.Minute, c.cfg.Idl
 // lifetime, a user deleted or disabled. An ended session is deleted and its
 // cookie cleared.
 func (c *Console) viewer(w http.ResponseWriter, r *http.Request) (*Viewer, error) {
-	token := readCookie(r, sessionCookie)
+	token := c.readCookie(r, sessionCookie)
 	if token == "" {
 		return nil, nil
 	}
@@ -130,7 +135,7 @@ func (c *Console) viewer(w http.ResponseWriter, r *http.Request) (*Viewer, error
 	hash := sessionHash(token)
 	s, err := c.users.ConsoleSession(ctx, hash)
 	if errors.Is(err, facevault.ErrNotFound) {
-		http.SetCookie(w, cookie(r, sessionCookie, "", -1))
+		http.SetCookie(w, c.cookie(r, sessionCookie, "", -1))
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("console: session: %w", err)
@@ -138,7 +143,7 @@ func (c *Console) viewer(w http.ResponseWriter, r *http.Request) (*Viewer, error
 	now := c.clock()
 	end := func(why string) (*Viewer, error) {
 		c.logger.InfoContext(ctx, "console: session ended", "reason", why, "user_id", s.UserID)
-		http.SetCookie(w, cookie(r, sessionCookie, "", -1))
+		http.SetCookie(w, c.cookie(r, sessionCookie, "", -1))
 		if err := c.users.DeleteConsoleSession(ctx, hash); err != nil {
 			return nil, fmt.Errorf("console: end session: %w", err)
 		}
@@ -194,6 +199,6 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, u *faceva
 	if err := c.users.CreateConsoleSession(r.Context(), s); err != nil {
 		return fmt.Errorf("console: create session: %w", err)
 	}
-	http.SetCookie(w, cookie(r, sessionCookie, token, int(c.cfg.Lifetime/time.Second)))
+	http.SetCookie(w, c.cookie(r, sessionCookie, token, int(c.cfg.Lifetime/time.Second)))
 	return nil
 }

@@ -139,7 +139,7 @@ func TestThumbnailsForgetOnDestroy(t *testing.T) {
 }
 
 // BenchmarkClientPage1000: a client with 1,000 photos, its page of the
-// grid (24 thumbnails) and the thumbnails fetched as a browser fetches
+// grid (24 thumbnails) and the thumbnails fetched as a agent fetches
 // them (six at once): the page alone, the page with its thumbnails made
 // (cold cache) and served from memory (warm). It reports milliseconds per
 // page; the last page is measured, the one a paging store reads deepest.

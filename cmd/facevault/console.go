@@ -4,7 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ type consoleFlags struct {
 	lifetime    *time.Duration
 	maxFailures *int
 	lockout     *time.Duration
+	https       *bool
 	review      *reviewFlags
 }
 
@@ -30,7 +33,10 @@ func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
 			"used or not"),
 		maxFailures: fs.Int("console-max-failures", console.DefaultMaxFailures, "failed sign-ins in a row that lock a console user out"),
 		lockout:     fs.Duration("console-lockout", console.DefaultLockout, "how long a console user is locked out after --console-max-failures"),
-		review:      addReviewFlags(fs),
+		https: fs.Bool("console-https", false, "browsers reach the console over HTTPS through a proxy that terminates TLS: "+
+			"its session cookie is then Secure (__Host-fv_session) although this server speaks plain HTTP. "+
+			"With --tls-cert it always is"),
+		review: addReviewFlags(fs),
 	}
 }
 
@@ -45,13 +51,21 @@ func (f *consoleFlags) check() error {
 
 // mount returns api with the console (if enabled) serving /console and
 // everything under it.
-func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db facevault.Store, logger *slog.Logger) (http.Handler, error) {
+// A console served over plain HTTP on an address that is not loopback
+// (without --console-https) is logged as a warning: its session cookie
+// would cross the network in the clear.
+func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db facevault.Store, logger *slog.Logger, addr string, tls bool) (http.Handler, error) {
 	if !*f.enabled {
 		return api, nil
 	}
+	if !tls && !*f.https && !loopback(addr) {
+		logger.Warn("the console is served over plain HTTP on an address that is not loopback: its sign-in and session cookie "+
+			"cross the network in the clear. Serve it with --tls-cert, or behind a proxy that terminates TLS with --console-https",
+			"addr", addr)
+	}
 	events := &consoleEvents{}
 	c, err := console.New(vault, db, db, logger, console.Config{
-		IdleTimeout: *f.idle, Lifetime: *f.lifetime, MaxFailures: *f.maxFailures, Lockout: *f.lockout,
+		IdleTimeout: *f.idle, Lifetime: *f.lifetime, MaxFailures: *f.maxFailures, Lockout: *f.lockout, HTTPS: *f.https,
 		Events: events,
 	})
 	if err != nil {
@@ -65,6 +79,19 @@ func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db faceva
 		}
 		api.ServeHTTP(w, r)
 	}), nil
+}
+
+// loopback reports whether addr (host:port) is on a loopback address.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // consoleEvents is the console's event recorder, set once the console is

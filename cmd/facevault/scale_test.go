@@ -100,14 +100,13 @@ func startNode(t *testing.T, storeArgs []string, extra ...string) *server {
 }
 
 // clearServeEnv is clearEnv but keeps the variables that name the test
-// servers (FACEVAULT_TEST_*), which no command reads.
+// servers and the browser (FACEVAULT_TEST_*), and the screenshots'
+// directory, which no command reads.
 func clearServeEnv(t *testing.T) {
 	t.Helper()
 	masterFile := os.Getenv("FACEVAULT_MASTER_KEY_FILE")
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		// The test servers and the browser (and where its screenshots
-		// go) are the tests', not serve's.
 		if strings.HasPrefix(name, "FACEVAULT_") && name != pgtest.EnvVar && name != s3test.EnvVar &&
 			name != browsertest.EnvChromium && name != browsertest.EnvScreenshots {
 			t.Setenv(name, "")
