@@ -14,24 +14,25 @@ import (
 // that account and mode's chain, with the console user's name; sign-ins and
 // sign-outs go to the chain of no account, which no API key reads.
 const (
-	TriggerViewQueue      = "consoleViewQueue"
-	TriggerViewClients    = "consoleViewClients"
-	TriggerViewClient     = "consoleViewClient"
-	TriggerViewPhoto      = "consoleViewLivePhoto"
-	TriggerDownloadPhoto  = "consoleDownloadLivePhoto"
-	TriggerRedactPhoto    = "consoleRedactLivePhoto"
-	TriggerDeletePhoto    = "consoleDeleteLivePhoto"
-	TriggerDeleteClient   = "consoleDeleteClient"
-	TriggerReviewPhoto    = "consoleReviewLivePhoto"
-	TriggerReviewCheck    = "consoleReviewCheck"
-	TriggerSignIn         = "consoleSignIn"
-	TriggerSignOut        = "consoleSignOut"
-	TriggerSignInFailed   = "consoleSignInFailed"
-	TriggerLockedOut      = "consoleLockedOut"
-	auditConsoleSession   = "consoleSession"
-	reviewPath            = "review"
-	auditOutcomeForStatus = 400 // statuses from here on are failures
+	TriggerViewQueue     = "consoleViewQueue"
+	TriggerViewClients   = "consoleViewClients"
+	TriggerViewClient    = "consoleViewClient"
+	TriggerViewPhoto     = "consoleViewLivePhoto"
+	TriggerDownloadPhoto = "consoleDownloadLivePhoto"
+	TriggerRedactPhoto   = "consoleRedactLivePhoto"
+	TriggerDeletePhoto   = "consoleDeleteLivePhoto"
+	TriggerDeleteClient  = "consoleDeleteClient"
+	TriggerReviewPhoto   = "consoleReviewLivePhoto"
+	TriggerReviewCheck   = "consoleReviewCheck"
+	TriggerSignIn        = "consoleSignIn"
+	TriggerSignOut       = "consoleSignOut"
+	TriggerSignInFailed  = "consoleSignInFailed"
+	TriggerLockedOut     = "consoleLockedOut"
 )
+
+// AuditConsoleSession is the resource type of sign-in and sign-out
+// entries.
+const AuditConsoleSession = "consoleSession"
 
 // auditEntry returns the entry of a console request by v in its scope:
 // the user's name, the request's source, a new request id.
@@ -42,7 +43,7 @@ func auditEntry(r *http.Request, v *Viewer, trigger, action, resourceType, resou
 		Outcome: facevault.OutcomeSuccess, Status: status, RequestID: facevault.NewID(time.Now()),
 		Source: facevault.AuditText(remoteHost(r.RemoteAddr)), ConsoleUser: facevault.AuditText(v.User.Name), Count: 1,
 	}
-	if status >= auditOutcomeForStatus {
+	if status >= http.StatusBadRequest {
 		e.Outcome = facevault.OutcomeFailure
 	}
 	return e
@@ -78,7 +79,7 @@ var _ EventRecorder = AuditEvents{}
 // RecordConsoleEvent appends the entry of e.
 func (a AuditEvents) RecordConsoleEvent(ctx context.Context, e Event) error {
 	entry := &facevault.AuditEntry{
-		ResourceType: auditConsoleSession, ResourceID: facevault.AuditText(e.UserID),
+		ResourceType: AuditConsoleSession, ResourceID: facevault.AuditText(e.UserID),
 		Outcome: facevault.OutcomeSuccess, Source: facevault.AuditText(remoteHost(e.Remote)),
 		RequestID: facevault.NewID(e.At), Count: 1,
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/facevault/facevault"
+	"github.com/facevault/facevault/console"
 )
 
 // TestFlaggedPhoto: a blurred selfie is flagged by the liveness check and
@@ -423,4 +424,31 @@ func TestCheckQueue(t *testing.T) {
 			t.Errorf("review of an unknown check: %s, want 404", res.Status)
 		}
 	})
+}
+
+// TestAuditEvents: sign-ins and sign-outs go to the chain of no account,
+// with the user's name only when the name is a user's: a name typed that
+// is no one's (perhaps a password in the wrong field) is not kept.
+func TestAuditEvents(t *testing.T) {
+	e := newEnv(t, backends[0])
+	ctx := context.Background()
+	a := console.AuditEvents{Log: e.Store}
+	at := time.Now()
+	for _, ev := range []console.Event{
+		{Type: console.EventSignInFailed, UserName: "hunter2 hunter2", Remote: "10.0.0.9:5123", At: at},
+		{Type: console.EventLockedOut, UserName: reviewerName, UserID: facevault.NewID(at), Remote: "10.0.0.9:5123", At: at},
+	} {
+		if err := a.RecordConsoleEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	none := facevault.Scope{}
+	failed, locked := e.entries(none, console.TriggerSignInFailed), e.entries(none, console.TriggerLockedOut)
+	if len(failed) != 1 || failed[0].ConsoleUser != "" || failed[0].Outcome != facevault.OutcomeFailure || failed[0].Status != 401 ||
+		failed[0].Source != "10.0.0.9" || failed[0].ResourceType != console.AuditConsoleSession {
+		t.Errorf("failed sign-in entry: %+v", failed)
+	}
+	if len(locked) != 1 || locked[0].ConsoleUser != reviewerName || locked[0].Status != 429 {
+		t.Errorf("lock-out entry: %+v", locked)
+	}
 }
