@@ -1,12 +1,14 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/facevault/facevault"
+	fvhttp "github.com/facevault/facevault/http"
 )
 
 // Audit triggers of the console: what the console user did, named like the
@@ -35,12 +37,13 @@ const (
 const AuditConsoleSession = "consoleSession"
 
 // auditEntry returns the entry of a console request by v in its scope:
-// the user's name, the request's source, a new request id.
+// the user's name, the request's source, and its request id (the one its
+// log line carries, when serve's logging gave it one).
 func auditEntry(r *http.Request, v *Viewer, trigger, action, resourceType, resourceID, clientID string, status int) *facevault.AuditEntry {
 	e := &facevault.AuditEntry{
 		AccountID: v.Scope.AccountID, Mode: v.Scope.Mode, Trigger: trigger, Action: action,
 		ResourceType: resourceType, ResourceID: facevault.AuditText(resourceID), ClientID: facevault.AuditText(clientID),
-		Outcome: facevault.OutcomeSuccess, Status: status, RequestID: facevault.NewID(time.Now()),
+		Outcome: facevault.OutcomeSuccess, Status: status, RequestID: cmp.Or(fvhttp.RequestID(r.Context()), facevault.NewID(time.Now())),
 		Source: facevault.AuditText(remoteHost(r.RemoteAddr)), ConsoleUser: facevault.AuditText(v.User.Name), Count: 1,
 	}
 	if status >= http.StatusBadRequest {

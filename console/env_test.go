@@ -22,6 +22,7 @@ import (
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/console"
 	"github.com/facevault/facevault/fsblob"
+	fvhttp "github.com/facevault/facevault/http"
 	"github.com/facevault/facevault/internal/pgtest"
 	"github.com/facevault/facevault/internal/s3test"
 	"github.com/facevault/facevault/internal/testimage"
@@ -159,7 +160,7 @@ func newEnv(t testing.TB, b backend) *env {
 	vault.Forget = thumbs.Forget
 	c.SetReviewOptions(console.ReviewOptions{Thumbnails: thumbs, Audit: audit, Liveness: a.Config()})
 	e.Console = c
-	srv := httptest.NewServer(c)
+	srv := httptest.NewServer(fvhttp.Logged(c, logger)) // as serve logs it, with request ids
 	t.Cleanup(srv.Close)
 	e.URL = srv.URL
 	return e

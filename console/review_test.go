@@ -14,6 +14,7 @@ import (
 
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/console"
+	fvhttp "github.com/facevault/facevault/http"
 )
 
 // TestFlaggedPhoto: a blurred selfie is flagged by the liveness check and
@@ -170,6 +171,7 @@ func TestRedactFromQueue(t *testing.T) {
 		if res.StatusCode != http.StatusSeeOther {
 			t.Fatalf("redact: %s", res.Status)
 		}
+		redactID := res.Header.Get(fvhttp.RequestIDHeader)
 		if _, body := b.get(res.Header.Get("Location")); !strings.Contains(body, "Redacted live photo "+p.ID) || strings.Contains(body, `id="photo-`+p.ID) {
 			t.Error("after redaction the queue does not say so, or still lists the photo")
 		}
@@ -202,6 +204,9 @@ func TestRedactFromQueue(t *testing.T) {
 			if trigger != "consoleViewQueue" && (en.ResourceID != p.ID || en.ClientID != jo.ID) {
 				t.Errorf("audit entry %s: resource %s, client %s", trigger, en.ResourceID, en.ClientID)
 			}
+		}
+		if es := e.entries(e.Acme, "consoleRedactLivePhoto"); len(es) != 1 || es[0].RequestID != redactID || redactID == "" {
+			t.Errorf("redaction entries %+v, want one with the response's request id %q", es, redactID)
 		}
 		reports, err := facevault.VerifyAudit(context.Background(), e.Store)
 		if err != nil {
