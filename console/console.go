@@ -54,10 +54,14 @@
 // (inside {{range}} or {{with}}, {{template "csrf" $}}). Templates may call
 // the functions in funcs (render.go).
 //
-// Every request that is not GET, HEAD or OPTIONS is refused with 403 before
-// its handler runs unless it comes from the console's own origin (Origin
-// and Sec-Fetch-Site) and carries the CSRF token of its session in the form
-// field "csrf". Handlers never check either. Every response carries the
+// Every request that is not GET or HEAD is refused with 403 before its
+// handler runs unless it comes from the console's own origin (Origin and
+// Sec-Fetch-Site, net/http's CrossOriginProtection) and carries the CSRF
+// token of its session in the form field "csrf". Handlers never check
+// either. (The sign-in form, which has no session yet, carries a token of
+// its own that a cookie holds, checked by the sign-in handler.) A role is
+// checked after the token: a reviewer's well-formed request to an admin
+// route gets 403. Every response carries the
 // security headers (see securityHeaders), Cache-Control: no-store among
 // them. Forms are read with r.FormValue once the dispatcher has parsed the
 // body, capped at MaxFormBytes.
