@@ -84,6 +84,9 @@ type AuditEntry struct {
 	// Diff, for updates, names the attribute paths that changed, never
 	// their values.
 	Diff *AuditDiff
+	// ConsoleUser is the name of the review console's user who acted;
+	// "" for API requests and system work.
+	ConsoleUser string
 	// Count is how many requests the entry stands for: 1, except for
 	// refusals before any data was reached (401, 429), which are counted
 	// per caller and recorded once per interval.
@@ -132,7 +135,10 @@ func UnmarshalDiff(s string) (*AuditDiff, error) {
 // ComputeHash returns the hash the entry must carry: SHA-256, in hex, over
 // a canonical encoding of every field but Hash itself (PrevHash included),
 // each field as its 8-byte big-endian length and its bytes, after a version
-// label. Times count in Unix milliseconds, as stored.
+// label. Times count in Unix milliseconds, as stored. An entry without a
+// ConsoleUser is encoded as version 1 was, so that entries written before
+// the field existed still verify; one with a ConsoleUser is labelled
+// version 2 and ends with it.
 func (e *AuditEntry) ComputeHash() (string, error) {
 	diff, err := MarshalDiff(e.Diff)
 	if err != nil {
@@ -140,13 +146,21 @@ func (e *AuditEntry) ComputeHash() (string, error) {
 	}
 	h := sha256.New()
 	var n [8]byte
-	for _, f := range []string{
-		"facevault-audit-v1",
+	label := "facevault-audit-v1"
+	if e.ConsoleUser != "" {
+		label = "facevault-audit-v2"
+	}
+	fields := []string{
+		label,
 		e.ID, strconv.FormatInt(e.Seq, 10), e.AccountID, string(e.Mode), e.KeyID,
 		e.Trigger, e.Action, e.ResourceType, e.ResourceID, e.ClientID,
 		e.Outcome, strconv.Itoa(e.Status), e.RequestID, e.Source, diff, strconv.Itoa(e.Count),
 		strconv.FormatInt(e.CreatedAt.UnixMilli(), 10), e.PrevHash,
-	} {
+	}
+	if e.ConsoleUser != "" {
+		fields = append(fields, e.ConsoleUser)
+	}
+	for _, f := range fields {
 		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
 		h.Write(n[:])
 		h.Write([]byte(f))
@@ -173,7 +187,7 @@ func (e *AuditEntry) Check() error {
 		return fmt.Errorf("audit entry: count %d, want at least 1", e.Count)
 	}
 	for _, f := range []string{e.AccountID, e.KeyID, e.Trigger, e.Action, e.ResourceType, e.ResourceID,
-		e.ClientID, e.Outcome, e.RequestID, e.Source} {
+		e.ClientID, e.Outcome, e.RequestID, e.Source, e.ConsoleUser} {
 		if AuditText(f) != f {
 			return fmt.Errorf("audit entry: field %.40q is not storable text: clean it with AuditText", f)
 		}

@@ -2,6 +2,9 @@ package facevault_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -67,6 +70,46 @@ func TestComputeHash(t *testing.T) {
 		if h, _ := c.ComputeHash(); h == got {
 			t.Errorf("changing %s leaves the hash as it was", name)
 		}
+	}
+}
+
+// TestComputeHashConsoleUser: an entry with a console user hashes as
+// version 2, with the name as its last field, pinned like version 1; one
+// without hashes exactly as before, so that entries written before the
+// field existed still verify.
+func TestComputeHashConsoleUser(t *testing.T) {
+	e := sampleEntry()
+	v1, err := e.ComputeHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ConsoleUser = "Rita Reviewer"
+	got, err := e.ComputeHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The encoding of docs/contract.md, written out here independently.
+	h := sha256.New()
+	for _, f := range []string{"facevault-audit-v2", e.ID, "42", e.AccountID, "live", e.KeyID, e.Trigger, e.Action,
+		e.ResourceType, e.ResourceID, e.ClientID, e.Outcome, "200", e.RequestID, e.Source,
+		`{"action":"update","path":["email"]}`, "1", "1795549562117", e.PrevHash, "Rita Reviewer"} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
+		h.Write(n[:])
+		h.Write([]byte(f))
+	}
+	if want := hex.EncodeToString(h.Sum(nil)); got != want {
+		t.Errorf("ComputeHash with a console user = %s, want %s", got, want)
+	}
+	if got == v1 {
+		t.Error("the console user does not change the hash")
+	}
+	e.ConsoleUser = "Rita Reviewex"
+	if h, _ := e.ComputeHash(); h == got {
+		t.Error("changing the console user leaves the hash as it was")
+	}
+	if err := (&facevault.AuditEntry{AccountID: "a", Mode: facevault.ModeTest, Count: 1, ConsoleUser: "x\x00"}).Check(); err == nil {
+		t.Error("Check accepts a console user with a NUL")
 	}
 }
 

@@ -89,6 +89,9 @@ type Check struct {
 	// EntityName is the client's name as Client.EntityName gives it, as it
 	// is when the check is read (set by the vault, not stored).
 	EntityName string
+	// Review is a console reviewer's mark on the check; nil until one is
+	// made. It is not shown through the API.
+	Review *Review
 	// Attempts is how many times runners have claimed the check.
 	Attempts  int
 	CreatedAt time.Time

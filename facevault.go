@@ -153,7 +153,16 @@ type LivePhoto struct {
 	// Enrolled says the photo counts as one of its client's faces for the
 	// checks that compare faces: true unless the upload said enrol false,
 	// false once redacted.
-	Enrolled   bool
+	Enrolled bool
+	// LivenessOutcome and LivenessReasons are what the record store keeps
+	// of the liveness check in the clear, for the review queue to filter
+	// on: the outcome, and the reason codes of the analyses that say
+	// attention (see LivenessReasons). No figure, no face position. Both
+	// are empty without a check, and once the photo is redacted.
+	LivenessOutcome string
+	LivenessReasons []string
+	// Review is a reviewer's mark on the photo; nil until one is made.
+	Review     *Review
 	RedactedAt time.Time // zero unless redacted
 	CreatedAt  time.Time
 	UpdatedAt  time.Time

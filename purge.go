@@ -44,6 +44,9 @@ func purgeBackoff(failed int) time.Duration {
 // failure is logged and left to the background purge, which retries until
 // the bytes are gone.
 func (v *Vault) purgeNow(ctx context.Context, key string, why Destruction) {
+	if v.Forget != nil {
+		v.Forget(key, "")
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), purgeNowTimeout)
 	defer cancel()
 	var res PurgeResult

@@ -247,6 +247,7 @@ type Store interface {
 	ClientStore
 	LivePhotoStore
 	CheckStore
+	ReviewStore
 	FaceIndexStore
 	RetentionStore
 	PurgeQueue

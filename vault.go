@@ -64,6 +64,12 @@ type Vault struct {
 	Observer Observer
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
+	// Forget, if set, is told of every photo whose image is being
+	// destroyed (deleted, redacted, past its retention: photoID set) and
+	// of every client deleted (clientID set), as soon as the change has
+	// committed, so that what this process holds derived from their images
+	// (the review console's thumbnails) goes at once. It must not block.
+	Forget func(photoID, clientID string)
 
 	wake       chan struct{}   // tells RunPurge there is work
 	checkWake  chan struct{}   // tells RunChecks there is a new check
@@ -239,6 +245,9 @@ func (v *Vault) FinishUpload(ctx context.Context, s Scope, u *Upload, clientID s
 		PerformLivenessCheck: performLivenessCheck,
 		LivenessCheck:        check,
 		Enrolled:             u.Enrol,
+	}
+	if check != nil {
+		p.LivenessOutcome, p.LivenessReasons = check.Outcome, LivenessReasons(check)
 	}
 	if info.Format == imagecheck.PNG {
 		p.ContentType = ContentTypePNG
@@ -528,6 +537,9 @@ func (v *Vault) DeleteClient(ctx context.Context, s Scope, id string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if v.Forget != nil {
+		v.Forget("", id)
 	}
 	v.shredClient(ctx, id)
 	v.wakePurge()

@@ -138,6 +138,10 @@ type Console struct {
 	// dummyHash is the hash a sign-in that names no user who could sign
 	// in is checked against (see newDummyHash), made on first use.
 	dummyHash func() string
+
+	// review and reviewOnce hold the review pages' settings (review.go).
+	review     ReviewOptions
+	reviewOnce sync.Once
 }
 
 // HandlerFunc is what a console page's handler is: it writes the page for

@@ -66,7 +66,7 @@ var funcs = template.FuncMap{
 // parsePages parses every page template with the base layout: the page
 // "queue" is templates/queue.html, layout.html included.
 func parsePages() (map[string]*template.Template, error) {
-	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console: parse layout: %w", err)
 	}
@@ -77,8 +77,8 @@ func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
-			continue
+		if name == "layout" || strings.HasPrefix(name, "_") {
+			continue // shared by every page
 		}
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, f)
 		if err != nil {

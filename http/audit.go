@@ -438,6 +438,7 @@ type auditLogJSON struct {
 	Status       int                  `json:"status,omitzero"`
 	RequestID    string               `json:"requestId,omitempty"`
 	Source       string               `json:"source,omitempty"`
+	ConsoleUser  string               `json:"consoleUser,omitempty"`
 	Count        int                  `json:"count"`
 	Seq          int64                `json:"seq"`
 	PrevHash     string               `json:"prevHash"`
@@ -449,7 +450,7 @@ func toAuditLogJSON(e *facevault.AuditEntry, scope bool) auditLogJSON {
 		ID: e.ID, ResourceID: e.ResourceID, ResourceType: e.ResourceType, ClientID: e.ClientID,
 		Trigger: e.Trigger, Action: e.Action, Diff: e.Diff, CreatedAt: formatTime(e.CreatedAt),
 		KeyID: e.KeyID, Outcome: e.Outcome, Status: e.Status, RequestID: e.RequestID, Source: e.Source,
-		Count: e.Count, Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash,
+		ConsoleUser: e.ConsoleUser, Count: e.Count, Seq: e.Seq, PrevHash: e.PrevHash, Hash: e.Hash,
 	}
 	if scope {
 		j.AccountID, j.Mode = e.AccountID, string(e.Mode)

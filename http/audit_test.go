@@ -669,3 +669,38 @@ func TestRequestID(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditConsoleUser: an entry of the review console carries the console
+// user's name, which the API shows as consoleUser (the OpenAPI validator
+// checks the answer), and the chain still verifies.
+func TestAuditConsoleUser(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env *testEnv) {
+		cid := env.newClientID(t, env.KeyA)
+		e := &facevault.AuditEntry{AccountID: env.ScopeA.AccountID, Mode: env.ScopeA.Mode, Trigger: "consoleViewClient",
+			Action: facevault.ActionRead, ResourceType: facevault.AuditClient, ResourceID: cid, ClientID: cid,
+			Outcome: facevault.OutcomeSuccess, Status: 200, RequestID: facevault.NewID(time.Now()), Source: "10.0.3.9",
+			ConsoleUser: "Rita Reviewer", Count: 1}
+		if err := env.store.AppendAudit(t.Context(), time.Now(), e); err != nil {
+			t.Fatal(err)
+		}
+		r := env.do(t, "GET", "/v1/auditLogs/"+e.ID, env.KeyA, nil)
+		wantStatus(t, r, http.StatusOK)
+		if got := str(t, r.JSON, "consoleUser"); got != "Rita Reviewer" {
+			t.Errorf("consoleUser = %q, want Rita Reviewer", got)
+		}
+		for _, m := range env.auditLogs(t, env.KeyA, "") {
+			if _, has := m["consoleUser"]; has != (m["id"] == e.ID) {
+				t.Errorf("entry %v (%v): consoleUser present %v", m["id"], m["trigger"], has)
+			}
+		}
+		reports, err := facevault.VerifyAudit(t.Context(), env.store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rep := range reports {
+			if rep.Break != nil {
+				t.Errorf("chain %+v broken: %+v", rep.AuditChainID, rep.Break)
+			}
+		}
+	})
+}

@@ -109,3 +109,26 @@ func grayOf(m *image.RGBA) []uint8 {
 	}
 	return g
 }
+
+// Upright decodes the JPEG or PNG in data to at most maxSide pixels a side
+// (never enlarged), turned upright by its EXIF orientation as the check
+// sees it: the faceBox and landmarks of a result are in the coordinates of
+// this image, scaled. It refuses, with ErrUnreadable, an image outside the
+// default bounds of DefaultConfig; it allocates at most
+// imgdecode's Cost for the size, plus one copy when the image is turned.
+func Upright(data []byte, maxSide int) (*image.RGBA, error) {
+	cfg := DefaultConfig()
+	if int64(len(data)) > cfg.MaxBytes {
+		return nil, ErrUnreadable
+	}
+	p, err := probeImage(data, &cfg)
+	if err != nil {
+		return nil, ErrUnreadable
+	}
+	w, h := imgdecode.FitWithin(p.hdr.Width, p.hdr.Height, maxSide)
+	m, err := decodeWorking(data, w, h)
+	if err != nil {
+		return nil, ErrUnreadable
+	}
+	return orient(m, p.orientation), nil
+}

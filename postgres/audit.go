@@ -16,7 +16,7 @@ import (
 
 // auditColumns are the columns scanAuditEntry reads.
 const auditColumns = `id, account_id, mode, seq, key_id, trigger_name, action, resource_type, resource_id,
-	client_id, outcome, status, request_id, source, diff, count, created_at, prev_hash, hash`
+	client_id, outcome, status, request_id, source, diff, count, created_at, prev_hash, hash, console_user`
 
 // scanAuditEntry reads an entry. A diff that does not decode is an
 // *facevault.UnreadableEntryError.
@@ -27,7 +27,7 @@ func scanAuditEntry(row pgx.Row) (*facevault.AuditEntry, error) {
 	)
 	if err := row.Scan(&e.ID, &e.AccountID, &e.Mode, &e.Seq, &e.KeyID, &e.Trigger, &e.Action, &e.ResourceType,
 		&e.ResourceID, &e.ClientID, &e.Outcome, &e.Status, &e.RequestID, &e.Source, &diff, &e.Count, &e.CreatedAt,
-		&e.PrevHash, &e.Hash); err != nil {
+		&e.PrevHash, &e.Hash, &e.ConsoleUser); err != nil {
 		return nil, err
 	}
 	e.CreatedAt = e.CreatedAt.UTC()
@@ -104,10 +104,10 @@ func (db *DB) AppendAudit(ctx context.Context, now time.Time, entries ...*faceva
 			}
 			batch.Queue(`
 				INSERT INTO audit_log (`+auditColumns+`)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 				e.ID, e.AccountID, string(e.Mode), e.Seq, e.KeyID, e.Trigger, e.Action, e.ResourceType, e.ResourceID,
 				e.ClientID, e.Outcome, e.Status, e.RequestID, e.Source, diffs[i], e.Count, e.CreatedAt,
-				e.PrevHash, e.Hash)
+				e.PrevHash, e.Hash, e.ConsoleUser)
 		}
 		for _, c := range order {
 			h := heads[c]

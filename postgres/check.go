@@ -12,7 +12,8 @@ import (
 )
 
 // checkColumns are the columns scanCheck reads.
-const checkColumns = `id, account_id, mode, client_id, type, live_photo_id, status, result, validation, attempts, created_at, updated_at`
+const checkColumns = `id, account_id, mode, client_id, type, live_photo_id, status, result, validation, attempts, created_at, updated_at,
+	reviewed_at, reviewer, review_note`
 
 func scanCheck(row pgx.Row) (*facevault.Check, error) {
 	var (
@@ -20,10 +21,16 @@ func scanCheck(row pgx.Row) (*facevault.Check, error) {
 		mode       string
 		result     []byte
 		validation []byte
+		reviewed   *time.Time
+		review     facevault.Review
 	)
 	if err := row.Scan(&c.ID, &c.Scope.AccountID, &mode, &c.ClientID, &c.Type, &c.LivePhotoID, &c.Status,
-		&result, &validation, &c.Attempts, &c.CreatedAt, &c.UpdatedAt); err != nil {
+		&result, &validation, &c.Attempts, &c.CreatedAt, &c.UpdatedAt, &reviewed, &review.Reviewer, &review.Note); err != nil {
 		return nil, err
+	}
+	if reviewed != nil {
+		review.ReviewedAt = reviewed.UTC()
+		c.Review = &review
 	}
 	c.Scope.Mode = facevault.Mode(mode)
 	if err := facevault.SetCheckResultColumn(c, result); err != nil {

@@ -15,17 +15,27 @@ import (
 
 // livePhotoColumns are the columns scanLivePhoto reads.
 const livePhotoColumns = `id, client_id, content_type, size, width, height, sha256,
-	perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled`
+	perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled,
+	liveness_outcome, liveness_reasons, reviewed_at, reviewer, review_note`
 
 func scanLivePhoto(row pgx.Row) (*facevault.LivePhoto, error) {
 	var (
 		p        = &facevault.LivePhoto{}
 		check    []byte
 		redacted *time.Time
+		reasons  string
+		reviewed *time.Time
+		review   facevault.Review
 	)
 	if err := row.Scan(&p.ID, &p.ClientID, &p.ContentType, &p.Size, &p.Width, &p.Height, &p.SHA256,
-		&p.PerformLivenessCheck, &check, &redacted, &p.CreatedAt, &p.UpdatedAt, &p.SealedEmbedding, &p.Enrolled); err != nil {
+		&p.PerformLivenessCheck, &check, &redacted, &p.CreatedAt, &p.UpdatedAt, &p.SealedEmbedding, &p.Enrolled,
+		&p.LivenessOutcome, &reasons, &reviewed, &review.Reviewer, &review.Note); err != nil {
 		return nil, err
+	}
+	p.LivenessReasons = facevault.ParseReasonsColumn(reasons)
+	if reviewed != nil {
+		review.ReviewedAt = reviewed.UTC()
+		p.Review = &review
 	}
 	if err := facevault.SetLivenessColumn(p, check); err != nil {
 		return nil, err
@@ -79,10 +89,12 @@ func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevau
 		}
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO live_photos (id, account_id, mode, client_id, content_type, size, width, height, sha256,
-				perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+				perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled,
+				liveness_outcome, liveness_reasons)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			p.ID, s.AccountID, string(s.Mode), p.ClientID, p.ContentType, p.Size, p.Width, p.Height, p.SHA256,
 			p.PerformLivenessCheck, check, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt), p.SealedEmbedding, p.Enrolled,
+			p.LivenessOutcome, facevault.ReasonsColumn(p.LivenessReasons),
 		); err != nil {
 			if pgCode(err) == foreignKeyViolation {
 				return fmt.Errorf("postgres: create live photo: client %s: %w", p.ClientID, facevault.ErrNotFound)
@@ -305,13 +317,15 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 		}
 		at := ms(now)
 		if _, err := tx.Exec(ctx, `
-			UPDATE live_photos SET redacted_at = $1, updated_at = $1, sha256 = '', face_embedding = NULL, enrolled = false
+			UPDATE live_photos SET redacted_at = $1, updated_at = $1, sha256 = '', face_embedding = NULL, enrolled = false,
+				liveness_outcome = '', liveness_reasons = ''
 			WHERE account_id = $2 AND mode = $3 AND id = $4`,
 			at, s.AccountID, string(s.Mode), id,
 		); err != nil {
 			return fmt.Errorf("postgres: redact live photo %s: %w", id, err)
 		}
 		p.RedactedAt, p.UpdatedAt, p.SHA256, p.SealedEmbedding, p.Enrolled = at, at, "", nil, false
+		p.LivenessOutcome, p.LivenessReasons = "", nil
 		if err := deleteFaceIndexRows(ctx, tx, []string{id}); err != nil {
 			return err
 		}

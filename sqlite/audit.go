@@ -14,7 +14,7 @@ import (
 
 // auditColumns are the columns scanAuditEntry reads.
 const auditColumns = `id, account_id, mode, seq, key_id, trigger_name, action, resource_type, resource_id,
-	client_id, outcome, status, request_id, source, diff, count, created_at, prev_hash, hash`
+	client_id, outcome, status, request_id, source, diff, count, created_at, prev_hash, hash, console_user`
 
 // scanAuditEntry reads an entry. A diff that does not decode is an
 // *facevault.UnreadableEntryError.
@@ -26,7 +26,7 @@ func scanAuditEntry(sc scanner) (*facevault.AuditEntry, error) {
 	)
 	if err := sc.Scan(&e.ID, &e.AccountID, &e.Mode, &e.Seq, &e.KeyID, &e.Trigger, &e.Action, &e.ResourceType,
 		&e.ResourceID, &e.ClientID, &e.Outcome, &e.Status, &e.RequestID, &e.Source, &diff, &e.Count, &created,
-		&e.PrevHash, &e.Hash); err != nil {
+		&e.PrevHash, &e.Hash, &e.ConsoleUser); err != nil {
 		return nil, err
 	}
 	e.CreatedAt = fromMS(created)
@@ -76,10 +76,10 @@ func (db *DB) AppendAudit(ctx context.Context, now time.Time, entries ...*faceva
 			}
 			if _, err := tx.ExecContext(ctx, `
 				INSERT INTO audit_log (`+auditColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				e.ID, e.AccountID, string(e.Mode), e.Seq, e.KeyID, e.Trigger, e.Action, e.ResourceType, e.ResourceID,
 				e.ClientID, e.Outcome, e.Status, e.RequestID, e.Source, diffs[i], e.Count, ms(e.CreatedAt),
-				e.PrevHash, e.Hash,
+				e.PrevHash, e.Hash, e.ConsoleUser,
 			); err != nil {
 				return fmt.Errorf("sqlite: append audit: %w", err)
 			}

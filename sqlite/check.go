@@ -12,7 +12,8 @@ import (
 )
 
 // checkColumns are the columns scanCheck reads.
-const checkColumns = `id, account_id, mode, client_id, type, live_photo_id, status, result, validation, attempts, created_at, updated_at`
+const checkColumns = `id, account_id, mode, client_id, type, live_photo_id, status, result, validation, attempts, created_at, updated_at,
+	reviewed_at, reviewer, review_note`
 
 func scanCheck(sc scanner) (*facevault.Check, error) {
 	var (
@@ -21,10 +22,16 @@ func scanCheck(sc scanner) (*facevault.Check, error) {
 		result           sql.NullString
 		validation       sql.NullString
 		created, updated int64
+		reviewed         sql.NullInt64
+		review           facevault.Review
 	)
 	if err := sc.Scan(&c.ID, &c.Scope.AccountID, &mode, &c.ClientID, &c.Type, &c.LivePhotoID, &c.Status,
-		&result, &validation, &c.Attempts, &created, &updated); err != nil {
+		&result, &validation, &c.Attempts, &created, &updated, &reviewed, &review.Reviewer, &review.Note); err != nil {
 		return nil, err
+	}
+	if reviewed.Valid {
+		review.ReviewedAt = fromMS(reviewed.Int64)
+		c.Review = &review
 	}
 	c.Scope.Mode = facevault.Mode(mode)
 	if result.Valid {

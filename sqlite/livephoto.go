@@ -14,7 +14,8 @@ import (
 
 // livePhotoColumns are the columns scanLivePhoto reads.
 const livePhotoColumns = `id, client_id, content_type, size, width, height, sha256,
-	perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled`
+	perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled,
+	liveness_outcome, liveness_reasons, reviewed_at, reviewer, review_note`
 
 func scanLivePhoto(sc scanner) (*facevault.LivePhoto, error) {
 	var (
@@ -22,10 +23,19 @@ func scanLivePhoto(sc scanner) (*facevault.LivePhoto, error) {
 		redacted         sql.NullInt64
 		created, updated int64
 		check            sql.NullString
+		reasons          string
+		reviewed         sql.NullInt64
+		review           facevault.Review
 	)
 	if err := sc.Scan(&p.ID, &p.ClientID, &p.ContentType, &p.Size, &p.Width, &p.Height, &p.SHA256,
-		&p.PerformLivenessCheck, &check, &redacted, &created, &updated, &p.SealedEmbedding, &p.Enrolled); err != nil {
+		&p.PerformLivenessCheck, &check, &redacted, &created, &updated, &p.SealedEmbedding, &p.Enrolled,
+		&p.LivenessOutcome, &reasons, &reviewed, &review.Reviewer, &review.Note); err != nil {
 		return nil, err
+	}
+	p.LivenessReasons = facevault.ParseReasonsColumn(reasons)
+	if reviewed.Valid {
+		review.ReviewedAt = fromMS(reviewed.Int64)
+		p.Review = &review
 	}
 	if check.Valid {
 		if err := facevault.SetLivenessColumn(p, []byte(check.String)); err != nil {
@@ -85,10 +95,12 @@ func (db *DB) CreateLivePhoto(ctx context.Context, s facevault.Scope, p *facevau
 		}
 		if _, err := tx.ExecContext(ctx, `
 			INSERT INTO live_photos (id, account_id, mode, client_id, content_type, size, width, height, sha256,
-				perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				perform_liveness_check, liveness_check, redacted_at, created_at, updated_at, face_embedding, enrolled,
+				liveness_outcome, liveness_reasons)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, s.AccountID, string(s.Mode), p.ClientID, p.ContentType, p.Size, p.Width, p.Height, p.SHA256,
 			p.PerformLivenessCheck, check, nullMS(p.RedactedAt), ms(p.CreatedAt), ms(p.UpdatedAt), p.SealedEmbedding, p.Enrolled,
+			p.LivenessOutcome, facevault.ReasonsColumn(p.LivenessReasons),
 		); err != nil {
 			if isForeignKeyError(err) {
 				return fmt.Errorf("sqlite: create live photo: client %s: %w", p.ClientID, facevault.ErrNotFound)
@@ -283,13 +295,15 @@ func (db *DB) RedactLivePhoto(ctx context.Context, s facevault.Scope, id string,
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `
-			UPDATE live_photos SET redacted_at = ?, updated_at = ?, sha256 = '', face_embedding = NULL, enrolled = 0
+			UPDATE live_photos SET redacted_at = ?, updated_at = ?, sha256 = '', face_embedding = NULL, enrolled = 0,
+				liveness_outcome = '', liveness_reasons = ''
 			WHERE account_id = ? AND mode = ? AND id = ?`,
 			ms(now), ms(now), s.AccountID, string(s.Mode), id,
 		); err != nil {
 			return fmt.Errorf("sqlite: redact live photo %s: %w", id, err)
 		}
 		p.RedactedAt, p.UpdatedAt, p.SHA256, p.SealedEmbedding, p.Enrolled = fromMS(ms(now)), fromMS(ms(now)), "", nil, false
+		p.LivenessOutcome, p.LivenessReasons = "", nil
 		if err := deleteFaceIndexRows(ctx, tx, []string{id}); err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ type consoleFlags struct {
 	maxFailures *int
 	lockout     *time.Duration
 	https       *bool
+	review      *reviewFlags
 }
 
 func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
@@ -35,6 +36,7 @@ func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
 		https: fs.Bool("console-https", false, "browsers reach the console over HTTPS through a proxy that terminates TLS: "+
 			"its session cookie is then Secure (__Host-fv_session) although this server speaks plain HTTP. "+
 			"With --tls-cert it always is"),
+		review: addReviewFlags(fs),
 	}
 }
 
@@ -61,12 +63,15 @@ func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db faceva
 			"cross the network in the clear. Serve it with --tls-cert, or behind a proxy that terminates TLS with --console-https",
 			"addr", addr)
 	}
+	events := &consoleEvents{}
 	c, err := console.New(vault, db, db, logger, console.Config{
 		IdleTimeout: *f.idle, Lifetime: *f.lifetime, MaxFailures: *f.maxFailures, Lockout: *f.lockout, HTTPS: *f.https,
+		Events: events,
 	})
 	if err != nil {
 		return nil, err
 	}
+	events.EventRecorder = f.review.apply(c, vault, db)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/") {
 			c.ServeHTTP(w, r)
@@ -88,3 +93,7 @@ func loopback(addr string) bool {
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.IsLoopback()
 }
+
+// consoleEvents is the console's event recorder, set once the console is
+// made (the audit log's, see reviewFlags.apply).
+type consoleEvents struct{ console.EventRecorder }

@@ -330,6 +330,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	}
 	// The review console: another client of the same vault, on the same
 	// listener.
+	consoleOpts.review.liveness = analyzer.Config()
 	if handler, err = consoleOpts.mount(handler, vault, db, logger, *addr, certs != nil); err != nil {
 		return err
 	}
@@ -409,6 +410,16 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if *faceIndexEvery > 0 {
 		sweeping.Go(func() { vault.RunFaceIndex(sweepCtx, leaseHolder(), *faceIndexEvery, facevault.DefaultFaceIndexLease) })
 	}
+	// Photos stored before the review queue existed, whose sealed liveness
+	// checks the record store cannot read, join the queue: once, at start.
+	sweeping.Go(func() {
+		n, err := vault.SummarizeLiveness(sweepCtx)
+		if err != nil && sweepCtx.Err() == nil {
+			logger.Error("liveness results not summarized for the review queue; retried at the next start", "err", err)
+		} else if n > 0 {
+			logger.Info("liveness results summarized for the review queue", "photos", n)
+		}
+	})
 	// The audit log's counts of refused requests, appended every minute and
 	// once more after the last request is answered: its context ends only
 	// after Shutdown, whichever way Run returns.

@@ -88,3 +88,25 @@ func PNGHeader(w, h uint32, n int) []byte {
 	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
 	return pad(b.Bytes(), max(n, b.Len()), 7)
 }
+
+// BoxBlur returns m blurred with a (2r+1)×(2r+1) box, edges clamped: a
+// sharp face photo blurred so that a liveness check flags its sharpness.
+func BoxBlur(m image.Image, r int) *image.RGBA {
+	b := m.Bounds()
+	out := image.NewRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			var sr, sg, sb, n uint32
+			for dy := -r; dy <= r; dy++ {
+				for dx := -r; dx <= r; dx++ {
+					px, py := min(max(x+dx, b.Min.X), b.Max.X-1), min(max(y+dy, b.Min.Y), b.Max.Y-1)
+					cr, cg, cb, _ := m.At(px, py).RGBA()
+					sr, sg, sb, n = sr+cr>>8, sg+cg>>8, sb+cb>>8, n+1
+				}
+			}
+			i := out.PixOffset(x, y)
+			out.Pix[i], out.Pix[i+1], out.Pix[i+2], out.Pix[i+3] = uint8(sr/n), uint8(sg/n), uint8(sb/n), 255
+		}
+	}
+	return out
+}
