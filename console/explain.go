@@ -95,9 +95,9 @@ func explainLiveness(lc *facevault.LivenessCheck, cfg liveness.Config) []Finding
 			add("Liveness", a.LivenessCheck, "Liveness score %d of 100: the anti-spoofing model's probability that this is a live person rather than a print, a screen or a mask. %d or more passes.",
 				*s, cfg.MinLivenessScore)
 			if *s < cfg.MinLivenessScore {
-				add("Spoofed image", a.SpoofedImageAnalysis, "Below %d: the photo is likely of a print, a screen or a mask, and needs a person's judgement.", cfg.MinLivenessScore)
+				add("Spoofed image", a.SpoofedImageAnalysis, "Below %d: the anti-spoofing model takes the photo for a print, a screen or a mask; it can be wrong either way, so look at the photo.", cfg.MinLivenessScore)
 			} else {
-				add("Spoofed image", a.SpoofedImageAnalysis, "No sign of a print, a screen or a mask (decided by the same score).")
+				add("Spoofed image", a.SpoofedImageAnalysis, "The anti-spoofing model did not flag a print, a screen or a mask (the same score decides; it was developed on few attacks and can miss one, so look at the photo).")
 			}
 		} else {
 			add("Liveness", a.LivenessCheck, "No liveness score: without a measured face the anti-spoofing model did not run.")
