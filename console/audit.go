@@ -39,12 +39,12 @@ const AuditConsoleSession = "consoleSession"
 // auditEntry returns the entry of a console request by v in its scope:
 // the user's name, the request's source, and its request id (the one its
 // log line carries, when serve's logging gave it one).
-func auditEntry(r *http.Request, v *Viewer, trigger, action, resourceType, resourceID, clientID string, status int) *facevault.AuditEntry {
+func (c *Console) auditEntry(r *http.Request, v *Viewer, trigger, action, resourceType, resourceID, clientID string, status int) *facevault.AuditEntry {
 	e := &facevault.AuditEntry{
 		AccountID: v.Scope.AccountID, Mode: v.Scope.Mode, Trigger: trigger, Action: action,
 		ResourceType: resourceType, ResourceID: facevault.AuditText(resourceID), ClientID: facevault.AuditText(clientID),
 		Outcome: facevault.OutcomeSuccess, Status: status, RequestID: cmp.Or(fvhttp.RequestID(r.Context()), facevault.NewID(time.Now())),
-		Source: facevault.AuditText(remoteHost(r.RemoteAddr)), ConsoleUser: facevault.AuditText(v.User.Name), Count: 1,
+		Source: facevault.AuditText(c.source(r)), ConsoleUser: facevault.AuditText(v.User.Name), Count: 1,
 	}
 	if status >= http.StatusBadRequest {
 		e.Outcome = facevault.OutcomeFailure
@@ -53,6 +53,15 @@ func auditEntry(r *http.Request, v *Viewer, trigger, action, resourceType, resou
 }
 
 // remoteHost is the address of a peer without its port.
+// source is the address of the browser that sent r: the peer's, or the
+// one a trusted proxy forwarded (Config.TrustedProxies); "" if unknown.
+func (c *Console) source(r *http.Request) string {
+	if a := fvhttp.ClientAddr(r, c.cfg.TrustedProxies); a.IsValid() {
+		return a.String()
+	}
+	return ""
+}
+
 func remoteHost(addr string) string {
 	if h, _, err := net.SplitHostPort(addr); err == nil {
 		return h

@@ -92,7 +92,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request, v *Viewer) erro
 	name, password := strings.TrimSpace(r.PostFormValue("name")), r.PostFormValue("password")
 	d := signInData{Name: name, Next: localNext(r.PostFormValue("next"))}
 	now := c.clock()
-	ev := Event{UserName: name, Remote: r.RemoteAddr, At: now}
+	ev := Event{UserName: name, Remote: c.source(r), At: now}
 	u, err := c.users.ConsoleUserByName(ctx, name)
 	if errors.Is(err, facevault.ErrNotFound) || name == "" {
 		u = nil
@@ -175,7 +175,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, v *Viewer) err
 		return fmt.Errorf("console: sign out: %w", err)
 	}
 	http.SetCookie(w, c.cookie(r, sessionCookie, "", -1))
-	c.record(r.Context(), Event{Type: EventSignOut, UserID: v.User.ID, UserName: v.User.Name, Remote: r.RemoteAddr, At: c.clock()})
+	c.record(r.Context(), Event{Type: EventSignOut, UserID: v.User.ID, UserName: v.User.Name, Remote: c.source(r), At: c.clock()})
 	http.Redirect(w, r, "/console/sign-in?signed-out", http.StatusSeeOther)
 	return nil
 }

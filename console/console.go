@@ -74,6 +74,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -114,6 +115,12 @@ type Config struct {
 	// that terminates TLS, so that its cookies are Secure (and
 	// __Host-) even though this server's connections are plain HTTP.
 	HTTPS bool
+	// TrustedProxies are the load balancers and reverse proxies whose
+	// X-Forwarded-For names the browser's address, as for the API
+	// (serve's --trusted-proxies): the address that sign-ins, their
+	// lock-out events and the audit log record. Other peers are taken
+	// as they are.
+	TrustedProxies []netip.Prefix
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }

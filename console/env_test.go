@@ -128,6 +128,13 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func newEnv(t testing.TB, b backend) *env {
 	t.Helper()
+	return newEnvConfig(t, b, console.Config{})
+}
+
+// newEnvConfig is newEnv with a console configured as cfg (its Events
+// are the env's own).
+func newEnvConfig(t testing.TB, b backend, cfg console.Config) *env {
+	t.Helper()
 	ctx := context.Background()
 	store, blobs, keys := b.open(t)
 	logs := &syncBuffer{}
@@ -152,7 +159,8 @@ func newEnv(t testing.TB, b backend) *env {
 		}
 	}
 	audit := facevault.NewAuditBatcher(store)
-	c, err := console.New(vault, store, store, logger, console.Config{Events: console.AuditEvents{Log: audit}})
+	cfg.Events = console.AuditEvents{Log: audit}
+	c, err := console.New(vault, store, store, logger, cfg)
 	if err != nil {
 		t.Fatalf("console.New: %v", err)
 	}

@@ -369,7 +369,7 @@ func (c *Console) queue(w http.ResponseWriter, r *http.Request, v *Viewer) error
 		}
 	}
 	d.Pager = pagerOf(r, page, total)
-	if err := c.audit(ctx, auditEntry(r, v, TriggerViewQueue, facevault.ActionList, facevault.AuditLivePhoto, "", fq.Client, http.StatusOK)); err != nil {
+	if err := c.audit(ctx, c.auditEntry(r, v, TriggerViewQueue, facevault.ActionList, facevault.AuditLivePhoto, "", fq.Client, http.StatusOK)); err != nil {
 		return err
 	}
 	return c.render(w, r, v, http.StatusOK, "queue", Page{Title: "Review queue", Data: d})
@@ -420,7 +420,7 @@ func (c *Console) clients(w http.ResponseWriter, r *http.Request, v *Viewer) err
 		return err
 	}
 	d.Pager = pagerOf(r, page, total)
-	if err := c.audit(ctx, auditEntry(r, v, TriggerViewClients, facevault.ActionList, facevault.AuditClient, "", "", http.StatusOK)); err != nil {
+	if err := c.audit(ctx, c.auditEntry(r, v, TriggerViewClients, facevault.ActionList, facevault.AuditClient, "", "", http.StatusOK)); err != nil {
 		return err
 	}
 	return c.render(w, r, v, http.StatusOK, "clients", Page{Title: "Clients", Data: d})
@@ -493,7 +493,7 @@ func (c *Console) client(w http.ResponseWriter, r *http.Request, v *Viewer) erro
 		}
 		d.Checks = append(d.Checks, cv)
 	}
-	if err := c.audit(ctx, auditEntry(r, v, TriggerViewClient, facevault.ActionRead, facevault.AuditClient, id, id, http.StatusOK)); err != nil {
+	if err := c.audit(ctx, c.auditEntry(r, v, TriggerViewClient, facevault.ActionRead, facevault.AuditClient, id, id, http.StatusOK)); err != nil {
 		return err
 	}
 	return c.render(w, r, v, http.StatusOK, "client", Page{Title: d.Name, Data: d})
@@ -530,7 +530,7 @@ func (c *Console) photo(w http.ResponseWriter, r *http.Request, v *Viewer) error
 	if err != nil {
 		return err
 	}
-	if err := c.audit(r.Context(), auditEntry(r, v, TriggerViewPhoto, facevault.ActionRead, facevault.AuditLivePhoto, p.ID, p.ClientID, http.StatusOK)); err != nil {
+	if err := c.audit(r.Context(), c.auditEntry(r, v, TriggerViewPhoto, facevault.ActionRead, facevault.AuditLivePhoto, p.ID, p.ClientID, http.StatusOK)); err != nil {
 		return err
 	}
 	d := photoData{Photo: c.viewPhoto(p, displayName(cl)), Client: cl, Notice: r.URL.Query().Get("done")}
@@ -581,7 +581,7 @@ func (c *Console) original(w http.ResponseWriter, r *http.Request, v *Viewer) er
 		return err
 	}
 	defer img.Close()
-	if err := c.audit(ctx, auditEntry(r, v, TriggerDownloadPhoto, facevault.ActionDownload, facevault.AuditLivePhoto, p.ID, p.ClientID, http.StatusOK)); err != nil {
+	if err := c.audit(ctx, c.auditEntry(r, v, TriggerDownloadPhoto, facevault.ActionDownload, facevault.AuditLivePhoto, p.ID, p.ClientID, http.StatusOK)); err != nil {
 		return err
 	}
 	ct := "image/jpeg"
@@ -641,7 +641,7 @@ func (c *Console) redactPhoto(w http.ResponseWriter, r *http.Request, v *Viewer)
 		return err
 	}
 	c.Thumbnails().Forget(p.ID, "")
-	if err := c.audit(ctx, auditEntry(r, v, TriggerRedactPhoto, facevault.ActionRedact, facevault.AuditLivePhoto, p.ID, p.ClientID, http.StatusSeeOther)); err != nil {
+	if err := c.audit(ctx, c.auditEntry(r, v, TriggerRedactPhoto, facevault.ActionRedact, facevault.AuditLivePhoto, p.ID, p.ClientID, http.StatusSeeOther)); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/console/queue?done="+url.QueryEscape("Redacted live photo "+p.ID+": its image, key and face data are destroyed."), http.StatusSeeOther)
@@ -661,7 +661,7 @@ func (c *Console) deletePhoto(w http.ResponseWriter, r *http.Request, v *Viewer)
 		return err
 	}
 	c.Thumbnails().Forget(id, "")
-	if err := c.audit(ctx, auditEntry(r, v, TriggerDeletePhoto, facevault.ActionDelete, facevault.AuditLivePhoto, id, p.ClientID, http.StatusSeeOther)); err != nil {
+	if err := c.audit(ctx, c.auditEntry(r, v, TriggerDeletePhoto, facevault.ActionDelete, facevault.AuditLivePhoto, id, p.ClientID, http.StatusSeeOther)); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/console/clients/"+p.ClientID+"?done="+url.QueryEscape("Deleted live photo "+id+"."), http.StatusSeeOther)
@@ -707,7 +707,7 @@ func (c *Console) deleteClient(w http.ResponseWriter, r *http.Request, v *Viewer
 		return err
 	}
 	c.Thumbnails().Forget("", id)
-	if err := c.audit(ctx, auditEntry(r, v, TriggerDeleteClient, facevault.ActionDelete, facevault.AuditClient, id, id, http.StatusSeeOther)); err != nil {
+	if err := c.audit(ctx, c.auditEntry(r, v, TriggerDeleteClient, facevault.ActionDelete, facevault.AuditClient, id, id, http.StatusSeeOther)); err != nil {
 		return err
 	}
 	http.Redirect(w, r, "/console/clients?done="+url.QueryEscape("Deleted client "+displayName(cl)+" with its photos and checks."), http.StatusSeeOther)
@@ -722,7 +722,7 @@ func (c *Console) reviewPhoto(w http.ResponseWriter, r *http.Request, v *Viewer)
 		c.auditFailure(r, v, TriggerReviewPhoto, facevault.ActionUpdate, facevault.AuditLivePhoto, id, "", err)
 		return err
 	}
-	e := auditEntry(r, v, TriggerReviewPhoto, facevault.ActionUpdate, facevault.AuditLivePhoto, p.ID, p.ClientID, http.StatusSeeOther)
+	e := c.auditEntry(r, v, TriggerReviewPhoto, facevault.ActionUpdate, facevault.AuditLivePhoto, p.ID, p.ClientID, http.StatusSeeOther)
 	e.Diff = &facevault.AuditDiff{Action: facevault.ActionUpdate, Path: []string{"review"}}
 	if err := c.audit(ctx, e); err != nil {
 		return err
@@ -743,7 +743,7 @@ func (c *Console) reviewCheck(w http.ResponseWriter, r *http.Request, v *Viewer)
 		c.auditFailure(r, v, TriggerReviewCheck, facevault.ActionUpdate, facevault.AuditCheck, id, "", err)
 		return err
 	}
-	e := auditEntry(r, v, TriggerReviewCheck, facevault.ActionUpdate, facevault.AuditCheck, ch.ID, ch.ClientID, http.StatusSeeOther)
+	e := c.auditEntry(r, v, TriggerReviewCheck, facevault.ActionUpdate, facevault.AuditCheck, ch.ID, ch.ClientID, http.StatusSeeOther)
 	e.Diff = &facevault.AuditDiff{Action: facevault.ActionUpdate, Path: []string{"review"}}
 	if err := c.audit(ctx, e); err != nil {
 		return err
@@ -781,7 +781,7 @@ func (c *Console) auditFailure(r *http.Request, v *Viewer, trigger, action, reso
 			status = http.StatusConflict
 		}
 	}
-	if err := c.audit(r.Context(), auditEntry(r, v, trigger, action, resourceType, id, clientID, status)); err != nil {
+	if err := c.audit(r.Context(), c.auditEntry(r, v, trigger, action, resourceType, id, clientID, status)); err != nil {
 		c.logger.ErrorContext(r.Context(), "console: audit entry not written", "trigger", trigger, "resourceId", id,
 			"user", v.User.Name, "err", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/jpeg"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -455,5 +456,36 @@ func TestAuditEvents(t *testing.T) {
 	}
 	if len(locked) != 1 || locked[0].ConsoleUser != reviewerName || locked[0].Status != 429 {
 		t.Errorf("lock-out entry: %+v", locked)
+	}
+}
+
+// TestAuditSource: the audit log records the browser's address: the one
+// a trusted proxy forwards in X-Forwarded-For, and the peer's when the
+// peer is not a trusted proxy, whatever the header says.
+func TestAuditSource(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"trusted proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, "203.0.113.7"},
+		{"untrusted peer", nil, "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvConfig(t, backends[0], console.Config{TrustedProxies: tc.trusted})
+			b := e.signIn(reviewerName, e.Acme)
+			req, err := http.NewRequest(http.MethodGet, e.URL+"/console/queue", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Forwarded-For", "198.51.100.1, 203.0.113.7")
+			if res, _ := b.do(req); res.StatusCode != http.StatusOK {
+				t.Fatalf("queue: %s", res.Status)
+			}
+			es := e.entries(e.Acme, console.TriggerViewQueue)
+			if len(es) != 1 || es[0].Source != tc.want {
+				t.Errorf("queue entries %+v, want one from %s", es, tc.want)
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package http
 import (
 	"container/list"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
@@ -97,6 +98,14 @@ func sourceKey(a netip.Addr) netip.Prefix {
 	}
 	p, _ := a.Prefix(64)
 	return p
+}
+
+// ClientAddr returns the address of the client that sent r, taken as
+// the API takes it (see clientAddr): from X-Forwarded-For only when the
+// peer is one of the trusted proxies. The zero Addr means the peer's
+// address could not be read.
+func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	return clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), trusted)
 }
 
 // clientAddr returns the address of the client that sent a request: the

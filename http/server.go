@@ -439,7 +439,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, s facevault.Scope)
 // up; only failures count against it.
 func (s *Server) authed(spec auditSpec, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		addr := clientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), s.cfg.TrustedProxies)
+		addr := ClientAddr(r, s.cfg.TrustedProxies)
 		entry := newAuditEntry(r, spec, addr)
 		if s.authFails != nil {
 			if wait, ok := s.authFails.allow(sourceKey(addr), time.Now()); !ok {

@@ -54,7 +54,8 @@ func (f *consoleFlags) check() error {
 // A console served over plain HTTP on an address that is not loopback
 // (without --console-https) is logged as a warning: its session cookie
 // would cross the network in the clear.
-func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db facevault.Store, logger *slog.Logger, addr string, tls bool) (http.Handler, error) {
+func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db facevault.Store, logger *slog.Logger, addr string, tls bool,
+	trusted []netip.Prefix) (http.Handler, error) {
 	if !*f.enabled {
 		return api, nil
 	}
@@ -66,7 +67,7 @@ func (f *consoleFlags) mount(api http.Handler, vault *facevault.Vault, db faceva
 	events := &consoleEvents{}
 	c, err := console.New(vault, db, db, logger, console.Config{
 		IdleTimeout: *f.idle, Lifetime: *f.lifetime, MaxFailures: *f.maxFailures, Lockout: *f.lockout, HTTPS: *f.https,
-		Events: events,
+		Events: events, TrustedProxies: trusted,
 	})
 	if err != nil {
 		return nil, err

@@ -331,7 +331,7 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	// The review console: another client of the same vault, on the same
 	// listener.
 	consoleOpts.review.liveness = analyzer.Config()
-	if handler, err = consoleOpts.mount(handler, vault, db, logger, *addr, certs != nil); err != nil {
+	if handler, err = consoleOpts.mount(handler, vault, db, logger, *addr, certs != nil, trustedProxies); err != nil {
 		return err
 	}
 	srv := fvhttp.NewHTTPServer(fvhttp.LoggedTrusting(handler, logger, trustedProxies), apiCfg, logger)
