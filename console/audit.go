@@ -30,11 +30,24 @@ const (
 	TriggerSignOut       = "consoleSignOut"
 	TriggerSignInFailed  = "consoleSignInFailed"
 	TriggerLockedOut     = "consoleLockedOut"
+	TriggerCreateUser    = "consoleCreateUser"
+	TriggerDisableUser   = "consoleDisableUser"
+	TriggerEnableUser    = "consoleEnableUser"
+	TriggerUnlockUser    = "consoleUnlockUser"
+	TriggerRefused       = "consoleRefused"
 )
 
 // AuditConsoleSession is the resource type of sign-in and sign-out
 // entries.
 const AuditConsoleSession = "consoleSession"
+
+// AuditConsoleUser is the resource type of changes to console users;
+// AuditConsoleRoute that of requests refused for the user's role (the
+// resource id is the route's pattern).
+const (
+	AuditConsoleUser  = "consoleUser"
+	AuditConsoleRoute = "consoleRoute"
+)
 
 // auditEntry returns the entry of a console request by v in its scope:
 // the user's name, the request's source, and its request id (the one its
@@ -76,12 +89,18 @@ func (c *Console) audit(ctx context.Context, e *facevault.AuditEntry) error {
 	return c.auditor().AppendAudit(ctx, c.clock(), e)
 }
 
-// AuditEvents records console sign-ins, sign-outs and failed sign-ins in
-// the audit log (an EventRecorder for Config.Events), in the chain of no
-// account: trigger consoleSignIn, consoleSignOut, consoleSignInFailed or
-// consoleLockedOut, resource type consoleSession, with the console user's
+// AuditEvents records console events in the audit log (an EventRecorder
+// for Config.Events), in the chain of no account, with the console user's
 // name when the name given is a user's (a name typed that is no user's is
-// not kept: it may be a password typed in the wrong field).
+// not kept: it may be a password typed in the wrong field):
+//   - sign-ins, sign-outs, failed sign-ins and lock-outs: triggers
+//     consoleSignIn, consoleSignOut, consoleSignInFailed and
+//     consoleLockedOut, resource type consoleSession;
+//   - an admin's changes to console users: consoleCreateUser,
+//     consoleDisableUser, consoleEnableUser, consoleUnlockUser, resource
+//     type consoleUser, the changed user's id as resource id;
+//   - requests the user's role does not allow: consoleRefused (403),
+//     resource type consoleRoute, the route's pattern as resource id.
 type AuditEvents struct {
 	Log facevault.AuditAppender
 }
@@ -108,6 +127,17 @@ func (a AuditEvents) RecordConsoleEvent(ctx context.Context, e Event) error {
 		entry.Outcome = facevault.OutcomeFailure
 	case EventLockedOut:
 		entry.Trigger, entry.Action, entry.Status = TriggerLockedOut, facevault.ActionCreate, http.StatusTooManyRequests
+		entry.Outcome = facevault.OutcomeFailure
+	case EventUserCreated, EventUserDisabled, EventUserEnabled, EventUserUnlocked:
+		entry.ResourceType, entry.ResourceID, entry.Status = AuditConsoleUser, facevault.AuditText(e.SubjectID), http.StatusSeeOther
+		entry.Trigger, entry.Action = map[EventType]string{EventUserCreated: TriggerCreateUser, EventUserDisabled: TriggerDisableUser,
+			EventUserEnabled: TriggerEnableUser, EventUserUnlocked: TriggerUnlockUser}[e.Type], facevault.ActionUpdate
+		if e.Type == EventUserCreated {
+			entry.Action = facevault.ActionCreate
+		}
+	case EventRefused:
+		entry.ResourceType, entry.ResourceID = AuditConsoleRoute, facevault.AuditText(e.Route)
+		entry.Trigger, entry.Action, entry.Status = TriggerRefused, facevault.ActionRead, http.StatusForbidden
 		entry.Outcome = facevault.OutcomeFailure
 	default:
 		entry.Trigger, entry.Action = facevault.AuditText(string(e.Type)), facevault.ActionCreate

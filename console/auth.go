@@ -285,7 +285,8 @@ func (c *Console) createUser(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	} else if err != nil {
 		return fmt.Errorf("console: create user: %w", err)
 	}
-	c.logger.InfoContext(r.Context(), "console: user created", "user", name, "role", role, "by", v.User.Name)
+	c.record(r.Context(), Event{Type: EventUserCreated, UserID: v.User.ID, UserName: v.User.Name, SubjectID: u.ID, SubjectName: u.Name,
+		Remote: c.source(r), At: c.clock()})
 	http.Redirect(w, r, "/console/users?done="+url.QueryEscape("Created "+name+"."), http.StatusSeeOther)
 	return nil
 }
@@ -301,23 +302,25 @@ func (c *Console) userAction(w http.ResponseWriter, r *http.Request, v *Viewer) 
 	}
 	now := c.clock()
 	var done string
+	var ev EventType
 	switch action {
 	case "disable":
 		if u.ID == v.User.ID {
 			return BadRequest("You cannot disable yourself.")
 		}
-		err, done = c.users.SetConsoleUserDisabled(ctx, id, true, now), "Disabled "+u.Name+"; their sessions have ended."
+		err, done, ev = c.users.SetConsoleUserDisabled(ctx, id, true, now), "Disabled "+u.Name+"; their sessions have ended.", EventUserDisabled
 	case "enable":
-		err, done = c.users.SetConsoleUserDisabled(ctx, id, false, now), "Enabled "+u.Name+"."
+		err, done, ev = c.users.SetConsoleUserDisabled(ctx, id, false, now), "Enabled "+u.Name+".", EventUserEnabled
 	case "unlock":
-		err, done = c.users.ClearConsoleSignIns(ctx, id, now), "Unlocked "+u.Name+"."
+		err, done, ev = c.users.ClearConsoleSignIns(ctx, id, now), "Unlocked "+u.Name+".", EventUserUnlocked
 	default:
 		return NotFound("This page")
 	}
 	if err != nil {
 		return fmt.Errorf("console: %s user %s: %w", action, id, err)
 	}
-	c.logger.InfoContext(ctx, "console: user "+action+"d", "user", u.Name, "by", v.User.Name)
+	c.record(ctx, Event{Type: ev, UserID: v.User.ID, UserName: v.User.Name, SubjectID: u.ID, SubjectName: u.Name,
+		Remote: c.source(r), At: now})
 	http.Redirect(w, r, "/console/users?done="+url.QueryEscape(done), http.StatusSeeOther)
 	return nil
 }

@@ -273,6 +273,8 @@ func (c *Console) serveRoute(rt Route) http.Handler {
 				return
 			}
 			if !v.User.Role.Allows(rt.Role) {
+				c.record(r.Context(), Event{Type: EventRefused, UserID: v.User.ID, UserName: v.User.Name, Remote: c.source(r),
+					Route: rt.Pattern, At: c.clock()})
 				c.renderError(w, r, v, &Error{Status: http.StatusForbidden, Message: "Your role does not allow this."})
 				return
 			}

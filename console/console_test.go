@@ -59,6 +59,22 @@ func (e *events) types() []string {
 	return s
 }
 
+// actions lists the events other than sign-ins and sign-outs, as
+// "type:user>subject" or "type:user>route".
+func (e *events) actions() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var s []string
+	for _, ev := range e.list {
+		switch ev.Type {
+		case console.EventSignIn, console.EventSignOut, console.EventSignInFailed, console.EventLockedOut:
+			continue
+		}
+		s = append(s, string(ev.Type)+":"+ev.UserName+">"+ev.SubjectName+ev.Route)
+	}
+	return s
+}
+
 type fixture struct {
 	srv    *httptest.Server
 	db     *sqlite.DB
@@ -390,6 +406,14 @@ func TestUsersPage(t *testing.T) {
 	}
 	if r := admin.post("/console/users/"+rex.ID+"/promote", url.Values{}); r.status != http.StatusNotFound {
 		t.Errorf("unknown action: %d, want 404", r.status)
+	}
+	// Each change is an event with the admin's name and the user changed
+	// (for the audit log); refusals and failed changes are no changes,
+	// and the reviewer's refusal is an event of its own.
+	want := []string{"console.user_created:ada>rex", "console.user_disabled:ada>rex", "console.user_enabled:ada>rex",
+		"console.user_unlocked:ada>rex", "console.refused:rex>POST /console/users/{id}/{action}"}
+	if got := f.events.actions(); strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("events:\n got %v\nwant %v", got, want)
 	}
 }
 

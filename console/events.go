@@ -16,14 +16,30 @@ const (
 	// EventLockedOut is a sign-in refused because the user is locked
 	// out, or the failure that locked it out.
 	EventLockedOut EventType = "console.locked_out"
+	// EventUserCreated, EventUserDisabled, EventUserEnabled and
+	// EventUserUnlocked are an admin's changes to the console user
+	// Subject on the users page.
+	EventUserCreated  EventType = "console.user_created"
+	EventUserDisabled EventType = "console.user_disabled"
+	EventUserEnabled  EventType = "console.user_enabled"
+	EventUserUnlocked EventType = "console.user_unlocked"
+	// EventRefused is a request refused because the user's role does not
+	// allow its route (Route, the route's pattern).
+	EventRefused EventType = "console.refused"
 )
 
-// Event is a sign-in, sign-out or failed sign-in.
+// Event is a sign-in, sign-out or failed sign-in, a change to a console
+// user, or a request the user's role does not allow.
 type Event struct {
 	Type EventType
 	// UserName is the name the user gave (for a failed sign-in, whatever
-	// was typed); UserID is empty when no user has that name.
+	// was typed); UserID is empty when no user has that name. For the
+	// other events they are the signed-in user's.
 	UserName, UserID string
+	// SubjectName and SubjectID are the console user an admin changed.
+	SubjectName, SubjectID string
+	// Route is the pattern of the route refused.
+	Route string
 	// Remote is the address the request came from.
 	Remote string
 	At     time.Time
@@ -37,7 +53,8 @@ type EventRecorder interface {
 
 // record logs e and tells Config.Events of it.
 func (c *Console) record(ctx context.Context, e Event) {
-	c.logger.InfoContext(ctx, "console: "+string(e.Type), "user", e.UserName, "user_id", e.UserID, "remote", e.Remote)
+	c.logger.InfoContext(ctx, "console: "+string(e.Type), "user", e.UserName, "user_id", e.UserID, "remote", e.Remote,
+		"subject", e.SubjectName, "route", e.Route)
 	if c.cfg.Events == nil {
 		return
 	}

@@ -457,6 +457,26 @@ func TestAuditEvents(t *testing.T) {
 	if len(locked) != 1 || locked[0].ConsoleUser != reviewerName || locked[0].Status != 429 {
 		t.Errorf("lock-out entry: %+v", locked)
 	}
+
+	// An admin's change to a user, and a request refused for the role.
+	subject, route := facevault.NewID(at), "POST /console/clients/{id}/delete"
+	for _, ev := range []console.Event{
+		{Type: console.EventUserDisabled, UserName: adminName, UserID: facevault.NewID(at), SubjectName: reviewerName, SubjectID: subject, Remote: "10.0.0.9", At: at},
+		{Type: console.EventRefused, UserName: reviewerName, UserID: facevault.NewID(at), Route: route, Remote: "10.0.0.9", At: at},
+	} {
+		if err := a.RecordConsoleEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	disabled, refused := e.entries(none, console.TriggerDisableUser), e.entries(none, console.TriggerRefused)
+	if len(disabled) != 1 || disabled[0].ConsoleUser != adminName || disabled[0].ResourceType != console.AuditConsoleUser ||
+		disabled[0].ResourceID != subject || disabled[0].Action != facevault.ActionUpdate || disabled[0].Outcome != facevault.OutcomeSuccess {
+		t.Errorf("user disabled entry: %+v", disabled)
+	}
+	if len(refused) != 1 || refused[0].ConsoleUser != reviewerName || refused[0].ResourceType != console.AuditConsoleRoute ||
+		refused[0].ResourceID != route || refused[0].Status != 403 || refused[0].Outcome != facevault.OutcomeFailure {
+		t.Errorf("refusal entry: %+v", refused)
+	}
 }
 
 // TestAuditSource: the audit log records the browser's address: the one
