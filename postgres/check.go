@@ -145,16 +145,24 @@ func (db *DB) Checks(ctx context.Context, s facevault.Scope, f facevault.CheckFi
 		q.and("live_photo_id = " + q.arg(f.LivePhotoID))
 	}
 	q.timeRange(f.TimeRange)
+	return db.checksPage(ctx, "list checks", q, f.ListOptions)
+}
+
+// checksPage returns the chunk of o of the checks matching q, newest first,
+// with the count of all of them when o.After is not set; the chunk and the
+// count come from one snapshot. what names the list in errors.
+func (db *DB) checksPage(ctx context.Context, what string, q *query, o facevault.ListOptions) ([]*facevault.Check, int, error) {
+	checks := []*facevault.Check{}
 	countWhere, countArgs := q.String(), append([]any(nil), q.args...)
-	if f.After != nil {
-		q.after(*f.After)
+	if o.After != nil {
+		q.after(*o.After)
 	}
-	limit, offset := f.Chunk()
+	limit, offset := o.Chunk()
 	total := -1
-	err := db.inTx(ctx, "list checks", readOnly(), func(tx pgx.Tx) error {
-		if f.After == nil {
+	err := db.inTx(ctx, what, readOnly(), func(tx pgx.Tx) error {
+		if o.After == nil {
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM checks WHERE `+countWhere, countArgs...).Scan(&total); err != nil {
-				return fmt.Errorf("postgres: list checks: count: %w", err)
+				return fmt.Errorf("postgres: %s: count: %w", what, err)
 			}
 			if offset >= total {
 				return nil
@@ -165,11 +173,11 @@ func (db *DB) Checks(ctx context.Context, s facevault.Scope, f facevault.CheckFi
 			SELECT `+checkColumns+` FROM checks WHERE `+q.String()+`
 			ORDER BY created_at DESC, id DESC `+clause, args...)
 		if err != nil {
-			return fmt.Errorf("postgres: list checks: %w", err)
+			return fmt.Errorf("postgres: %s: %w", what, err)
 		}
 		checks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*facevault.Check, error) { return scanCheck(row) })
 		if err != nil {
-			return fmt.Errorf("postgres: list checks: %w", err)
+			return fmt.Errorf("postgres: %s: %w", what, err)
 		}
 		return nil
 	})

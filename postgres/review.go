@@ -98,38 +98,7 @@ func (db *DB) ReviewChecks(ctx context.Context, s facevault.Scope, f facevault.R
 		q.and("result #>> " + q.arg(path) + "::text[] = 'attention'")
 	}
 	reviewWhere(q, f)
-	countWhere, countArgs := q.String(), append([]any(nil), q.args...)
-	if f.After != nil {
-		q.after(*f.After)
-	}
-	limit, offset := f.Chunk()
-	total := -1
-	err := db.inTx(ctx, "review checks", readOnly(), func(tx pgx.Tx) error {
-		if f.After == nil {
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM checks WHERE `+countWhere, countArgs...).Scan(&total); err != nil {
-				return fmt.Errorf("postgres: review checks: count: %w", err)
-			}
-			if offset >= total {
-				return nil
-			}
-		}
-		clause, args := q.page(limit, offset)
-		rows, err := tx.Query(ctx, `
-			SELECT `+checkColumns+` FROM checks WHERE `+q.String()+`
-			ORDER BY created_at DESC, id DESC `+clause, args...)
-		if err != nil {
-			return fmt.Errorf("postgres: review checks: %w", err)
-		}
-		checks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*facevault.Check, error) { return scanCheck(row) })
-		if err != nil {
-			return fmt.Errorf("postgres: review checks: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return checks, total, nil
+	return db.checksPage(ctx, "review checks", q, f.ListOptions)
 }
 
 // MarkPhotoReviewed implements facevault.ReviewStore.

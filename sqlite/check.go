@@ -117,17 +117,24 @@ func (db *DB) Checks(ctx context.Context, s facevault.Scope, f facevault.CheckFi
 		}
 	}
 	q.timeRange(f.TimeRange)
-	count := *q
-	count.where, count.args = slices.Clone(q.where), slices.Clone(q.args)
-	if f.After != nil {
-		q.after(*f.After)
+	return db.checksPage(ctx, "list checks", q, f.ListOptions)
+}
+
+// checksPage returns the chunk of o of the checks matching q, newest first,
+// with the count of all of them when o.After is not set; the chunk and the
+// count come from one snapshot. what names the list in errors.
+func (db *DB) checksPage(ctx context.Context, what string, q *query, o facevault.ListOptions) ([]*facevault.Check, int, error) {
+	checks := []*facevault.Check{}
+	count := query{where: slices.Clone(q.where), args: slices.Clone(q.args)}
+	if o.After != nil {
+		q.after(*o.After)
 	}
-	limit, offset := f.Chunk()
+	limit, offset := o.Chunk()
 	total := -1
-	err := db.inRead(ctx, "list checks", func(tx *sql.Tx) error {
-		if f.After == nil {
+	err := db.inRead(ctx, what, func(tx *sql.Tx) error {
+		if o.After == nil {
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checks WHERE `+count.String(), count.args...).Scan(&total); err != nil {
-				return fmt.Errorf("sqlite: list checks: count: %w", err)
+				return fmt.Errorf("sqlite: %s: count: %w", what, err)
 			}
 			if offset >= total {
 				return nil
@@ -138,18 +145,18 @@ func (db *DB) Checks(ctx context.Context, s facevault.Scope, f facevault.CheckFi
 			ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
 			slices.Concat(q.args, []any{limit, offset})...)
 		if err != nil {
-			return fmt.Errorf("sqlite: list checks: %w", err)
+			return fmt.Errorf("sqlite: %s: %w", what, err)
 		}
 		defer rows.Close()
 		for rows.Next() {
 			c, err := scanCheck(rows)
 			if err != nil {
-				return fmt.Errorf("sqlite: list checks: %w", err)
+				return fmt.Errorf("sqlite: %s: %w", what, err)
 			}
 			checks = append(checks, c)
 		}
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("sqlite: list checks: %w", err)
+			return fmt.Errorf("sqlite: %s: %w", what, err)
 		}
 		return nil
 	})

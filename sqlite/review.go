@@ -100,45 +100,7 @@ func (db *DB) ReviewChecks(ctx context.Context, s facevault.Scope, f facevault.R
 		q.and("json_extract(result, ?) = 'attention'", path)
 	}
 	reviewWhere(q, f)
-	count := query{where: slices.Clone(q.where), args: slices.Clone(q.args)}
-	if f.After != nil {
-		q.after(*f.After)
-	}
-	limit, offset := f.Chunk()
-	total := -1
-	err := db.inRead(ctx, "review checks", func(tx *sql.Tx) error {
-		if f.After == nil {
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM checks WHERE `+count.String(), count.args...).Scan(&total); err != nil {
-				return fmt.Errorf("sqlite: review checks: count: %w", err)
-			}
-			if offset >= total {
-				return nil
-			}
-		}
-		rows, err := tx.QueryContext(ctx, `
-			SELECT `+checkColumns+` FROM checks WHERE `+q.String()+`
-			ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
-			slices.Concat(q.args, []any{limit, offset})...)
-		if err != nil {
-			return fmt.Errorf("sqlite: review checks: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			c, err := scanCheck(rows)
-			if err != nil {
-				return fmt.Errorf("sqlite: review checks: %w", err)
-			}
-			checks = append(checks, c)
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("sqlite: review checks: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return checks, total, nil
+	return db.checksPage(ctx, "review checks", q, f.ListOptions)
 }
 
 // MarkPhotoReviewed implements facevault.ReviewStore.
