@@ -111,7 +111,7 @@ func tour(t *testing.T, e *env) {
 // TestBackends runs every client and live photo method on both back ends.
 func TestBackends(t *testing.T) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { tour(t, newEnvOn(t, b)) })
+		t.Run(b.Name, func(t *testing.T) { tour(t, newEnvOn(t, b)) })
 	}
 }
 

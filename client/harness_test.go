@@ -20,77 +20,16 @@ import (
 	"github.com/facevault/facevault/client"
 	"github.com/facevault/facevault/fsblob"
 	fvhttp "github.com/facevault/facevault/http"
-	"github.com/facevault/facevault/internal/pgtest"
-	"github.com/facevault/facevault/internal/s3test"
+	"github.com/facevault/facevault/internal/backendtest"
 	"github.com/facevault/facevault/internal/testimage"
 	"github.com/facevault/facevault/keyring"
-	"github.com/facevault/facevault/postgres"
-	"github.com/facevault/facevault/s3blob"
 	"github.com/facevault/facevault/sqlite"
 )
 
-// A backend opens a record store, an image store and a key store.
-type backend struct {
-	name string
-	open func(t testing.TB) (facevault.Store, facevault.BlobStore, *keyring.Keyring)
-}
+// backend opens a fresh record store, image store and key store.
+type backend = backendtest.Backend
 
-var backends = []backend{
-	{"sqlite+fsblob", openSQLiteFS},
-	{"postgres+s3", openPostgresS3},
-}
-
-func openSQLiteFS(t testing.TB) (facevault.Store, facevault.BlobStore, *keyring.Keyring) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "facevault.db"))
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	blobs, err := fsblob.Open(filepath.Join(t.TempDir(), "blobs"))
-	if err != nil {
-		t.Fatalf("fsblob.Open: %v", err)
-	}
-	t.Cleanup(func() { blobs.Close() })
-	return db, blobs, openKeyring(t, "sqlite://"+filepath.Join(t.TempDir(), "keys.db"))
-}
-
-func openPostgresS3(t testing.TB) (facevault.Store, facevault.BlobStore, *keyring.Keyring) {
-	ctx := context.Background()
-	url := pgtest.URL(t)
-	db, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatalf("postgres.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	endpoint, bucket := s3test.Bucket(t)
-	blobs, err := s3blob.Open(ctx, "s3://"+bucket+"?endpoint="+endpoint, s3blob.Options{SpoolDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("s3blob.Open: %v", err)
-	}
-	return db, blobs, openKeyring(t, pgtest.URL(t))
-}
-
-func openKeyring(t testing.TB, url string) *keyring.Keyring {
-	ctx := context.Background()
-	db, err := keyring.Open(ctx, url)
-	if err != nil {
-		t.Fatalf("keyring.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	m, err := keyring.NewLocalMaster(bytes.Repeat([]byte{0x5a}, keyring.MasterKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := keyring.New(ctx, db, []keyring.Master{m})
-	if err != nil {
-		t.Fatalf("keyring.New: %v", err)
-	}
-	return k
-}
+var backends = backendtest.All()
 
 // env is a FaceVault server running in the test, as serve runs it, with
 // an API key of one account in test mode.
@@ -105,7 +44,7 @@ func newEnv(t testing.TB) *env { return newEnvOn(t, backends[0]) }
 
 func newEnvOn(t testing.TB, b backend) *env {
 	t.Helper()
-	store, blobs, keys := b.open(t)
+	store, blobs, keys := b.Open(t)
 	e, stop, err := serve(store, blobs, keys)
 	if err != nil {
 		t.Fatal(err)

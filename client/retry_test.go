@@ -384,7 +384,7 @@ func (d *discard) WriteHeader(int)             {}
 // same photo, stored once.
 func TestUploadRetryAfterLostAnswer(t *testing.T) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			e := newEnvOn(t, b)
 			ctx := context.Background()
 			img := jpegOf(100 << 10)

@@ -19,7 +19,7 @@ import (
 // client.created event, the deliveries listed, a refused URL, delete.
 func TestWebhooks(t *testing.T) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
+		t.Run(b.Name, func(t *testing.T) {
 			e := newEnvOn(t, b)
 			ctx := context.Background()
 			e.vault.Webhooks.Guard = &facevault.WebhookGuard{Networks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}

@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,79 +20,16 @@ import (
 
 	"github.com/facevault/facevault"
 	"github.com/facevault/facevault/console"
-	"github.com/facevault/facevault/fsblob"
 	fvhttp "github.com/facevault/facevault/http"
-	"github.com/facevault/facevault/internal/pgtest"
-	"github.com/facevault/facevault/internal/s3test"
+	"github.com/facevault/facevault/internal/backendtest"
 	"github.com/facevault/facevault/internal/testimage"
-	"github.com/facevault/facevault/keyring"
 	"github.com/facevault/facevault/liveness"
-	"github.com/facevault/facevault/postgres"
-	"github.com/facevault/facevault/s3blob"
-	"github.com/facevault/facevault/sqlite"
 )
 
 // backend opens a fresh record store, image store and key store.
-type backend struct {
-	name string
-	open func(t testing.TB) (facevault.Store, facevault.BlobStore, *keyring.Keyring)
-}
+type backend = backendtest.Backend
 
-var backends = []backend{
-	{"sqlite+fsblob", openSQLiteFS},
-	{"postgres+s3", openPostgresS3},
-}
-
-func openSQLiteFS(t testing.TB) (facevault.Store, facevault.BlobStore, *keyring.Keyring) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "facevault.db"))
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	blobs, err := fsblob.Open(filepath.Join(t.TempDir(), "blobs"))
-	if err != nil {
-		t.Fatalf("fsblob.Open: %v", err)
-	}
-	t.Cleanup(func() { blobs.Close() })
-	return db, blobs, openKeyring(t, "sqlite://"+filepath.Join(t.TempDir(), "keys.db"))
-}
-
-func openPostgresS3(t testing.TB) (facevault.Store, facevault.BlobStore, *keyring.Keyring) {
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, pgtest.URL(t))
-	if err != nil {
-		t.Fatalf("postgres.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	endpoint, bucket := s3test.Bucket(t)
-	blobs, err := s3blob.Open(ctx, "s3://"+bucket+"?endpoint="+endpoint, s3blob.Options{SpoolDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("s3blob.Open: %v", err)
-	}
-	return db, blobs, openKeyring(t, pgtest.URL(t))
-}
-
-func openKeyring(t testing.TB, url string) *keyring.Keyring {
-	ctx := context.Background()
-	db, err := keyring.Open(ctx, url)
-	if err != nil {
-		t.Fatalf("keyring.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	m, err := keyring.NewLocalMaster(bytes.Repeat([]byte{0x5a}, keyring.MasterKeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := keyring.New(ctx, db, []keyring.Master{m})
-	if err != nil {
-		t.Fatalf("keyring.New: %v", err)
-	}
-	return k
-}
+var backends = backendtest.All()
 
 // analyzer is the real liveness check, loaded once.
 var analyzer = sync.OnceValues(func() (*liveness.Analyzer, error) {
@@ -122,7 +58,7 @@ const (
 
 func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { fn(t, newEnv(t, b)) })
+		t.Run(b.Name, func(t *testing.T) { fn(t, newEnv(t, b)) })
 	}
 }
 
@@ -136,7 +72,7 @@ func newEnv(t testing.TB, b backend) *env {
 func newEnvConfig(t testing.TB, b backend, cfg console.Config) *env {
 	t.Helper()
 	ctx := context.Background()
-	store, blobs, keys := b.open(t)
+	store, blobs, keys := b.Open(t)
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	vault := facevault.NewVault(store, blobs, logger)

@@ -25,6 +25,7 @@ import (
 	"github.com/facevault/facevault/fsblob"
 	fvhttp "github.com/facevault/facevault/http"
 	"github.com/facevault/facevault/internal/apitest"
+	"github.com/facevault/facevault/internal/backendtest"
 	"github.com/facevault/facevault/internal/pgtest"
 	"github.com/facevault/facevault/internal/s3test"
 	"github.com/facevault/facevault/keyring"
@@ -160,25 +161,11 @@ func openSQLiteFS(t testing.TB) *storage {
 }
 
 // testMasterKey is the master key of every test environment.
-var testMasterKey = bytes.Repeat([]byte{0x5a}, keyring.MasterKeySize)
+var testMasterKey = backendtest.MasterKey()
 
 // openKeyring opens a key store at url under testMasterKey.
 func openKeyring(t testing.TB, url string) *keyring.Keyring {
-	ctx := context.Background()
-	db, err := keyring.Open(ctx, url)
-	if err != nil {
-		t.Fatalf("keyring.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
-	m, err := keyring.NewLocalMaster(testMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := keyring.New(ctx, db, []keyring.Master{m})
-	if err != nil {
-		t.Fatalf("keyring.New: %v", err)
-	}
-	return k
+	return backendtest.OpenKeyring(t, url)
 }
 
 // testEnv is a running server over one backend pair, with keys of three
